@@ -1,4 +1,11 @@
 //! `rtmfp`: a reference implementation of RTMFP (RFC 7016) with the Flash
 //! Communication cryptography profile (RFC 7425).
+//!
+//! The protocol core is sans-IO: time ([`time::Instant`]), randomness and datagrams
+//! are inputs; datagrams, events and the next timeout are outputs.
 
+pub mod capture;
+pub mod congestion;
+pub mod flow;
+pub mod time;
 pub mod wire;

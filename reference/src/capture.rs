@@ -1,0 +1,1 @@
+//! Reading and writing packet captures (pcap, pcapng) of UDP datagrams.
