@@ -6,6 +6,7 @@
 
 pub mod capture;
 pub mod congestion;
+pub mod crypto;
 pub mod flow;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,782 @@
+//! RFC 7425, "Adobe's RTMFP Profile for Flash Communication": the cryptography
+//! profile. Built from ../shared/specs/flash-profile.md (the fact sheet; the
+//! RFC text was not available) and checked against the captures in vectors/.
+
+pub mod cert;
+pub mod dh;
+pub mod epd;
+pub mod keying;
+pub mod packet;
+
+use rand::RngCore;
+
+use crate::crypto::{CryptoError, CryptoProfile, InitiatorKeying, PacketCipher, SessionKeys};
+use crate::wire::Opt;
+
+pub use keying::{Negotiation, Policy};
+pub use packet::{DEFAULT_SESSION_KEY, DirectionKeys, FlashCipher};
+
+use cert::Certificate;
+use dh::KeyPair;
+use keying::{Component, DerivedKeys};
+
+/// The signature every implementation sends: the single byte 'X' (fact sheet §6.4).
+pub const SIGNATURE: u8 = 0x58;
+
+/// Extra Randomness is 64 bytes everywhere (fact sheet D9).
+pub const EXTRA_RANDOMNESS_LEN: usize = 64;
+
+/// How this endpoint does Diffie-Hellman (fact sheet §6.2, §7.6). RFC 7425 §7:
+/// servers use ephemeral keys, clients static keys in their certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DhMode {
+    Static,
+    Ephemeral,
+}
+
+/// Configuration of a Flash-profile endpoint.
+#[derive(Debug, Clone)]
+pub struct FlashConfig {
+    pub dh: DhMode,
+    /// Groups in preference order. A static endpoint holds one key per group.
+    pub groups: Vec<u64>,
+    /// Certificate Hostname option (selected by EPD Required Hostname).
+    pub hostname: Option<Vec<u8>>,
+    /// Certificate Accepts Ancillary Data option: this endpoint is a "server".
+    pub server: bool,
+    pub hmac: Policy,
+    /// Length of the HMAC this end appends when it sends one (4..=32).
+    pub hmac_length: u8,
+    pub sseq: Policy,
+    /// Emit the legacy layouts Flash-era peers hard-code (fact sheet §7.9): the
+    /// Adobe server certificate order, single-group static client certificate,
+    /// SKRC with HMAC before SSEQ; the session layer also uses 64-byte cookies.
+    pub flash_compatible: bool,
+}
+
+impl FlashConfig {
+    /// A client: static DH, not a server. Flash-compatible: one group-2 key.
+    pub fn client(flash_compatible: bool) -> Self {
+        FlashConfig {
+            dh: DhMode::Static,
+            groups: if flash_compatible {
+                vec![2]
+            } else {
+                vec![16, 14, 2]
+            },
+            hostname: None,
+            server: false,
+            hmac: Policy::Off,
+            hmac_length: 16,
+            sseq: Policy::Off,
+            flash_compatible,
+        }
+    }
+
+    /// A server: ephemeral DH, accepts ancillary data. Flash-compatible: Adobe's
+    /// 77-byte certificate (groups 2, 5, 14).
+    pub fn server(flash_compatible: bool) -> Self {
+        FlashConfig {
+            dh: DhMode::Ephemeral,
+            groups: if flash_compatible {
+                vec![2, 5, 14]
+            } else {
+                vec![16, 14, 2]
+            },
+            server: true,
+            ..Self::client(flash_compatible)
+        }
+    }
+}
+
+/// A Flash-profile endpoint identity: configuration, certificate, static keys.
+#[derive(Debug)]
+pub struct FlashProfile {
+    config: FlashConfig,
+    certificate: Vec<u8>,
+    static_keys: Vec<KeyPair>,
+}
+
+impl FlashProfile {
+    /// Creates the identity: generates static keys if static, builds the certificate.
+    pub fn new(config: FlashConfig, rng: &mut dyn RngCore) -> Result<Self, CryptoError> {
+        if config.groups.is_empty() {
+            return Err(CryptoError::Handshake(
+                "no Diffie-Hellman group configured".into(),
+            ));
+        }
+        for &g in &config.groups {
+            if dh::group(g).is_none() {
+                return Err(CryptoError::Handshake(format!(
+                    "unsupported Diffie-Hellman group {g}"
+                )));
+            }
+        }
+        if !packet::HMAC_LENGTHS.contains(&usize::from(config.hmac_length)) {
+            return Err(CryptoError::Handshake(format!(
+                "HMAC length {} outside 4..=32 (RFC 7425 §4.6.4)",
+                config.hmac_length
+            )));
+        }
+        let static_keys = match config.dh {
+            DhMode::Static => config
+                .groups
+                .iter()
+                .map(|&g| KeyPair::generate(g, rng))
+                .collect::<Result<Vec<_>, _>>()?,
+            DhMode::Ephemeral => Vec::new(),
+        };
+        let certificate = build_certificate(&config, &static_keys, rng);
+        Ok(FlashProfile {
+            config,
+            certificate,
+            static_keys,
+        })
+    }
+
+    pub fn config(&self) -> &FlashConfig {
+        &self.config
+    }
+
+    /// RFC 7425 §4.3.2: this endpoint's fingerprint (its Peer ID).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        cert::fingerprint(&self.certificate)
+    }
+
+    fn static_key(&self, group: u64) -> Option<&KeyPair> {
+        self.static_keys.iter().find(|k| k.group == group)
+    }
+
+    fn negotiation_options(&self, responder: bool) -> Vec<Opt> {
+        let h = keying::hmac_option(self.config.hmac.into(), self.config.hmac_length);
+        let s = keying::sseq_option(self.config.sseq.into());
+        // SKIC: HMAC, SSEQ (Flash Player and rtmfp-cpp agree). SKRC: Adobe puts
+        // HMAC first, rtmfp-cpp SSEQ first (fact sheet X5).
+        if responder && !self.config.flash_compatible {
+            vec![s, h]
+        } else {
+            vec![h, s]
+        }
+    }
+}
+
+fn random_bytes(rng: &mut dyn RngCore, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    rng.fill_bytes(&mut v);
+    v
+}
+
+fn build_certificate(c: &FlashConfig, static_keys: &[KeyPair], rng: &mut dyn RngCore) -> Vec<u8> {
+    use cert::types::*;
+    let mut opts = Vec::new();
+    if let Some(h) = &c.hostname {
+        opts.push(Opt::new(HOSTNAME, h.clone()));
+    }
+    if c.server {
+        opts.push(Opt::new(ACCEPTS_ANCILLARY_DATA, vec![]));
+    }
+    match c.dh {
+        DhMode::Static => {
+            for k in static_keys {
+                opts.push(Opt::new(
+                    STATIC_DH_PUBLIC_KEY,
+                    cert::group_key_value(k.group, &k.public),
+                ));
+            }
+        }
+        DhMode::Ephemeral => {
+            let randomness = Opt::new(EXTRA_RANDOMNESS, random_bytes(rng, EXTRA_RANDOMNESS_LEN));
+            let groups = c
+                .groups
+                .iter()
+                .map(|&g| Opt::new(SUPPORTED_EPHEMERAL_DH_GROUP, crate::wire::vlu::to_vec(g)));
+            // Adobe's layout puts the randomness before the groups, rtmfp-cpp after.
+            if c.flash_compatible {
+                opts.push(randomness);
+                opts.extend(groups);
+            } else {
+                opts.extend(groups);
+                opts.push(randomness);
+            }
+        }
+    }
+    cert::build(&opts)
+}
+
+/// Key log facts shared by both roles (names as in vectors/README.md).
+fn keylog_facts(
+    group: u64,
+    secret: &[u8],
+    skic: &[u8],
+    skrc: &[u8],
+    initiator: &DerivedKeys,
+    hmac_len: (Option<usize>, Option<usize>),
+    sseq: (bool, bool),
+) -> Vec<(String, String)> {
+    let mut v = vec![
+        ("crypto".to_string(), "flash".to_string()),
+        ("dh_group".into(), group.to_string()),
+        ("dh_shared_secret".into(), hex::encode(secret)),
+        ("initiator_keying_component".into(), hex::encode(skic)),
+        ("responder_keying_component".into(), hex::encode(skrc)),
+        ("initiator_nonce".into(), hex::encode(initiator.near_nonce)),
+        ("responder_nonce".into(), hex::encode(initiator.far_nonce)),
+        (
+            "initiator_encrypt_key".into(),
+            hex::encode(initiator.encrypt_key()),
+        ),
+        (
+            "responder_encrypt_key".into(),
+            hex::encode(initiator.decrypt_key()),
+        ),
+        (
+            "initiator_encrypt_key_full".into(),
+            hex::encode(initiator.encrypt_full),
+        ),
+        (
+            "responder_encrypt_key_full".into(),
+            hex::encode(initiator.decrypt_full),
+        ),
+    ];
+    for (who, len, key, sseq) in [
+        ("initiator", hmac_len.0, initiator.send_hmac_key, sseq.0),
+        ("responder", hmac_len.1, initiator.recv_hmac_key, sseq.1),
+    ] {
+        v.push((
+            format!("{who}_hmac_send"),
+            u8::from(len.is_some()).to_string(),
+        ));
+        v.push((
+            format!("{who}_hmac_send_len"),
+            len.map_or("-".into(), |l| l.to_string()),
+        ));
+        v.push((
+            format!("{who}_hmac_send_key"),
+            if len.is_some() {
+                hex::encode(key)
+            } else {
+                "-".into()
+            },
+        ));
+        v.push((format!("{who}_sseq_send"), u8::from(sseq).to_string()));
+    }
+    v
+}
+
+/// Applies the peer's negotiation options to our policies; returns the final
+/// (hmac, sseq) negotiations and the peer's announced HMAC length.
+fn negotiate(
+    config: &FlashConfig,
+    peer: &Component,
+) -> Result<(Negotiation, Negotiation, u64), CryptoError> {
+    let mut hmac: Negotiation = config.hmac.into();
+    let mut sseq: Negotiation = config.sseq.into();
+    let (hflags, hlen) = peer.hmac.unwrap_or((0, 0));
+    hmac.apply_peer(hflags, "HMAC")?;
+    sseq.apply_peer(peer.sseq.unwrap_or(0), "session sequence numbers")?;
+    // RFC 7425 §4.6.4: the HMAC length must be 4..32 inclusive.
+    if hmac.recv_required && !packet::HMAC_LENGTHS.contains(&(hlen as usize)) {
+        return Err(CryptoError::Handshake(format!(
+            "peer HMAC length {hlen} outside 4..=32 (RFC 7425 §4.6.4)"
+        )));
+    }
+    Ok((hmac, sseq, hlen))
+}
+
+fn session_cipher(
+    keys: &DerivedKeys,
+    ours: (Negotiation, u8),
+    sseq: Negotiation,
+    peer_hmac_len: u64,
+) -> FlashCipher {
+    let (hmac, our_len) = ours;
+    let tx = DirectionKeys::new(
+        keys.encrypt_key(),
+        hmac.send_always
+            .then_some((keys.send_hmac_key, usize::from(our_len))),
+        sseq.send_always,
+    );
+    let rx = DirectionKeys::new(
+        keys.decrypt_key(),
+        hmac.recv_required
+            .then_some((keys.recv_hmac_key, peer_hmac_len as usize)),
+        sseq.recv_required,
+    );
+    FlashCipher::new(tx, rx)
+}
+
+#[derive(Debug)]
+struct FlashInitiator {
+    config: FlashConfig,
+    group: u64,
+    keypair: KeyPair,
+    responder: Certificate,
+    skic: Vec<u8>,
+}
+
+impl InitiatorKeying for FlashInitiator {
+    fn skic(&self) -> &[u8] {
+        &self.skic
+    }
+
+    fn complete(self: Box<Self>, skrc: &[u8]) -> Result<SessionKeys, CryptoError> {
+        let c = Component::parse(skrc)?;
+        let far_public = match &c.ephemeral_key {
+            Some((g, key)) if *g == self.group => key.clone(),
+            Some((g, _)) => {
+                return Err(CryptoError::Handshake(format!(
+                    "responder used group {g}, {} was selected",
+                    self.group
+                )));
+            }
+            None => self
+                .responder
+                .static_key(self.group)
+                .ok_or_else(|| {
+                    CryptoError::Handshake("responder component has no ephemeral key and its certificate no static key for the group".into())
+                })?
+                .to_vec(),
+        };
+        let secret = self.keypair.shared_secret(&far_public)?;
+        let (hmac, sseq, peer_len) = negotiate(&self.config, &c)?;
+        let keys = DerivedKeys::derive(&secret, &self.skic, skrc);
+        let cipher = session_cipher(&keys, (hmac, self.config.hmac_length), sseq, peer_len);
+        let keylog = keylog_facts(
+            self.group,
+            &secret,
+            &self.skic,
+            skrc,
+            &keys,
+            (cipher.tx().hmac_len(), cipher.rx().hmac_len()),
+            (sseq.send_always, sseq.recv_required),
+        );
+        Ok(SessionKeys {
+            cipher: Box::new(cipher),
+            near_nonce: keys.near_nonce.to_vec(),
+            far_nonce: keys.far_nonce.to_vec(),
+            keylog,
+        })
+    }
+}
+
+impl CryptoProfile for FlashProfile {
+    fn name(&self) -> &'static str {
+        "flash"
+    }
+
+    fn default_cipher(&self) -> Box<dyn PacketCipher> {
+        Box::new(FlashCipher::default_key())
+    }
+
+    fn certificate(&self) -> &[u8] {
+        &self.certificate
+    }
+
+    fn epd_selects_me(&self, epd_bytes: &[u8]) -> bool {
+        epd::Epd::parse(epd_bytes).is_ok_and(|e| e.selects(&self.certificate))
+    }
+
+    fn epd_selects_certificate(&self, epd_bytes: &[u8], certificate: &[u8]) -> bool {
+        epd::Epd::parse(epd_bytes).is_ok_and(|e| e.selects(certificate))
+    }
+
+    fn canonical_epd(&self, certificate: &[u8]) -> Vec<u8> {
+        epd::canonical(certificate)
+    }
+
+    /// RFC 7425 §4.3.6: the lexicographically lower certificate wins.
+    fn glare_near_wins(&self, far_certificate: &[u8]) -> bool {
+        far_certificate >= self.certificate.as_slice()
+    }
+
+    fn validate_certificate(&self, certificate: &[u8]) -> Result<(), CryptoError> {
+        let c = Certificate::parse(certificate)?;
+        for (g, key) in &c.static_keys {
+            if dh::group(*g).is_some() {
+                dh::validate_public_key(*g, key)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn initiate(
+        &self,
+        rng: &mut dyn RngCore,
+        responder_certificate: &[u8],
+    ) -> Result<Box<dyn InitiatorKeying>, CryptoError> {
+        let responder = Certificate::parse(responder_certificate)?;
+        let offered = responder.groups();
+        // Fact sheet §7.6: the first group in OUR preference that the responder offers.
+        let group = self
+            .config
+            .groups
+            .iter()
+            .copied()
+            .find(|g| offered.contains(g))
+            .ok_or_else(|| {
+                CryptoError::Handshake(format!(
+                    "no common Diffie-Hellman group (we have {:?}, responder offers {offered:?})",
+                    self.config.groups
+                ))
+            })?;
+        let mut opts = Vec::new();
+        let keypair = match self.config.dh {
+            DhMode::Static => {
+                let k = self
+                    .static_key(group)
+                    .expect("static keys cover the configured groups")
+                    .clone();
+                opts.push(Opt::new(
+                    keying::types::DH_GROUP_SELECT,
+                    crate::wire::vlu::to_vec(group),
+                ));
+                opts.push(Opt::new(
+                    keying::types::EXTRA_RANDOMNESS,
+                    random_bytes(rng, EXTRA_RANDOMNESS_LEN),
+                ));
+                k
+            }
+            DhMode::Ephemeral => {
+                let k = KeyPair::generate(group, rng)?;
+                opts.push(Opt::new(
+                    keying::types::EPHEMERAL_DH_PUBLIC_KEY,
+                    cert::group_key_value(group, &k.public),
+                ));
+                k
+            }
+        };
+        opts.extend(self.negotiation_options(false));
+        Ok(Box::new(FlashInitiator {
+            config: self.config.clone(),
+            group,
+            keypair,
+            responder,
+            skic: cert::build(&opts),
+        }))
+    }
+
+    fn respond(
+        &self,
+        rng: &mut dyn RngCore,
+        initiator_certificate: &[u8],
+        skic: &[u8],
+    ) -> Result<(Vec<u8>, SessionKeys), CryptoError> {
+        let initiator = Certificate::parse(initiator_certificate)?;
+        let c = Component::parse(skic)?;
+        let (group, far_public) = match (&c.ephemeral_key, c.group_select) {
+            (Some((g, key)), _) => (*g, key.clone()),
+            (None, Some(g)) => (
+                g,
+                initiator
+                    .static_key(g)
+                    .ok_or_else(|| {
+                        CryptoError::Handshake(format!(
+                            "initiator selected group {g} but its certificate has no key for it"
+                        ))
+                    })?
+                    .to_vec(),
+            ),
+            (None, None) => {
+                return Err(CryptoError::Handshake(
+                    "initiator component has neither an ephemeral key nor a group select".into(),
+                ));
+            }
+        };
+        if !self.config.groups.contains(&group) {
+            return Err(CryptoError::Handshake(format!(
+                "initiator chose group {group}, which we do not offer"
+            )));
+        }
+        let (hmac, sseq, peer_len) = negotiate(&self.config, &c)?;
+        let mut opts = self.negotiation_options(true);
+        let keypair = match self.config.dh {
+            DhMode::Static => {
+                opts.push(Opt::new(
+                    keying::types::EXTRA_RANDOMNESS,
+                    random_bytes(rng, EXTRA_RANDOMNESS_LEN),
+                ));
+                self.static_key(group)
+                    .expect("static keys cover the configured groups")
+                    .clone()
+            }
+            DhMode::Ephemeral => {
+                let k = KeyPair::generate(group, rng)?;
+                opts.push(Opt::new(
+                    keying::types::EPHEMERAL_DH_PUBLIC_KEY,
+                    cert::group_key_value(group, &k.public),
+                ));
+                k
+            }
+        };
+        // Our flags must reflect the negotiated outcome (fact sheet §4.2): the
+        // responder applies the initiator's flags before writing its own.
+        let h = keying::hmac_option(hmac, self.config.hmac_length);
+        let s = keying::sseq_option(sseq);
+        for o in opts.iter_mut() {
+            if o.kind == keying::types::HMAC_NEGOTIATION {
+                *o = h.clone();
+            } else if o.kind == keying::types::SSEQ_NEGOTIATION {
+                *o = s.clone();
+            }
+        }
+        let skrc = cert::build(&opts);
+        let secret = keypair.shared_secret(&far_public)?;
+        let keys = DerivedKeys::derive(&secret, &skrc, skic);
+        let initiator_view = DerivedKeys::derive(&secret, skic, &skrc);
+        let cipher = session_cipher(&keys, (hmac, self.config.hmac_length), sseq, peer_len);
+        let keylog = keylog_facts(
+            group,
+            &secret,
+            skic,
+            &skrc,
+            &initiator_view,
+            (cipher.rx().hmac_len(), cipher.tx().hmac_len()),
+            (sseq.recv_required, sseq.send_always),
+        );
+        Ok((
+            skrc,
+            SessionKeys {
+                cipher: Box::new(cipher),
+                near_nonce: keys.near_nonce.to_vec(),
+                far_nonce: keys.far_nonce.to_vec(),
+                keylog,
+            },
+        ))
+    }
+
+    fn sign(&self, _signed_parameters: &[u8]) -> Vec<u8> {
+        vec![SIGNATURE]
+    }
+
+    /// No signature scheme is configured, so any signature is accepted (fact
+    /// sheet X6: rtmfp-cpp ignores it; librtmfp requires 0x58).
+    fn verify(&self, _far: &[u8], _signed: &[u8], _signature: &[u8]) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::PacketCipher;
+    use rand::SeedableRng;
+
+    fn rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+        rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+    }
+
+    fn handshake(
+        i: &FlashProfile,
+        r: &FlashProfile,
+    ) -> Result<(SessionKeys, SessionKeys, Vec<u8>, Vec<u8>), CryptoError> {
+        let ik = i.initiate(&mut rng(3), r.certificate())?;
+        let skic = ik.skic().to_vec();
+        let (skrc, rkeys) = r.respond(&mut rng(4), i.certificate(), &skic)?;
+        let ikeys = ik.complete(&skrc)?;
+        Ok((ikeys, rkeys, skic, skrc))
+    }
+
+    fn exchange(a: &mut dyn PacketCipher, b: &mut dyn PacketCipher) {
+        for n in 0..5u8 {
+            let packet = vec![0x09, 0, n, 0x01, 0x00, 0x01, n];
+            let mut enc = Vec::new();
+            a.seal(&packet, &mut enc);
+            let opened = b.open(&enc).unwrap();
+            assert_eq!(&opened.packet[..packet.len()], &packet[..]);
+        }
+    }
+
+    #[test]
+    fn certificates_have_the_documented_layouts() {
+        let s = FlashProfile::new(FlashConfig::server(true), &mut rng(1)).unwrap();
+        let c = s.certificate();
+        // Adobe's 77-byte server certificate (fact sheet §6.2)
+        assert_eq!(c.len(), 77);
+        assert_eq!(&c[..4], &[0x01, 0x0a, 0x41, 0x0e]);
+        assert_eq!(
+            &c[68..],
+            &[0x02, 0x15, 0x02, 0x02, 0x15, 0x05, 0x02, 0x15, 0x0e]
+        );
+        let cl = FlashProfile::new(FlashConfig::client(true), &mut rng(2)).unwrap();
+        let c = cl.certificate();
+        // Flash Player's client certificate: `81 02 1d 02` + 128-byte key (132 bytes),
+        // unless the key happens to have a leading zero byte.
+        assert_eq!(&c[..4], &[0x81, 0x02, 0x1d, 0x02]);
+        assert_eq!(c.len(), 132);
+    }
+
+    #[test]
+    fn every_dh_combination_agrees() {
+        for (idh, rdh) in [
+            (DhMode::Static, DhMode::Ephemeral),
+            (DhMode::Ephemeral, DhMode::Ephemeral),
+            (DhMode::Ephemeral, DhMode::Static),
+            (DhMode::Static, DhMode::Static),
+        ] {
+            let mut ic = FlashConfig::client(true);
+            ic.dh = idh;
+            let mut rc = FlashConfig::server(true);
+            rc.dh = rdh;
+            rc.groups = vec![2, 14];
+            let i = FlashProfile::new(ic, &mut rng(10)).unwrap();
+            let r = FlashProfile::new(rc, &mut rng(11)).unwrap();
+            let (mut ik, mut rk, skic, skrc) = handshake(&i, &r).unwrap();
+            assert_eq!(ik.near_nonce, rk.far_nonce, "{idh:?}/{rdh:?}");
+            assert_eq!(ik.far_nonce, rk.near_nonce);
+            // §7.6 table: what each component carries
+            let ci = Component::parse(&skic).unwrap();
+            let cr = Component::parse(&skrc).unwrap();
+            assert_eq!(ci.group_select.is_some(), idh == DhMode::Static);
+            assert_eq!(ci.ephemeral_key.is_some(), idh == DhMode::Ephemeral);
+            assert_eq!(cr.ephemeral_key.is_some(), rdh == DhMode::Ephemeral);
+            assert_eq!(cr.extra_randomness.is_some(), rdh == DhMode::Static);
+            exchange(ik.cipher.as_mut(), rk.cipher.as_mut());
+            exchange(rk.cipher.as_mut(), ik.cipher.as_mut());
+        }
+    }
+
+    #[test]
+    fn group_preference_and_mismatch() {
+        let i = FlashProfile::new(FlashConfig::client(false), &mut rng(5)).unwrap();
+        let r = FlashProfile::new(FlashConfig::server(true), &mut rng(6)).unwrap();
+        // client prefers 16, 14, 2; the Adobe-layout server offers 2, 5, 14: 14 wins
+        let (ik, ..) = handshake(&i, &r).unwrap();
+        assert!(ik.keylog.contains(&("dh_group".into(), "14".into())));
+        let mut only5 = FlashConfig::server(true);
+        only5.groups = vec![5];
+        let r5 = FlashProfile::new(only5, &mut rng(7)).unwrap();
+        let ic = FlashProfile::new(FlashConfig::client(true), &mut rng(8)).unwrap();
+        assert!(ic.initiate(&mut rng(9), r5.certificate()).is_err());
+    }
+
+    #[test]
+    fn hmac_and_sseq_negotiation_end_to_end() {
+        let mut ic = FlashConfig::client(true);
+        ic.hmac = Policy::Require;
+        let mut rc = FlashConfig::server(true);
+        rc.sseq = Policy::Require;
+        let i = FlashProfile::new(ic, &mut rng(12)).unwrap();
+        let r = FlashProfile::new(rc, &mut rng(13)).unwrap();
+        let (mut ik, mut rk, _, skrc) = handshake(&i, &r).unwrap();
+        // Requiring on one side gives the feature in both directions.
+        let cr = Component::parse(&skrc).unwrap();
+        // the initiator sent SND|REQ: the responder now sends always and requires
+        assert_eq!(cr.hmac.unwrap().0, 0x07);
+        assert_eq!(cr.sseq.unwrap(), 0x07);
+        for k in [
+            "initiator_hmac_send",
+            "responder_hmac_send",
+            "initiator_sseq_send",
+            "responder_sseq_send",
+        ] {
+            assert!(ik.keylog.contains(&(k.into(), "1".into())), "{k}");
+            assert!(rk.keylog.contains(&(k.into(), "1".into())), "{k}");
+        }
+        exchange(ik.cipher.as_mut(), rk.cipher.as_mut());
+        exchange(rk.cipher.as_mut(), ik.cipher.as_mut());
+        // A required feature the peer cannot provide aborts the handshake.
+        let mut strict = FlashConfig::server(true);
+        strict.hmac = Policy::Require;
+        let s = FlashProfile::new(strict, &mut rng(14)).unwrap();
+        let adobe_skic = hex::decode("021d02031a0000021e00").unwrap();
+        assert!(
+            s.respond(&mut rng(15), i.certificate(), &adobe_skic)
+                .is_err()
+        );
+    }
+
+    // KAT-D (fact sheet §13.6): from the SKIC/SKRC bytes and S, the documented keys.
+    #[test]
+    fn kat_d_key_schedule() {
+        let s = hex::decode(concat!(
+            "e8673474faee5b7a63831069a190a25112c9ac70b8e55a550754a48ccdb1e0de",
+            "435da4ad67a7b7c3dddfaec520d470e366514a220987307a52fda017deba80f6",
+            "655915e3a95fc6ef8dc53cbb19826b055c197c79602e87b33924a1321f7c5984",
+            "f61beb4ca7da0175a10fbcec9020ab2dc257d5afc1cb260d48d559ab4eb90245"
+        ))
+        .unwrap();
+        let mut skic = hex::decode("021d02410e").unwrap();
+        skic.extend(0x40u8..0x80);
+        skic.extend(hex::decode("031a020a021e02").unwrap());
+        let y = dh::KeyPair::from_private(
+            2,
+            &hex::decode("6d1794bec78aefec8b6ff4f2b886fee3290bff50ed7d4bc990a518dcc7e1d383")
+                .unwrap(),
+        )
+        .unwrap();
+        let mut skrc = hex::decode("031a0000021e0081020d02").unwrap();
+        skrc.extend(&y.public);
+        assert_eq!(skrc.len(), 139);
+        let k = DerivedKeys::derive(&s, &skic, &skrc);
+        assert_eq!(
+            hex::encode(k.encrypt_key()),
+            "3fb3a06b210c0dbf2b9bea0ee9b22fed"
+        );
+        assert_eq!(
+            hex::encode(k.decrypt_key()),
+            "7048b7783efde31e1bf95a4a48b7f6b0"
+        );
+        assert_eq!(
+            hex::encode(k.near_nonce),
+            "77c606339d6445c0a7332c64755436ef6270dde4bb715315c5114dcd2783af97"
+        );
+        assert_eq!(
+            hex::encode(k.send_hmac_key),
+            "f163ca680f9d9e1fddea24f83fef7f4a42a9834da27046fdf5a9546522f44640"
+        );
+        assert_eq!(
+            hex::encode(k.recv_hmac_key),
+            "dd90dea462a93ddd7f448af9899febbd6dfff6520c7594c1110786b27804d5d3"
+        );
+    }
+
+    // KAT-D-LZ: keys from the 127-byte minimal secret, not a zero-padded one.
+    #[test]
+    fn kat_d_lz_keys() {
+        let x = dh::KeyPair::from_private(
+            2,
+            &hex::decode("3d5a51af0d9a25fa7cd50861f6e15b0130a9d312b0c1d306a113741482256356")
+                .unwrap(),
+        )
+        .unwrap();
+        let y = dh::KeyPair::from_private(
+            2,
+            &hex::decode("08253c872a5c8d55c53fc33ff0dfbe06dfb4570d9ae8a54b798cda02431341af")
+                .unwrap(),
+        )
+        .unwrap();
+        let mut skic = hex::decode("021d02410e").unwrap();
+        skic.extend(0x40u8..0x80);
+        skic.extend(hex::decode("031a020a021e02").unwrap());
+        let mut skrc = hex::decode("031a0000021e0081020d02").unwrap();
+        skrc.extend(&y.public);
+        let s = x.shared_secret(&y.public).unwrap();
+        let k = DerivedKeys::derive(&s, &skic, &skrc);
+        assert_eq!(
+            hex::encode(k.encrypt_key()),
+            "f86065d8fe84e033ccdfca8300944804"
+        );
+        assert_eq!(
+            hex::encode(k.decrypt_key()),
+            "6b6711061a00adcade3ed1ce5ed16475"
+        );
+        let mut padded = vec![0u8];
+        padded.extend(&s);
+        let wrong = DerivedKeys::derive(&padded, &skic, &skrc);
+        assert_eq!(
+            hex::encode(wrong.encrypt_key()),
+            "1c6b60dcc4e9958c2f30b4477e8aefa2"
+        );
+    }
+
+    #[test]
+    fn glare_is_antisymmetric() {
+        let a = FlashProfile::new(FlashConfig::client(true), &mut rng(20)).unwrap();
+        let b = FlashProfile::new(FlashConfig::client(true), &mut rng(21)).unwrap();
+        assert_ne!(
+            a.glare_near_wins(b.certificate()),
+            b.glare_near_wins(a.certificate())
+        );
+    }
+}

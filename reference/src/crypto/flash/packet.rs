@@ -1,0 +1,412 @@
+//! Flash-profile packet encryption (RFC 7425 §4; fact sheet §2-§4).
+//!
+//! ```text
+//! encrypted packet = AES-128-CBC(key, IV = 0, plaintext) ‖ [HMAC truncated to h]
+//! plaintext        = [SSEQ VLU] ‖ [checksum, 2 bytes BE] ‖ RTMFP packet ‖ 0..15 × 0xff
+//! ```
+//! The checksum is present unless that direction uses an HMAC; it covers what
+//! follows it, padding included. The HMAC (HMAC-SHA256 over the ciphertext only)
+//! and the session sequence number are negotiated per direction (§4 of the sheet).
+
+use aes::Aes128;
+use aes::cipher::{
+    BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, block_padding::NoPadding,
+};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::crypto::checksum::checksum;
+use crate::crypto::{CryptoError, Integrity, Opened, PacketCipher};
+use crate::wire::vlu;
+
+/// RFC 7425 §4.1: the Default Session Key, "Adobe Systems 02".
+pub const DEFAULT_SESSION_KEY: [u8; 16] = *b"Adobe Systems 02";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// RFC 7425 §4.6.4 (fact sheet): HMAC lengths are 4 to 32 bytes inclusive.
+pub const HMAC_LENGTHS: std::ops::RangeInclusive<usize> = 4..=32;
+
+/// rtmfp-cpp's replay window (fact sheet §4.4): anything more than 31 behind the
+/// newest accepted session sequence number is dropped, as is any duplicate.
+pub const SSEQ_WINDOW: u64 = 32;
+
+/// Keys and framing for one direction of a session.
+#[derive(Clone)]
+pub struct DirectionKeys {
+    key: [u8; 16],
+    aes: Aes128,
+    /// (HMAC key, truncated length) if this direction carries an HMAC.
+    hmac: Option<([u8; 32], usize)>,
+    /// Whether this direction carries a session sequence number.
+    sseq: bool,
+}
+
+impl std::fmt::Debug for DirectionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectionKeys")
+            .field("hmac_len", &self.hmac.map(|h| h.1))
+            .field("sseq", &self.sseq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DirectionKeys {
+    pub fn new(key: [u8; 16], hmac: Option<([u8; 32], usize)>, sseq: bool) -> Self {
+        DirectionKeys {
+            key,
+            aes: Aes128::new(&key.into()),
+            hmac,
+            sseq,
+        }
+    }
+
+    /// The Default Session Key: checksum, no HMAC, no SSEQ (fact sheet §2.2).
+    pub fn default_key() -> Self {
+        Self::new(DEFAULT_SESSION_KEY, None, false)
+    }
+
+    pub fn key(&self) -> &[u8; 16] {
+        &self.key
+    }
+
+    pub fn hmac_len(&self) -> Option<usize> {
+        self.hmac.map(|h| h.1)
+    }
+
+    pub fn uses_sseq(&self) -> bool {
+        self.sseq
+    }
+}
+
+/// The receiver's duplicate detection for session sequence numbers (RFC 7016
+/// §2.2.3: integrity SHOULD comprise duplicate packet detection).
+#[derive(Debug, Clone, Default)]
+pub struct SseqWindow {
+    /// Highest accepted number and a bitmap of the 32 numbers at or below it
+    /// (bit i = highest - i accepted).
+    state: Option<(u64, u32)>,
+}
+
+impl SseqWindow {
+    fn check(&self, n: u64) -> Result<(), CryptoError> {
+        match self.state {
+            None => Ok(()),
+            Some((hi, _)) if n > hi => Ok(()),
+            Some((hi, _)) if hi - n >= SSEQ_WINDOW => Err(CryptoError::Replay(n)),
+            Some((hi, bits)) if bits & (1 << (hi - n)) != 0 => Err(CryptoError::Replay(n)),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn accept(&mut self, n: u64) {
+        self.state = Some(match self.state {
+            None => (n, 1),
+            Some((hi, bits)) if n > hi => {
+                let shift = n - hi;
+                let shifted = if shift >= 32 { 0 } else { bits << shift };
+                (n, shifted | 1)
+            }
+            Some((hi, bits)) => (hi, bits | (1 << (hi - n))),
+        });
+    }
+}
+
+/// A Flash-profile packet cipher: the Default Session Key, or a session's keys.
+#[derive(Debug, Clone)]
+pub struct FlashCipher {
+    tx: DirectionKeys,
+    rx: DirectionKeys,
+    next_tx_sseq: u64,
+    rx_window: SseqWindow,
+}
+
+impl FlashCipher {
+    pub fn new(tx: DirectionKeys, rx: DirectionKeys) -> Self {
+        FlashCipher {
+            tx,
+            rx,
+            next_tx_sseq: 0,
+            rx_window: SseqWindow::default(),
+        }
+    }
+
+    pub fn default_key() -> Self {
+        Self::new(DirectionKeys::default_key(), DirectionKeys::default_key())
+    }
+
+    pub fn tx(&self) -> &DirectionKeys {
+        &self.tx
+    }
+
+    pub fn rx(&self) -> &DirectionKeys {
+        &self.rx
+    }
+}
+
+/// Encrypts `plaintext` (whose length is a multiple of 16) in place: CBC, zero IV.
+fn cbc_encrypt(aes: &Aes128, buf: &mut [u8]) {
+    let len = buf.len();
+    cbc::Encryptor::<Aes128>::inner_iv_init(aes.clone(), &[0u8; 16].into())
+        .encrypt_padded_mut::<NoPadding>(buf, len)
+        .expect("length is a multiple of the block size");
+}
+
+fn cbc_decrypt(aes: &Aes128, buf: &mut [u8]) -> Result<(), CryptoError> {
+    cbc::Decryptor::<Aes128>::inner_iv_init(aes.clone(), &[0u8; 16].into())
+        .decrypt_padded_mut::<NoPadding>(buf)
+        .map(|_| ())
+        .map_err(|_| CryptoError::BadCiphertextLength(buf.len()))
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> HmacSha256 {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    m.update(data);
+    m
+}
+
+impl PacketCipher for FlashCipher {
+    fn seal(&mut self, packet: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        if self.tx.sseq {
+            vlu::encode(self.next_tx_sseq, out);
+            self.next_tx_sseq += 1;
+        }
+        let at = out.len();
+        if self.tx.hmac.is_none() {
+            out.extend_from_slice(&[0, 0]);
+        }
+        out.extend_from_slice(packet);
+        // Fact sheet §2.1: pad with 0xff to a multiple of 16, 0..15 bytes.
+        let pad = (16 - (out.len() - start) % 16) % 16;
+        out.resize(out.len() + pad, 0xff);
+        if self.tx.hmac.is_none() {
+            let sum = checksum(&out[at + 2..]);
+            out[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+        }
+        cbc_encrypt(&self.tx.aes, &mut out[start..]);
+        if let Some((key, len)) = &self.tx.hmac {
+            let tag = hmac(key, &out[start..]).finalize().into_bytes();
+            out.extend_from_slice(&tag[..*len]);
+        }
+    }
+
+    fn open(&mut self, encrypted: &[u8]) -> Result<Opened, CryptoError> {
+        let (ciphertext, tag) = match self.rx.hmac {
+            Some((_, len)) => {
+                if encrypted.len() < len + 16 {
+                    return Err(CryptoError::TooShort(encrypted.len()));
+                }
+                encrypted.split_at(encrypted.len() - len)
+            }
+            None => (encrypted, &[][..]),
+        };
+        if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+            return Err(CryptoError::BadCiphertextLength(ciphertext.len()));
+        }
+        if let Some((key, _)) = &self.rx.hmac {
+            hmac(key, ciphertext)
+                .verify_truncated_left(tag)
+                .map_err(|_| CryptoError::Hmac)?;
+        }
+        let mut buf = ciphertext.to_vec();
+        cbc_decrypt(&self.rx.aes, &mut buf)?;
+        let (sseq, at) = if self.rx.sseq {
+            let (n, used) = vlu::decode(&buf, "session sequence number")
+                .map_err(|_| CryptoError::BadSequenceNumber("truncated VLU"))?;
+            (Some(n), used)
+        } else {
+            (None, 0)
+        };
+        let (integrity, body) = match self.rx.hmac {
+            Some((_, len)) => (Integrity::Hmac(len), at),
+            None => {
+                if buf.len() < at + 2 {
+                    return Err(CryptoError::TooShort(buf.len()));
+                }
+                let got = u16::from_be_bytes([buf[at], buf[at + 1]]);
+                let want = checksum(&buf[at + 2..]);
+                if got != want {
+                    return Err(CryptoError::Checksum { got, want });
+                }
+                (Integrity::Checksum(got), at + 2)
+            }
+        };
+        if let Some(n) = sseq {
+            // Only a packet that passed its integrity check moves the window.
+            self.rx_window.check(n)?;
+            self.rx_window.accept(n);
+        }
+        buf.drain(..body);
+        Ok(Opened {
+            packet: buf,
+            integrity,
+            sseq,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hexv(s: &str) -> Vec<u8> {
+        hex::decode(s.split_whitespace().collect::<String>()).unwrap()
+    }
+
+    // KAT-B1 (fact sheet §13.6): a synthetic IHello under the default key.
+    #[test]
+    fn kat_b1_default_key() {
+        let packet = hexv(
+            "0b 01 02 30 00 2a 19 18 0a 72 74 6d 66 70 3a 2f 2f 65 78 61 6d 70 6c 65 2e 63 6f 6d 2f 61 70 70
+             00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f",
+        );
+        let datagram = hexv(
+            "3b 44 61 b8 32 69 0f b2 09 2d 6e 0a a8 eb a0 b0 ab 3d 3d 9d 7e e4 f8 a6 c1 49 83 db 70 34 0e 78
+             b0 11 45 89 02 92 f4 35 1d 58 aa 56 b8 f6 bd d4 cf 07 f1 08 eb a5 9b f6 a1 07 d2 49 7b 63 c9 4d
+             91 43 9b a5",
+        );
+        let mut c = FlashCipher::default_key();
+        let mut enc = Vec::new();
+        c.seal(&packet, &mut enc);
+        let mut dg = Vec::new();
+        crate::wire::multiplex::mux(0, &enc, &mut dg);
+        assert_eq!(dg, datagram);
+        let opened = c.open(&datagram[4..]).unwrap();
+        assert_eq!(opened.integrity, Integrity::Checksum(0xc28e));
+        assert_eq!(&opened.packet[..packet.len()], &packet[..]);
+        assert!(opened.packet[packet.len()..].iter().all(|&b| b == 0xff));
+        assert_eq!(opened.packet.len(), 62);
+    }
+
+    // KAT-W (fact sheet §13.3): a real Flash Player IHello to stratus.adobe.com.
+    #[test]
+    fn kat_w_real_ihello() {
+        let packet = hexv(
+            "0b 82 60 30 00 53 42 41 0a 72 74 6d 66 70 3a 2f 2f 73 74 72 61 74 75 73 2e 61 64 6f
+             62 65 2e 63 6f 6d 2f 39 35 36 64 30 30 39 35 62 63 39 34 31 36 32 34 62 32 30 64 62
+             37 37 66 2d 37 36 33 61 63 34 66 34 36 32 38 39 2f 7d 1c 42 fb 55 1b b4 e7 8f 34 b6
+             c4 a0 11 cc bd",
+        );
+        let datagram = hexv(
+            "95 bd 4a 12 d9 7a e8 af 4c c7 a2 bd 26 39 77 19 d7 42 31 a2 31 bb 05 7c 0d e4 03 2a
+             4e fa c3 9b 11 d8 b8 98 3f d6 aa b7 a1 98 f2 5f 75 ed e2 41 e5 20 0b 30 fc 5d 46 33
+             05 f5 8b 93 a9 be 90 2d 8f 07 72 87 20 b1 5e 15 08 95 83 a9 c1 c9 9a 6a ec 93 04 ff
+             2b 66 a5 25 6d e7 06 48 d4 38 01 6b 8a c6 67 8b",
+        );
+        let mut enc = Vec::new();
+        FlashCipher::default_key().seal(&packet, &mut enc);
+        let mut dg = Vec::new();
+        crate::wire::multiplex::mux(0, &enc, &mut dg);
+        assert_eq!(dg, datagram);
+        let opened = FlashCipher::default_key().open(&datagram[4..]).unwrap();
+        assert_eq!(opened.integrity, Integrity::Checksum(0x0a4d));
+    }
+
+    fn kat_d_initiator(hmac: Option<usize>, sseq: bool) -> FlashCipher {
+        let key: [u8; 16] = hexv("3fb3a06b210c0dbf2b9bea0ee9b22fed").try_into().unwrap();
+        let hkey: [u8; 32] =
+            hexv("f163ca680f9d9e1fddea24f83fef7f4a42a9834da27046fdf5a9546522f44640")
+                .try_into()
+                .unwrap();
+        let tx = DirectionKeys::new(key, hmac.map(|l| (hkey, l)), sseq);
+        FlashCipher::new(tx.clone(), tx)
+    }
+
+    const PING: &str = "09 02 03 01 00 04 70 69 6e 67";
+
+    // KAT-D2: session packet, checksum mode, to session 0x01020304.
+    #[test]
+    fn kat_d2_checksum() {
+        let mut c = kat_d_initiator(None, false);
+        let mut enc = Vec::new();
+        c.seal(&hexv(PING), &mut enc);
+        let mut dg = Vec::new();
+        crate::wire::multiplex::mux(0x0102_0304, &enc, &mut dg);
+        assert_eq!(
+            dg,
+            hexv("7c 9f 9c 75 db cb 20 18 a6 56 bf 69 da 0e 3e 9a 42 a6 b0 90")
+        );
+        assert_eq!(
+            c.open(&dg[4..]).unwrap().integrity,
+            Integrity::Checksum(0x1528)
+        );
+    }
+
+    // KAT-D3: HMAC length 10 + SSEQ 0, no checksum.
+    #[test]
+    fn kat_d3_hmac_sseq() {
+        let mut c = kat_d_initiator(Some(10), true);
+        let mut enc = Vec::new();
+        c.seal(&hexv(PING), &mut enc);
+        let mut dg = Vec::new();
+        crate::wire::multiplex::mux(0x0102_0304, &enc, &mut dg);
+        assert_eq!(
+            dg,
+            hexv(
+                "23 e0 66 ce 42 ea 55 a0 60 08 30 6a cf 8e 41 41 19 11 15 60 4c a6 bf a8 27 8f c6 bb 76 d1"
+            )
+        );
+        let o = c.open(&dg[4..]).unwrap();
+        assert_eq!((o.integrity, o.sseq), (Integrity::Hmac(10), Some(0)));
+        // A flipped tag bit fails, and a replay of the same packet fails.
+        let mut bad = dg.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert_eq!(c.open(&bad[4..]), Err(CryptoError::Hmac));
+        assert_eq!(c.open(&dg[4..]), Err(CryptoError::Replay(0)));
+    }
+
+    // KAT-D4: SSEQ 5 without HMAC: the checksum covers 13 bytes (odd-byte rule).
+    #[test]
+    fn kat_d4_sseq_checksum_odd() {
+        let mut c = kat_d_initiator(None, true);
+        c.next_tx_sseq = 5;
+        let mut enc = Vec::new();
+        c.seal(&hexv(PING), &mut enc);
+        let mut dg = Vec::new();
+        crate::wire::multiplex::mux(0x0102_0304, &enc, &mut dg);
+        assert_eq!(
+            dg,
+            hexv("93 11 c9 10 ec c8 c6 aa 7e db 0c be e6 03 2f db 01 1f 09 40")
+        );
+        let o = c.open(&dg[4..]).unwrap();
+        assert_eq!(
+            (o.integrity, o.sseq),
+            (Integrity::Checksum(0x1429), Some(5))
+        );
+    }
+
+    #[test]
+    fn sseq_window() {
+        let mut w = SseqWindow::default();
+        for n in [10, 12, 11, 40] {
+            w.check(n).unwrap();
+            w.accept(n);
+        }
+        // 12 was accepted before 40 moved the window and is still inside it.
+        assert_eq!(w.check(12), Err(CryptoError::Replay(12)));
+        assert!(w.check(13).is_ok());
+        let mut w2 = SseqWindow::default();
+        for n in [12, 40] {
+            w2.accept(n);
+        }
+        assert_eq!(w2.check(12), Err(CryptoError::Replay(12)));
+        assert_eq!(w2.check(8), Err(CryptoError::Replay(8))); // 32 behind
+        assert!(w2.check(9).is_ok());
+        assert!(w2.check(41).is_ok());
+        assert_eq!(w2.check(40), Err(CryptoError::Replay(40)));
+    }
+
+    #[test]
+    fn bad_lengths_and_checksum() {
+        let mut c = FlashCipher::default_key();
+        assert_eq!(c.open(&[]), Err(CryptoError::BadCiphertextLength(0)));
+        assert_eq!(c.open(&[0; 17]), Err(CryptoError::BadCiphertextLength(17)));
+        assert!(matches!(
+            c.open(&[0; 32]),
+            Err(CryptoError::Checksum { .. })
+        ));
+        let mut h = kat_d_initiator(Some(16), false);
+        assert_eq!(h.open(&[0; 20]), Err(CryptoError::TooShort(20)));
+    }
+}
