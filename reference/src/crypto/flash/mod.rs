@@ -7,6 +7,7 @@ pub mod dh;
 pub mod epd;
 pub mod keying;
 pub mod packet;
+pub mod tc;
 
 use rand::RngCore;
 
