@@ -7,6 +7,8 @@
 pub mod capture;
 pub mod congestion;
 pub mod crypto;
+pub mod decode;
 pub mod flow;
+pub mod keylog;
 pub mod time;
 pub mod wire;

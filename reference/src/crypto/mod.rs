@@ -67,6 +67,10 @@ pub trait PacketCipher: Send + fmt::Debug {
     /// authenticity tests SHALL be discarded; an `Err` here means discard. A failed
     /// `open` changes no state.
     fn open(&mut self, encrypted: &[u8]) -> Result<Opened, CryptoError>;
+    /// A cipher that seals exactly as the far end of this one does (its transmit
+    /// side is this cipher's receive side), continuing at session sequence number
+    /// `next_sseq`. Test tools use it to re-emit or forge the far end's packets.
+    fn reflect(&self, next_sseq: u64) -> Box<dyn PacketCipher>;
 }
 
 /// The result of a completed key agreement, at one end of a session.

@@ -35,6 +35,13 @@ impl PacketCipher for PlainCipher {
         out.extend_from_slice(&sum.to_be_bytes());
     }
 
+    fn reflect(&self, _next_sseq: u64) -> Box<dyn PacketCipher> {
+        Box::new(PlainCipher {
+            tx_salt: self.rx_salt,
+            rx_salt: self.tx_salt,
+        })
+    }
+
     fn open(&mut self, encrypted: &[u8]) -> Result<Opened, CryptoError> {
         if encrypted.len() < TRAILER.len() + 2 {
             return Err(CryptoError::TooShort(encrypted.len()));

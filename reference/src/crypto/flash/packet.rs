@@ -191,6 +191,12 @@ impl PacketCipher for FlashCipher {
         }
     }
 
+    fn reflect(&self, next_sseq: u64) -> Box<dyn PacketCipher> {
+        let mut c = FlashCipher::new(self.rx.clone(), self.tx.clone());
+        c.next_tx_sseq = next_sseq;
+        Box::new(c)
+    }
+
     fn open(&mut self, encrypted: &[u8]) -> Result<Opened, CryptoError> {
         let (ciphertext, tag) = match self.rx.hmac {
             Some((_, len)) => {

@@ -1,0 +1,243 @@
+//! Key logs: the facts needed to decrypt a capture, one line per fact.
+//!
+//! The format is the one the shared captures use (vectors/README.md, "Key log
+//! format"): `#` comments, blank lines, and
+//!
+//! ```text
+//! session <initiator_addr>-><responder_addr> <name>=<value>
+//! ```
+//!
+//! with addresses as `a.b.c.d:port` or `[v6]:port`. A session is all the lines of
+//! one address pair; a name repeated for the same pair starts a new session (two
+//! sessions in turn between the same two sockets).
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// One session's facts, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLogSession {
+    pub initiator: SocketAddr,
+    pub responder: SocketAddr,
+    pub facts: Vec<(String, String)>,
+    /// 1-based line of the session's first fact.
+    pub line: usize,
+}
+
+impl KeyLogSession {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.facts.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// A hex fact decoded, or `None` if absent or `-`.
+    pub fn bytes(&self, name: &str) -> Result<Option<Vec<u8>>, KeyLogError> {
+        match self.get(name) {
+            None | Some("-") => Ok(None),
+            Some(v) => hex::decode(v).map(Some).map_err(|e| KeyLogError {
+                file: String::new(),
+                line: self.line,
+                message: format!("{name}: not hex ({e})"),
+            }),
+        }
+    }
+
+    /// A boolean fact written `0`/`1`.
+    pub fn flag(&self, name: &str) -> Option<bool> {
+        match self.get(name)? {
+            "1" | "true" => Some(true),
+            "0" | "false" => Some(false),
+            _ => None,
+        }
+    }
+
+    pub fn number(&self, name: &str) -> Option<u64> {
+        self.get(name)?.parse().ok()
+    }
+
+    /// A session ID fact: 4 bytes of hex, read big-endian like the wire does.
+    pub fn session_id(&self, name: &str) -> Option<u32> {
+        let b = hex::decode(self.get(name)?).ok()?;
+        Some(u32::from_be_bytes(b.try_into().ok()?))
+    }
+}
+
+/// A bad key log line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct KeyLogError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// A parsed key log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyLog {
+    pub sessions: Vec<KeyLogSession>,
+}
+
+impl KeyLog {
+    /// Parses key log text; `source` names it in error messages.
+    pub fn parse(text: &str, source: &str) -> Result<KeyLog, KeyLogError> {
+        let mut log = KeyLog::default();
+        for (i, raw) in text.lines().enumerate() {
+            let line = i + 1;
+            let err = |message: String| KeyLogError {
+                file: source.to_string(),
+                line,
+                message,
+            };
+            let l = raw.trim();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            let mut words = l.split_whitespace();
+            let (Some("session"), Some(pair), Some(fact), None) = (words.next(), words.next(), words.next(), words.next())
+            else {
+                return Err(err(format!(
+                    "expected `session <initiator>-><responder> <name>=<value>`, got `{l}`"
+                )));
+            };
+            let (i_addr, r_addr) = pair
+                .split_once("->")
+                .ok_or_else(|| err(format!("`{pair}` is not `<initiator>-><responder>`")))?;
+            let initiator: SocketAddr =
+                i_addr.parse().map_err(|_| err(format!("`{i_addr}` is not a socket address")))?;
+            let responder: SocketAddr =
+                r_addr.parse().map_err(|_| err(format!("`{r_addr}` is not a socket address")))?;
+            let (name, value) = fact
+                .split_once('=')
+                .ok_or_else(|| err(format!("`{fact}` is not `name=value`")))?;
+            if name.is_empty() {
+                return Err(err("empty fact name".into()));
+            }
+            let current = log
+                .sessions
+                .iter_mut()
+                .rev()
+                .find(|s| s.initiator == initiator && s.responder == responder)
+                .filter(|s| s.get(name).is_none());
+            match current {
+                Some(s) => s.facts.push((name.into(), value.into())),
+                None => log.sessions.push(KeyLogSession {
+                    initiator,
+                    responder,
+                    facts: vec![(name.into(), value.into())],
+                    line,
+                }),
+            }
+        }
+        Ok(log)
+    }
+
+    /// Reads a key log file. Errors name the file (and line).
+    pub fn read_file(path: &Path) -> Result<KeyLog, KeyLogError> {
+        let source = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| KeyLogError {
+            file: source.clone(),
+            line: 0,
+            message: format!("cannot read key log: {e}"),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| KeyLogError {
+            file: source.clone(),
+            line: 0,
+            message: format!("not UTF-8 text: {e}"),
+        })?;
+        Self::parse(&text, &source)
+    }
+}
+
+/// The legend every key log written here starts with.
+pub const HEADER: &str = "\
+# RTMFP session keys (key log format of vectors/README.md)
+# Format: one fact per line:  session <initiator_addr>-><responder_addr> <name>=<value>
+#   crypto                      flash = RFC 7425 (AES-128-CBC, zero IV each packet); plain = cleartext test profile
+#   initiator_session_id        4 bytes (hex) found after SSID unscrambling in packets sent TO the initiator
+#   responder_session_id        same for packets sent TO the responder
+#   dh_group, dh_shared_secret  IKE group and DH shared secret (big-endian, minimal length)
+#   *_keying_component          SKIC / SKRC as carried in IIKeying / RIKeying
+#   *_nonce                     HMAC-SHA256(secret, SKIC) / HMAC-SHA256(secret, SKRC)
+#   *_encrypt_key[_full]        AES-128 key for packets that end sends (and the 32-byte HMAC it is cut from)
+#   *_hmac_send[_len|_key]      whether that end appends a truncated HMAC-SHA256, its length and key
+#   *_sseq_send                 whether that end prefixes a session sequence number
+#   *_tx_checksum_salt          plain only: what that end adds to its checksums
+#   *_far_epd                   the canonical EPD each end recorded for its peer
+";
+
+/// Writes key logs; the header goes out before the first session.
+pub struct KeyLogWriter<W: Write> {
+    out: W,
+    header_written: bool,
+}
+
+impl<W: Write> KeyLogWriter<W> {
+    pub fn new(out: W) -> Self {
+        KeyLogWriter {
+            out,
+            header_written: false,
+        }
+    }
+
+    pub fn write_session(
+        &mut self,
+        initiator: SocketAddr,
+        responder: SocketAddr,
+        facts: &[(String, String)],
+    ) -> io::Result<()> {
+        if !self.header_written {
+            self.out.write_all(HEADER.as_bytes())?;
+            self.header_written = true;
+        }
+        for (name, value) in facts {
+            writeln!(self.out, "session {initiator}->{responder} {name}={value}")?;
+        }
+        self.out.flush()
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl fmt::Display for KeyLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for s in &self.sessions {
+            for (n, v) in &s.facts {
+                writeln!(f, "session {}->{} {n}={v}", s.initiator, s.responder)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_errors() {
+        let i: SocketAddr = "[::1]:5000".parse().unwrap();
+        let r: SocketAddr = "127.0.0.1:1935".parse().unwrap();
+        let mut w = KeyLogWriter::new(Vec::new());
+        let facts = vec![
+            ("crypto".to_string(), "flash".to_string()),
+            ("responder_session_id".into(), "02000000".into()),
+        ];
+        w.write_session(i, r, &facts).unwrap();
+        w.write_session(i, r, &facts).unwrap();
+        let text = String::from_utf8(w.into_inner()).unwrap();
+        assert!(text.starts_with("# RTMFP session keys"));
+        assert!(text.contains("session [::1]:5000->127.0.0.1:1935 crypto=flash\n"));
+        let log = KeyLog::parse(&text, "t").unwrap();
+        assert_eq!(log.sessions.len(), 2, "a repeated fact starts a new session");
+        assert_eq!(log.sessions[0].session_id("responder_session_id"), Some(0x0200_0000));
+        assert_eq!(log.sessions[1].facts, facts);
+
+        let e = KeyLog::parse("# x\nsession 1.2.3.4:5->bad crypto=flash\n", "f.keys").unwrap_err();
+        assert_eq!(e.to_string(), "f.keys:2: `bad` is not a socket address");
+        assert!(KeyLog::parse("session 1.2.3.4:5->1.2.3.4:6 crypto\n", "f").is_err());
+        assert!(KeyLog::parse("hello\n", "f").is_err());
+    }
+}
