@@ -8,6 +8,7 @@ pub mod capture;
 pub mod congestion;
 pub mod crypto;
 pub mod decode;
+pub mod describe;
 pub mod flow;
 pub mod keylog;
 pub mod time;

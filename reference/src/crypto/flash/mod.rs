@@ -732,6 +732,30 @@ mod tests {
         );
     }
 
+    // KAT-D: the initiator's static certificate, fingerprint and canonical EPD.
+    #[test]
+    fn kat_d_certificate() {
+        let x = dh::KeyPair::from_private(
+            2,
+            &hex::decode("3d5a51af0d9a25fa7cd50861f6e15b0130a9d312b0c1d306a113741482256356").unwrap(),
+        )
+        .unwrap();
+        let c = cert::build(&[Opt::new(
+            cert::types::STATIC_DH_PUBLIC_KEY,
+            cert::group_key_value(2, &x.public),
+        )]);
+        assert_eq!(c.len(), 132);
+        assert_eq!(hex::encode(&c[..8]), "81021d02860f770e");
+        assert_eq!(
+            hex::encode(cert::fingerprint(&c)),
+            "bd9dc0f35cab44052d7b8d0a3c41fcea791454715e608a7f63f83ef64f3a2504"
+        );
+        assert_eq!(
+            hex::encode(epd::canonical(&c)),
+            "210fbd9dc0f35cab44052d7b8d0a3c41fcea791454715e608a7f63f83ef64f3a2504"
+        );
+    }
+
     // KAT-D-LZ: keys from the 127-byte minimal secret, not a zero-padded one.
     #[test]
     fn kat_d_lz_keys() {
