@@ -11,5 +11,6 @@ pub mod decode;
 pub mod describe;
 pub mod flow;
 pub mod keylog;
+pub mod sim;
 pub mod time;
 pub mod wire;
