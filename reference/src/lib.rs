@@ -11,6 +11,7 @@ pub mod decode;
 pub mod describe;
 pub mod flow;
 pub mod keylog;
+pub mod session;
 pub mod sim;
 pub mod time;
 pub mod wire;
