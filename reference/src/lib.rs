@@ -9,6 +9,7 @@ pub mod congestion;
 pub mod crypto;
 pub mod decode;
 pub mod describe;
+pub mod endpoint;
 pub mod flow;
 pub mod keylog;
 pub mod session;

@@ -1,0 +1,99 @@
+//! Endpoint and session settings.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// What a responder does with a Forwarded IHello that selects it (RFC 7016
+/// §3.5.1.1.2: one of three SHOULDs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FIHelloMode {
+    /// Send an RHello to the reply address, as though the IHello came from there.
+    #[default]
+    RHello,
+    /// Send an Implied Redirect (a Redirect with no addresses) to the reply address.
+    ImpliedRedirect,
+    /// Ignore it.
+    Ignore,
+}
+
+/// A static redirect rule: IHellos whose EPD does not select this endpoint but
+/// matches `epd` (all of them when `None`) are answered with a Redirect listing
+/// `to` (RFC 7016 §3.5.1.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectRule {
+    pub epd: Option<Vec<u8>>,
+    pub to: Vec<SocketAddr>,
+}
+
+/// The congestion control algorithm a session uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CongestionAlgorithm {
+    /// RFC 7016 Appendix A.
+    #[default]
+    AppendixA,
+    /// RFC 5681 Reno, for comparison.
+    Reno,
+}
+
+/// Endpoint settings; the defaults follow the RFC's recommendations.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Largest plain RTMFP packet sent in a session (header and chunks), chosen so
+    /// that datagrams stay at or under 1192 bytes for Flash-era peers
+    /// (fact sheet D8) even with a session sequence number and a 32-byte HMAC.
+    pub max_packet: usize,
+    /// Startup packets larger than this are sent as Packet Fragments (§3.4).
+    pub max_startup_packet: usize,
+    /// §3.5.1.1.1: RECOMMENDED ultimate open timeout, 95 s.
+    pub open_timeout: Duration,
+    /// §3.5.1.1.1: first IHello/IIKeying retransmission interval (the backoff adds
+    /// at least 1.5 s to the interval each time).
+    pub startup_retry: Duration,
+    /// §3.5.1.1.1: REDIRECT_THRESHOLD, SHOULD NOT be more than 24.
+    pub redirect_threshold: usize,
+    /// Send a keepalive Ping after this long without hearing from the far end.
+    pub keepalive: Duration,
+    /// Declare a session dead after this long without any packet from the far end
+    /// while Pings or data are outstanding.
+    pub retransmit_limit: Duration,
+    /// Close an idle session (no flows) after this long, if set.
+    pub idle_close: Option<Duration>,
+    pub fihello: FIHelloMode,
+    /// Act as a Forwarder (§3.5.1.5) for IHellos whose EPD selects a peer we have
+    /// an S_OPEN session with.
+    pub forwarder: bool,
+    /// When forwarding, also send the initiator a Redirect with the peer's address
+    /// (a Redirector, §3.5.1.4 and §3.5.1.6).
+    pub redirect_to_forwarded_peer: bool,
+    pub redirects: Vec<RedirectRule>,
+    pub congestion: CongestionAlgorithm,
+    /// Receive buffer per flow, advertised in acks (§3.6.3.5).
+    pub receive_buffer: usize,
+    /// Accept new receiving flows (otherwise reject them with exception 0).
+    pub accept_flows: bool,
+    /// Record a congestion trace per session.
+    pub trace: bool,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            max_packet: 1192 - 4 - 16 - 10 - 32,
+            max_startup_packet: 1192 - 4 - 16,
+            open_timeout: Duration::from_secs(95),
+            startup_retry: Duration::from_millis(1500),
+            redirect_threshold: 24,
+            keepalive: Duration::from_secs(10),
+            retransmit_limit: Duration::from_secs(30),
+            idle_close: None,
+            fihello: FIHelloMode::RHello,
+            forwarder: true,
+            redirect_to_forwarded_peer: false,
+            redirects: Vec::new(),
+            congestion: CongestionAlgorithm::AppendixA,
+            receive_buffer: 1 << 20,
+            accept_flows: true,
+            trace: false,
+        }
+    }
+}

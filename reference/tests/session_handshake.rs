@@ -1,0 +1,393 @@
+//! RFC 7016 §3.5.1 session startup over the simulated network: normal handshake,
+//! redirector, forwarder, cookie change, glare, open timeout, stateless responder.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rtmfp::crypto::CryptoProfile;
+use rtmfp::crypto::flash::{FlashConfig, FlashProfile};
+use rtmfp::crypto::plain::PlainProfile;
+use rtmfp::endpoint::{Endpoint, Event, Role, State};
+use rtmfp::session::config::{EndpointConfig, RedirectRule};
+use rtmfp::sim::Network;
+use rtmfp::time::Instant;
+
+type Ep = Rc<RefCell<Endpoint>>;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn flash(server: bool, seed: u64, hostname: Option<&str>) -> Arc<dyn CryptoProfile> {
+    let mut c = if server {
+        FlashConfig::server(true)
+    } else {
+        FlashConfig::client(true)
+    };
+    c.hostname = hostname.map(|h| h.as_bytes().to_vec());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    Arc::new(FlashProfile::new(c, &mut rng).unwrap())
+}
+
+fn endpoint(
+    net: &mut Network,
+    profile: Arc<dyn CryptoProfile>,
+    a: SocketAddr,
+    seed: u64,
+    config: EndpointConfig,
+) -> Ep {
+    let mut e = Endpoint::new(config, profile, seed);
+    e.set_local_addresses(vec![a]);
+    let e = Rc::new(RefCell::new(e));
+    net.add_node(Box::new(e.clone()), &[a]);
+    e
+}
+
+fn events(e: &Ep) -> Vec<Event> {
+    let mut v = Vec::new();
+    while let Some(ev) = e.borrow_mut().poll_event() {
+        v.push(ev);
+    }
+    v
+}
+
+fn opened(evs: &[Event]) -> Vec<(Role, SocketAddr)> {
+    evs.iter()
+        .filter_map(|e| match e {
+            Event::SessionOpened {
+                role, far_address, ..
+            } => Some((*role, *far_address)),
+            _ => None,
+        })
+        .collect()
+}
+
+const ANY_SERVER: &[u8] = b"\x07\x0artmfp:";
+
+#[test]
+fn s3_5_1_1_normal_handshake_flash_and_key_logs_agree() {
+    let mut net = Network::new(1);
+    net.record();
+    let (ca, sa) = (addr("10.0.0.1:5000"), addr("10.0.0.2:1935"));
+    let client = endpoint(
+        &mut net,
+        flash(false, 1, None),
+        ca,
+        11,
+        EndpointConfig::default(),
+    );
+    let server = endpoint(
+        &mut net,
+        flash(true, 2, None),
+        sa,
+        12,
+        EndpointConfig::default(),
+    );
+    let h = client
+        .borrow_mut()
+        .connect(Instant::ZERO, ANY_SERVER.to_vec(), &[sa]);
+    net.run_until(Instant::from_millis(1000));
+    let ce = events(&client);
+    let se = events(&server);
+    assert_eq!(opened(&ce), [(Role::Initiator, sa)]);
+    assert_eq!(opened(&se), [(Role::Responder, ca)]);
+    assert_eq!(client.borrow().session(h).unwrap().state, State::S_OPEN);
+    // Both ends log the same facts about the shared session.
+    let kl = |evs: &[Event]| {
+        evs.iter()
+            .find_map(|e| match e {
+                Event::KeyLog {
+                    facts,
+                    initiator,
+                    responder,
+                } => Some((*initiator, *responder, facts.clone())),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let (ci, cr, cf) = kl(&ce);
+    let (si, sr, sf) = kl(&se);
+    assert_eq!((ci, cr), (ca, sa));
+    assert_eq!((si, sr), (ca, sa));
+    for name in [
+        "initiator_session_id",
+        "responder_session_id",
+        "dh_shared_secret",
+        "initiator_encrypt_key",
+        "responder_encrypt_key",
+        "initiator_nonce",
+        "responder_nonce",
+        "initiator_far_epd",
+        "responder_far_epd",
+    ] {
+        let get =
+            |f: &Vec<(String, String)>| f.iter().find(|(n, _)| n == name).map(|x| x.1.clone());
+        assert!(get(&cf).is_some(), "{name}");
+        assert_eq!(get(&cf), get(&sf), "{name}");
+    }
+    // Four startup packets, then nothing in mode 3.
+    let recs = net.records.as_ref().unwrap();
+    assert_eq!(recs.len(), 4, "IHello, RHello, IIKeying, RIKeying");
+}
+
+#[test]
+fn s3_5_1_1_normal_handshake_plain() {
+    let mut net = Network::new(2);
+    let (ca, sa) = (addr("10.0.0.1:5000"), addr("10.0.0.2:1935"));
+    let client = endpoint(
+        &mut net,
+        Arc::new(PlainProfile::new("client")),
+        ca,
+        1,
+        EndpointConfig::default(),
+    );
+    let server = endpoint(
+        &mut net,
+        Arc::new(PlainProfile::new("server")),
+        sa,
+        2,
+        EndpointConfig::default(),
+    );
+    client
+        .borrow_mut()
+        .connect(Instant::ZERO, b"server".to_vec(), &[sa]);
+    net.run_until(Instant::from_millis(1000));
+    assert_eq!(opened(&events(&client)), [(Role::Initiator, sa)]);
+    assert_eq!(opened(&events(&server)), [(Role::Responder, ca)]);
+}
+
+#[test]
+fn s3_5_1_1_1_ihello_retransmits_and_open_timeout() {
+    let mut net = Network::new(3);
+    net.record();
+    let ca = addr("10.0.0.1:5000");
+    let client = endpoint(
+        &mut net,
+        flash(false, 1, None),
+        ca,
+        1,
+        EndpointConfig::default(),
+    );
+    let h =
+        client
+            .borrow_mut()
+            .connect(Instant::ZERO, ANY_SERVER.to_vec(), &[addr("10.0.0.9:1935")]);
+    net.run_until(Instant::from_millis(100_000));
+    let evs = events(&client);
+    assert!(
+        evs.iter().any(|e| matches!(e, Event::SessionOpenFailed { session, reason } if *session == h && reason.contains("timeout"))),
+        "{evs:?}"
+    );
+    let sends: Vec<Instant> = net
+        .records
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|r| r.sent)
+        .collect();
+    // Backoff: each interval at least 1.5 s longer than the previous one.
+    for w in sends.windows(3) {
+        assert!(
+            (w[2] - w[1]) >= (w[1] - w[0]) + Duration::from_millis(1500),
+            "{sends:?}"
+        );
+    }
+    assert!(sends.len() >= 5 && sends.len() < 20, "{}", sends.len());
+    assert!(*sends.last().unwrap() < Instant::from_millis(95_000));
+}
+
+#[test]
+fn s3_5_1_4_redirector() {
+    let mut net = Network::new(4);
+    let (ca, ra, sa) = (
+        addr("10.0.0.1:5000"),
+        addr("10.0.0.3:1935"),
+        addr("10.0.0.2:1936"),
+    );
+    let client = endpoint(
+        &mut net,
+        flash(false, 1, None),
+        ca,
+        1,
+        EndpointConfig::default(),
+    );
+    let redirector_config = EndpointConfig {
+        redirects: vec![RedirectRule {
+            epd: None,
+            to: vec![sa],
+        }],
+        ..Default::default()
+    };
+    // The redirector's own identity is not selected by the client's EPD.
+    let _redirector = endpoint(
+        &mut net,
+        flash(false, 3, Some("redirector")),
+        ra,
+        3,
+        redirector_config,
+    );
+    let server = endpoint(
+        &mut net,
+        flash(true, 2, None),
+        sa,
+        2,
+        EndpointConfig::default(),
+    );
+    client
+        .borrow_mut()
+        .connect(Instant::ZERO, ANY_SERVER.to_vec(), &[ra]);
+    net.run_until(Instant::from_millis(2000));
+    assert_eq!(opened(&events(&client)), [(Role::Initiator, sa)]);
+    assert_eq!(opened(&events(&server)), [(Role::Responder, ca)]);
+}
+
+#[test]
+fn s3_5_1_5_forwarder_introduces_a_peer() {
+    let mut net = Network::new(5);
+    let (fa, pa, ia) = (
+        addr("10.0.0.5:1935"),
+        addr("10.0.0.6:6000"),
+        addr("10.0.0.7:7000"),
+    );
+    let forwarder = endpoint(
+        &mut net,
+        flash(true, 5, None),
+        fa,
+        5,
+        EndpointConfig::default(),
+    );
+    let peer_profile = flash(false, 6, None);
+    let peer_epd = peer_profile.canonical_epd(peer_profile.certificate());
+    let peer = endpoint(&mut net, peer_profile, pa, 6, EndpointConfig::default());
+    let initiator = endpoint(
+        &mut net,
+        flash(false, 7, None),
+        ia,
+        7,
+        EndpointConfig::default(),
+    );
+    // The peer registers with the forwarder (a session to it).
+    peer.borrow_mut()
+        .connect(Instant::ZERO, ANY_SERVER.to_vec(), &[fa]);
+    net.run_until(Instant::from_millis(500));
+    assert_eq!(opened(&events(&forwarder)).len(), 1);
+    events(&peer);
+    // The initiator only knows the forwarder's address and the peer's fingerprint.
+    initiator.borrow_mut().connect(net.now(), peer_epd, &[fa]);
+    net.run_until(Instant::from_millis(2000));
+    assert_eq!(opened(&events(&initiator)), [(Role::Initiator, pa)]);
+    assert_eq!(opened(&events(&peer)), [(Role::Responder, ia)]);
+}
+
+#[test]
+fn s3_5_1_2_cookie_change_after_address_change() {
+    let mut net = Network::new(6);
+    let (ca, ca2, sa) = (
+        addr("10.0.0.1:5000"),
+        addr("10.0.0.1:5999"),
+        addr("10.0.0.2:1935"),
+    );
+    let client = endpoint(
+        &mut net,
+        flash(false, 1, None),
+        ca,
+        1,
+        EndpointConfig::default(),
+    );
+    let server = endpoint(
+        &mut net,
+        flash(true, 2, None),
+        sa,
+        2,
+        EndpointConfig::default(),
+    );
+    // Link delay 10 ms: the RHello reaches the client at 20 ms. Rebind the client's
+    // NAT mapping just before, so its IIKeying comes from another address.
+    client
+        .borrow_mut()
+        .connect(Instant::ZERO, ANY_SERVER.to_vec(), &[sa]);
+    net.run_until(Instant::from_millis(15));
+    net.rebind(ca, ca2);
+    net.run_until(Instant::from_millis(1000));
+    assert_eq!(opened(&events(&client)), [(Role::Initiator, sa)]);
+    assert_eq!(opened(&events(&server)), [(Role::Responder, ca2)]);
+    assert_eq!(
+        server
+            .borrow()
+            .stats
+            .dropped("IIKeying cookie made for another address (Cookie Change sent)"),
+        1
+    );
+}
+
+#[test]
+fn s3_5_1_3_glare_yields_one_session() {
+    let mut net = Network::new(7);
+    let (aa, ba) = (addr("10.0.0.1:5000"), addr("10.0.0.2:5000"));
+    let pa = flash(false, 1, None);
+    let pb = flash(false, 2, None);
+    let (epd_a, epd_b) = (
+        pa.canonical_epd(pa.certificate()),
+        pb.canonical_epd(pb.certificate()),
+    );
+    let a = endpoint(&mut net, pa, aa, 1, EndpointConfig::default());
+    let b = endpoint(&mut net, pb, ba, 2, EndpointConfig::default());
+    a.borrow_mut().connect(Instant::ZERO, epd_b, &[ba]);
+    b.borrow_mut().connect(Instant::ZERO, epd_a, &[aa]);
+    net.run_until(Instant::from_millis(5000));
+    let (ea, eb) = (events(&a), events(&b));
+    let (oa, ob) = (opened(&ea), opened(&eb));
+    assert_eq!(oa.len(), 1, "{ea:?}");
+    assert_eq!(ob.len(), 1, "{eb:?}");
+    assert_ne!(oa[0].0, ob[0].0, "one initiator, one responder");
+    let open = |e: &Ep| {
+        e.borrow()
+            .sessions()
+            .filter(|s| s.state == State::S_OPEN)
+            .count()
+    };
+    assert_eq!((open(&a), open(&b)), (1, 1));
+}
+
+#[test]
+fn s3_5_1_1_2_spoofed_ihellos_leave_no_state() {
+    let mut net = Network::new(8);
+    let sa = addr("10.0.0.2:1935");
+    let server = endpoint(
+        &mut net,
+        flash(true, 2, None),
+        sa,
+        2,
+        EndpointConfig::default(),
+    );
+    let ihello = {
+        // A real IHello datagram, replayed from 100,000 distinct source addresses.
+        let mut c = Endpoint::new(EndpointConfig::default(), flash(false, 1, None), 1);
+        c.connect(Instant::ZERO, ANY_SERVER.to_vec(), &[sa]);
+        c.poll_transmit().unwrap().data
+    };
+    for i in 0..100_000u32 {
+        let from = SocketAddr::from((
+            [100, (i >> 16) as u8, (i >> 8) as u8, i as u8],
+            1024 + (i % 50_000) as u16,
+        ));
+        server.borrow_mut().handle_datagram(
+            Instant::from_millis(u64::from(i / 100)),
+            sa,
+            from,
+            &ihello,
+        );
+        assert_eq!(server.borrow().state_size(), 0);
+    }
+    let mut rhellos = 0;
+    while server.borrow_mut().poll_transmit().is_some() {
+        rhellos += 1;
+    }
+    assert_eq!(rhellos, 100_000);
+    assert_eq!(server.borrow().state_size(), 0);
+    drop(net);
+}
