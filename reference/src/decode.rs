@@ -99,9 +99,13 @@ pub struct DatagramRef<'a> {
 pub enum Status {
     Decoded,
     /// Not an RTMFP packet that could be checked (e.g. an empty datagram).
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
     /// An RTMFP datagram that could not be decrypted, verified or parsed.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// A decoded (or undecodable) datagram.
@@ -196,7 +200,12 @@ impl TrackedSession {
     fn build_openers(&self) -> Result<[Box<dyn PacketCipher>; 2], String> {
         let profile = self.profile.ok_or("profile unknown")?;
         let facts = self.facts.as_ref();
-        let fact_bytes = |name: &str| facts.map(|f| f.bytes(name)).transpose().map(Option::flatten);
+        let fact_bytes = |name: &str| {
+            facts
+                .map(|f| f.bytes(name))
+                .transpose()
+                .map(Option::flatten)
+        };
         let skic = match fact_bytes("initiator_keying_component").map_err(|e| e.to_string())? {
             Some(b) => Some(b),
             None => self.skic.clone(),
@@ -208,7 +217,9 @@ impl TrackedSession {
         match profile {
             Profile::Plain => {
                 let salt = |b: &Option<Vec<u8>>, what: &str| -> Result<u16, String> {
-                    let b = b.as_ref().ok_or(format!("{what} not seen and not in the key log"))?;
+                    let b = b
+                        .as_ref()
+                        .ok_or(format!("{what} not seen and not in the key log"))?;
                     <[u8; 2]>::try_from(b.as_slice())
                         .map(u16::from_be_bytes)
                         .map_err(|_| format!("{what} is not 2 bytes"))
@@ -216,8 +227,14 @@ impl TrackedSession {
                 let (ic, rc) = (salt(&skic, "SKIC")?, salt(&skrc, "SKRC")?);
                 // A sender adds the receiver's component (vectors/README.md fact 24).
                 Ok([
-                    Box::new(PlainCipher { tx_salt: 0, rx_salt: rc }),
-                    Box::new(PlainCipher { tx_salt: 0, rx_salt: ic }),
+                    Box::new(PlainCipher {
+                        tx_salt: 0,
+                        rx_salt: rc,
+                    }),
+                    Box::new(PlainCipher {
+                        tx_salt: 0,
+                        rx_salt: ic,
+                    }),
                 ])
             }
             Profile::Flash => {
@@ -249,13 +266,22 @@ fn flash_direction(
     };
     let initiator = who == "initiator";
     let full: Option<[u8; 32]> = match b(&format!("{who}_encrypt_key_full"))? {
-        Some(f) => Some(f.try_into().map_err(|_| format!("{who}_encrypt_key_full is not 32 bytes"))?),
-        None => derived
-            .as_ref()
-            .map(|d| if initiator { d.encrypt_full } else { d.decrypt_full }),
+        Some(f) => Some(
+            f.try_into()
+                .map_err(|_| format!("{who}_encrypt_key_full is not 32 bytes"))?,
+        ),
+        None => derived.as_ref().map(|d| {
+            if initiator {
+                d.encrypt_full
+            } else {
+                d.decrypt_full
+            }
+        }),
     };
     let key: [u8; 16] = match b(&format!("{who}_encrypt_key"))? {
-        Some(k) => k.try_into().map_err(|_| format!("{who}_encrypt_key is not 16 bytes"))?,
+        Some(k) => k
+            .try_into()
+            .map_err(|_| format!("{who}_encrypt_key is not 16 bytes"))?,
         None => full
             .map(|f| f[..16].try_into().expect("16 of 32"))
             .ok_or(format!("no {who}_encrypt_key, and not enough to derive it"))?,
@@ -264,7 +290,10 @@ fn flash_direction(
     let own = if initiator { skic } else { skrc }.and_then(|c| Component::parse(c).ok());
     let peer = if initiator { skrc } else { skic }.and_then(|c| Component::parse(c).ok());
     let sends = |own_flags: Option<u8>, peer_flags: Option<u8>| {
-        Some(own_flags? & keying::flags::SEND_ALWAYS != 0 || peer_flags? & keying::flags::REQUEST != 0)
+        Some(
+            own_flags? & keying::flags::SEND_ALWAYS != 0
+                || peer_flags? & keying::flags::REQUEST != 0,
+        )
     };
     let hmac_send = facts.flag(&format!("{who}_hmac_send")).or_else(|| {
         sends(
@@ -274,7 +303,12 @@ fn flash_direction(
     });
     let sseq_send = facts
         .flag(&format!("{who}_sseq_send"))
-        .or_else(|| sends(own.as_ref().and_then(|c| c.sseq), peer.as_ref().and_then(|c| c.sseq)))
+        .or_else(|| {
+            sends(
+                own.as_ref().and_then(|c| c.sseq),
+                peer.as_ref().and_then(|c| c.sseq),
+            )
+        })
         .unwrap_or(false);
     let hmac = if hmac_send.unwrap_or(false) {
         let len = facts
@@ -285,10 +319,16 @@ fn flash_direction(
             return Err(format!("{who}_hmac_send_len {len} outside 4..=32"));
         }
         let hkey: [u8; 32] = match b(&format!("{who}_hmac_send_key"))? {
-            Some(k) => k.try_into().map_err(|_| format!("{who}_hmac_send_key is not 32 bytes"))?,
+            Some(k) => k
+                .try_into()
+                .map_err(|_| format!("{who}_hmac_send_key is not 32 bytes"))?,
             None => match (&secret, full) {
                 (Some(s), Some(f)) => keying::hmac_sha256(s, &f),
-                _ => return Err(format!("no {who}_hmac_send_key, and not enough to derive it")),
+                _ => {
+                    return Err(format!(
+                        "no {who}_hmac_send_key, and not enough to derive it"
+                    ));
+                }
             },
         };
         Some((hkey, len))
@@ -424,13 +464,17 @@ impl Decoder {
             // Sessions this ID may belong to, those whose addresses match first.
             let mut candidates: Vec<(usize, Direction)> = Vec::new();
             for (i, s) in self.sessions.iter().enumerate() {
-                for dir in [Direction::InitiatorToResponder, Direction::ResponderToInitiator] {
+                for dir in [
+                    Direction::InitiatorToResponder,
+                    Direction::ResponderToInitiator,
+                ] {
                     if s.session_id_to(dir) == Some(sid) {
                         candidates.push((i, dir));
                     }
                 }
             }
-            candidates.sort_by_key(|&(i, dir)| !self.sessions[i].addresses_match(dir, d.src, d.dst));
+            candidates
+                .sort_by_key(|&(i, dir)| !self.sessions[i].addresses_match(dir, d.src, d.dst));
             for (i, dir) in candidates {
                 let s = &mut self.sessions[i];
                 let profile = s.profile;
@@ -480,9 +524,11 @@ impl Decoder {
             }
         }
         let reason = match first_error {
-            Some(e) if sid != 0 && self.sessions.iter().all(|s| {
-                s.initiator_session_id != Some(sid) && s.responder_session_id != Some(sid)
-            }) =>
+            Some(e)
+                if sid != 0
+                    && self.sessions.iter().all(|s| {
+                        s.initiator_session_id != Some(sid) && s.responder_session_id != Some(sid)
+                    }) =>
             {
                 format!("unknown session ID {sid:#010x} ({e})")
             }
@@ -510,15 +556,19 @@ impl Decoder {
         let profile = out.profile.unwrap_or(Profile::Flash);
         for c in &p.chunks {
             match c {
-                Chunk::IHello(_) | Chunk::IIKeying(_) => out.direction = Some(Direction::InitiatorToResponder),
-                Chunk::RHello(_) | Chunk::Redirect(_) | Chunk::RHelloCookieChange(_) | Chunk::RIKeying(_) => {
-                    out.direction = Some(Direction::ResponderToInitiator)
+                Chunk::IHello(_) | Chunk::IIKeying(_) => {
+                    out.direction = Some(Direction::InitiatorToResponder)
                 }
+                Chunk::RHello(_)
+                | Chunk::Redirect(_)
+                | Chunk::RHelloCookieChange(_)
+                | Chunk::RIKeying(_) => out.direction = Some(Direction::ResponderToInitiator),
                 _ => {}
             }
             match c {
                 Chunk::IIKeying(k) => {
-                    self.pending.retain(|pk| !(pk.initiator == out.src && pk.responder == out.dst));
+                    self.pending
+                        .retain(|pk| !(pk.initiator == out.src && pk.responder == out.dst));
                     self.pending.push(PendingKeying {
                         initiator: out.src,
                         responder: out.dst,
@@ -533,7 +583,11 @@ impl Decoder {
                         .pending
                         .iter()
                         .position(|pk| pk.initiator_session_id == sid && pk.initiator == out.dst)
-                        .or_else(|| self.pending.iter().position(|pk| pk.initiator_session_id == sid))
+                        .or_else(|| {
+                            self.pending
+                                .iter()
+                                .position(|pk| pk.initiator_session_id == sid)
+                        })
                     else {
                         continue;
                     };
@@ -553,8 +607,10 @@ impl Decoder {
                 && s.initiator == pk.initiator
                 && s.responder == pk.responder
                 && s.skic.is_none()
-                && s.initiator_session_id.is_none_or(|x| x == pk.initiator_session_id)
-                && s.responder_session_id.is_none_or(|x| x == responder_session_id)
+                && s.initiator_session_id
+                    .is_none_or(|x| x == pk.initiator_session_id)
+                && s.responder_session_id
+                    .is_none_or(|x| x == responder_session_id)
         });
         let idx = match existing {
             Some(i) => i,
@@ -611,6 +667,8 @@ fn fail(out: &mut DecodedPacket, reason: String) {
 
 impl From<CryptoError> for Status {
     fn from(e: CryptoError) -> Self {
-        Status::Failed { reason: e.to_string() }
+        Status::Failed {
+            reason: e.to_string(),
+        }
     }
 }

@@ -36,19 +36,25 @@ pub struct NamedOption {
     pub value: String,
 }
 
-fn name_options(raw: &[u8], namer: fn(u64) -> &'static str, value: fn(u64, &[u8]) -> String) -> Value {
+fn name_options(
+    raw: &[u8],
+    namer: fn(u64) -> &'static str,
+    value: fn(u64, &[u8]) -> String,
+) -> Value {
     match option::parse_sequence(raw, "option") {
         Ok(items) => Value::Array(
             items
                 .into_iter()
                 .map(|i| match i {
                     OptionItem::Marker => json!({"name": "Marker"}),
-                    OptionItem::Option(Opt { kind, value: v }) => serde_json::to_value(NamedOption {
-                        kind,
-                        name: namer(kind),
-                        value: value(kind, &v),
-                    })
-                    .unwrap_or(Value::Null),
+                    OptionItem::Option(Opt { kind, value: v }) => {
+                        serde_json::to_value(NamedOption {
+                            kind,
+                            name: namer(kind),
+                            value: value(kind, &v),
+                        })
+                        .unwrap_or(Value::Null)
+                    }
                 })
                 .collect(),
         ),
@@ -59,7 +65,11 @@ fn name_options(raw: &[u8], namer: fn(u64) -> &'static str, value: fn(u64, &[u8]
 fn group_key(v: &[u8]) -> String {
     let mut r = Reader::new(v);
     match r.vlu("group") {
-        Ok(g) => format!("group {g}, {} byte key {}", r.remaining(), short(r.rest(), 8)),
+        Ok(g) => format!(
+            "group {g}, {} byte key {}",
+            r.remaining(),
+            short(r.rest(), 8)
+        ),
         Err(_) => hex::encode(v),
     }
 }
@@ -103,10 +113,10 @@ fn component_value(kind: u64, v: &[u8]) -> String {
                     s.push_str(n);
                 }
             }
-            if kind == keying::types::HMAC_NEGOTIATION {
-                if let Ok(len) = r.vlu("len") {
-                    s.push_str(&format!(", length {len}"));
-                }
+            if kind == keying::types::HMAC_NEGOTIATION
+                && let Ok(len) = r.vlu("len")
+            {
+                s.push_str(&format!(", length {len}"));
             }
             s
         }
@@ -134,13 +144,17 @@ enum Struct {
 }
 
 fn user_data_options(options: &Option<Vec<Opt>>) -> Value {
-    let Some(list) = options else { return Value::Null };
+    let Some(list) = options else {
+        return Value::Null;
+    };
     Value::Array(
         list.iter()
             .map(|o| {
                 let (name, value) = match o.kind {
                     user_data_option::METADATA => ("User's Per-Flow Metadata", bytes(&o.value)),
-                    user_data_option::RETURN_FLOW_ASSOCIATION => ("Return Flow Association", vlu_value(&o.value)),
+                    user_data_option::RETURN_FLOW_ASSOCIATION => {
+                        ("Return Flow Association", vlu_value(&o.value))
+                    }
                     _ => ("unknown", hex::encode(&o.value)),
                 };
                 json!({"type": o.kind, "name": name, "value": value})
@@ -171,8 +185,12 @@ pub fn decoded(c: &Chunk, profile: Option<Profile>) -> Value {
             "options": user_data_options(&x.options),
         }),
         Chunk::NextUserData(x) => json!({"options": user_data_options(&x.options)}),
-        Chunk::BitmapAck(x) => json!({"acknowledged": ranges(&x.ranges()), "buffer_bytes_available": x.buffer_blocks_available.saturating_mul(1024)}),
-        Chunk::RangeAck(x) => json!({"acknowledged": ranges(&x.ranges()), "buffer_bytes_available": x.buffer_blocks_available.saturating_mul(1024)}),
+        Chunk::BitmapAck(x) => {
+            json!({"acknowledged": ranges(&x.ranges()), "buffer_bytes_available": x.buffer_blocks_available.saturating_mul(1024)})
+        }
+        Chunk::RangeAck(x) => {
+            json!({"acknowledged": ranges(&x.ranges()), "buffer_bytes_available": x.buffer_blocks_available.saturating_mul(1024)})
+        }
         _ => Value::Null,
     }
 }
@@ -240,7 +258,11 @@ pub fn header_flags(h: &Header) -> String {
     if h.reserved != 0 {
         f.push(format!("rsv={:#04x}", h.reserved));
     }
-    if f.is_empty() { "-".into() } else { f.join(",") }
+    if f.is_empty() {
+        "-".into()
+    } else {
+        f.join(",")
+    }
 }
 
 /// One line describing a chunk; `verbose` adds full values instead of summaries.
@@ -270,15 +292,27 @@ pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String 
             join_options(&d["responder_certificate"])
         ),
         Chunk::Redirect(x) => {
-            let dest: Vec<String> = x.redirect_destinations.iter().map(|a| a.to_string()).collect();
+            let dest: Vec<String> = x
+                .redirect_destinations
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
             if dest.is_empty() {
                 format!("tagEcho={} (implied redirect)", short(&x.tag_echo, n))
             } else {
-                format!("tagEcho={} destinations=[{}]", short(&x.tag_echo, n), dest.join(", "))
+                format!(
+                    "tagEcho={} destinations=[{}]",
+                    short(&x.tag_echo, n),
+                    dest.join(", ")
+                )
             }
         }
         Chunk::RHelloCookieChange(x) => {
-            format!("oldCookie={} newCookie={}", short(&x.old_cookie, n), short(&x.new_cookie, n))
+            format!(
+                "oldCookie={} newCookie={}",
+                short(&x.old_cookie, n),
+                short(&x.new_cookie, n)
+            )
         }
         Chunk::IIKeying(x) => format!(
             "initiatorSessionID={:08x} cookieEcho={} certificate=[{}] skic=[{}] signature={}",
@@ -344,7 +378,11 @@ pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String 
         Chunk::Unknown { payload, .. } => format!("payload={}", short(payload, n)),
         Chunk::Malformed(m) => format!("MALFORMED ({}) payload={}", m.error, short(&m.payload, n)),
     };
-    if body.is_empty() { head } else { format!("{head} {body}") }
+    if body.is_empty() {
+        head
+    } else {
+        format!("{head} {body}")
+    }
 }
 
 fn data(b: &[u8], verbose: bool) -> String {
@@ -362,7 +400,13 @@ fn range_list(r: &[(u64, u64)]) -> String {
         return "-".into();
     }
     r.iter()
-        .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -384,12 +428,18 @@ mod tests {
         );
         assert_eq!(
             chunk_line(&c, Some(Profile::Plain), false),
-            format!("0x30 IHello epd=[{}] tag=0102", hex::encode(b"\x07\x0artmfp:\x05\x00echo"))
+            format!(
+                "0x30 IHello epd=[{}] tag=0102",
+                hex::encode(b"\x07\x0artmfp:\x05\x00echo")
+            )
         );
         let j = chunk_json(&c, Some(Profile::Flash));
         assert_eq!(j["name"], "IHello");
         assert_eq!(j["type"], "0x30");
         assert_eq!(j["decoded"]["epd"][0]["name"], "Ancillary Data");
-        assert_eq!(chunk_line(&Chunk::Ping(Ping { message: vec![] }), None, false), "0x01 Ping message=");
+        assert_eq!(
+            chunk_line(&Chunk::Ping(Ping { message: vec![] }), None, false),
+            "0x01 Ping message="
+        );
     }
 }

@@ -436,7 +436,7 @@ impl Endpoint {
             }
             State::S_OPEN if abrupt => {
                 self.send_chunks(now, h, vec![Chunk::CloseAck]);
-                self.to_closed(h, "abrupt close by the application");
+                self.enter_closed(h, "abrupt close by the application");
             }
             State::S_OPEN => {
                 // §3.5.5: on S_OPEN -> S_NEARCLOSE abort all flows, send Close now
@@ -450,7 +450,7 @@ impl Endpoint {
             }
             State::S_NEARCLOSE | State::S_FARCLOSE_LINGER if abrupt => {
                 self.send_chunks(now, h, vec![Chunk::CloseAck]);
-                self.to_closed(h, "abrupt close by the application");
+                self.enter_closed(h, "abrupt close by the application");
             }
             _ => {}
         }
@@ -483,7 +483,7 @@ impl Endpoint {
         }
     }
 
-    fn to_closed(&mut self, h: SessionHandle, reason: &str) {
+    fn enter_closed(&mut self, h: SessionHandle, reason: &str) {
         if let Some(mut s) = self.sessions.remove(&h) {
             let evs = s.data.abort_all(reason);
             self.push_session_events(h, evs);
@@ -1021,7 +1021,7 @@ impl Endpoint {
                     .stats
                     .drop("IIKeying from the address of an open session, not an override");
             }
-            self.to_closed(e, "overridden by a new session from the same identity");
+            self.enter_closed(e, "overridden by a new session from the same identity");
         }
         // 3. A new S_OPEN session.
         let (skrc, keys) =
@@ -1196,7 +1196,7 @@ impl Endpoint {
             }
         }
         if close_now {
-            self.to_closed(h, "closed (Close Ack received)");
+            self.enter_closed(h, "closed (Close Ack received)");
             return;
         }
         let s = self.sessions.get_mut(&h).expect("present");
@@ -1295,12 +1295,12 @@ impl Endpoint {
                     }
                 }
                 State::S_KEYING_SENT => {
-                    if let (Some(r), Some(ii)) = (o.retry.as_mut(), o.iikeying.as_ref()) {
-                        if r.next <= now {
-                            r.backoff(now);
-                            let (ii, dest) = (ii.clone(), s.dest);
-                            self.send_startup(now, dest, 0, vec![Chunk::IIKeying(ii)]);
-                        }
+                    if let (Some(r), Some(ii)) = (o.retry.as_mut(), o.iikeying.as_ref())
+                        && r.next <= now
+                    {
+                        r.backoff(now);
+                        let (ii, dest) = (ii.clone(), s.dest);
+                        self.send_startup(now, dest, 0, vec![Chunk::IIKeying(ii)]);
                     }
                 }
                 _ => {}
@@ -1316,18 +1316,18 @@ impl Endpoint {
             State::S_NEARCLOSE => {
                 // §3.5.5: SHOULD move to S_CLOSED after 90 s; Close every 5 s.
                 if s.closing_since.is_some_and(|t| now - t >= NEARCLOSE_LIMIT) {
-                    return self.to_closed(h, "no Close Ack within 90 s");
+                    return self.enter_closed(h, "no Close Ack within 90 s");
                 }
                 if s.close_retry.is_some_and(|t| t <= now) {
                     s.close_retry = Some(now + CLOSE_RETRANSMIT);
                     self.send_chunks(now, h, vec![Chunk::Close]);
                 }
             }
-            State::S_FARCLOSE_LINGER => {
-                // §3.5.5: SHOULD move to S_CLOSED after 19 s.
-                if s.closing_since.is_some_and(|t| now - t >= FARCLOSE_LINGER) {
-                    self.to_closed(h, "closed by the far end");
-                }
+            // §3.5.5: SHOULD move to S_CLOSED after 19 s.
+            State::S_FARCLOSE_LINGER
+                if s.closing_since.is_some_and(|t| now - t >= FARCLOSE_LINGER) =>
+            {
+                self.enter_closed(h, "closed by the far end");
             }
             State::S_OPEN => {
                 // Dead far end: nothing heard for the retransmit limit while we wait
@@ -1336,7 +1336,7 @@ impl Endpoint {
                 if waiting && now - s.last_heard >= self.config.retransmit_limit {
                     s.close_reason = Some("far end stopped answering (retransmit limit)".into());
                     self.send_chunks(now, h, vec![Chunk::CloseAck]);
-                    return self.to_closed(h, "far end stopped answering");
+                    return self.enter_closed(h, "far end stopped answering");
                 }
                 if let Some(idle) = self.config.idle_close {
                     let s = &self.sessions[&h];

@@ -28,7 +28,10 @@ pub struct KeyLogSession {
 
 impl KeyLogSession {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.facts.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.facts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A hex fact decoded, or `None` if absent or `-`.
@@ -94,7 +97,8 @@ impl KeyLog {
                 continue;
             }
             let mut words = l.split_whitespace();
-            let (Some("session"), Some(pair), Some(fact), None) = (words.next(), words.next(), words.next(), words.next())
+            let (Some("session"), Some(pair), Some(fact), None) =
+                (words.next(), words.next(), words.next(), words.next())
             else {
                 return Err(err(format!(
                     "expected `session <initiator>-><responder> <name>=<value>`, got `{l}`"
@@ -103,10 +107,12 @@ impl KeyLog {
             let (i_addr, r_addr) = pair
                 .split_once("->")
                 .ok_or_else(|| err(format!("`{pair}` is not `<initiator>-><responder>`")))?;
-            let initiator: SocketAddr =
-                i_addr.parse().map_err(|_| err(format!("`{i_addr}` is not a socket address")))?;
-            let responder: SocketAddr =
-                r_addr.parse().map_err(|_| err(format!("`{r_addr}` is not a socket address")))?;
+            let initiator: SocketAddr = i_addr
+                .parse()
+                .map_err(|_| err(format!("`{i_addr}` is not a socket address")))?;
+            let responder: SocketAddr = r_addr
+                .parse()
+                .map_err(|_| err(format!("`{r_addr}` is not a socket address")))?;
             let (name, value) = fact
                 .split_once('=')
                 .ok_or_else(|| err(format!("`{fact}` is not `name=value`")))?;
@@ -231,8 +237,15 @@ mod tests {
         assert!(text.starts_with("# RTMFP session keys"));
         assert!(text.contains("session [::1]:5000->127.0.0.1:1935 crypto=flash\n"));
         let log = KeyLog::parse(&text, "t").unwrap();
-        assert_eq!(log.sessions.len(), 2, "a repeated fact starts a new session");
-        assert_eq!(log.sessions[0].session_id("responder_session_id"), Some(0x0200_0000));
+        assert_eq!(
+            log.sessions.len(),
+            2,
+            "a repeated fact starts a new session"
+        );
+        assert_eq!(
+            log.sessions[0].session_id("responder_session_id"),
+            Some(0x0200_0000)
+        );
         assert_eq!(log.sessions[1].facts, facts);
 
         let e = KeyLog::parse("# x\nsession 1.2.3.4:5->bad crypto=flash\n", "f.keys").unwrap_err();

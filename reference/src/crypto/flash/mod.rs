@@ -737,7 +737,8 @@ mod tests {
     fn kat_d_certificate() {
         let x = dh::KeyPair::from_private(
             2,
-            &hex::decode("3d5a51af0d9a25fa7cd50861f6e15b0130a9d312b0c1d306a113741482256356").unwrap(),
+            &hex::decode("3d5a51af0d9a25fa7cd50861f6e15b0130a9d312b0c1d306a113741482256356")
+                .unwrap(),
         )
         .unwrap();
         let c = cert::build(&[Opt::new(
