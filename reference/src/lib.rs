@@ -12,6 +12,7 @@ pub mod describe;
 pub mod endpoint;
 pub mod flow;
 pub mod keylog;
+pub mod runtime;
 pub mod session;
 pub mod sim;
 pub mod time;
