@@ -55,7 +55,7 @@ impl Profile {
 }
 
 /// Who sent a packet, relative to its session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     InitiatorToResponder,

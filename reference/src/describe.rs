@@ -215,6 +215,7 @@ fn join_options(v: &Value) -> String {
         Value::Array(items) => items
             .iter()
             .map(|i| match (i.get("name"), i.get("value")) {
+                (Some(Value::String(n)), Some(Value::String(val))) if val.is_empty() => n.clone(),
                 (Some(Value::String(n)), Some(Value::String(val))) => format!("{n}={val}"),
                 (Some(Value::String(n)), None) => n.clone(),
                 _ => i.to_string(),

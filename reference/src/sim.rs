@@ -458,13 +458,9 @@ mod tests {
         }
     }
 
-    fn run(
-        seed: u64,
-        link: LinkConfig,
-    ) -> (
-        Vec<(Instant, SocketAddr, Vec<u8>)>,
-        BTreeMap<&'static str, u64>,
-    ) {
+    type Sent = Vec<(Instant, SocketAddr, Vec<u8>)>;
+
+    fn run(seed: u64, link: LinkConfig) -> (Sent, BTreeMap<&'static str, u64>) {
         let a: SocketAddr = "10.0.0.1:1000".parse().unwrap();
         let b: SocketAddr = "10.0.0.2:2000".parse().unwrap();
         let mut net = Network::new(seed);

@@ -70,10 +70,10 @@ impl Driver {
     /// Sends everything the endpoint has queued.
     pub async fn flush(&mut self) {
         while let Some(t) = self.endpoint.poll_transmit() {
-            if let Some(s) = self.socket_for(t.dst) {
-                if let Err(e) = s.send_to(&t.data, t.dst).await {
-                    tracing::warn!(dst = %t.dst, error = %e, "send failed");
-                }
+            if let Some(s) = self.socket_for(t.dst)
+                && let Err(e) = s.send_to(&t.data, t.dst).await
+            {
+                tracing::warn!(dst = %t.dst, error = %e, "send failed");
             }
         }
     }
