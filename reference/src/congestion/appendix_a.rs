@@ -97,7 +97,7 @@ impl CongestionController for AppendixA {
                     increase = self.acked_bytes_this_packet;
                 } else {
                     self.acked_bytes_accumulator += self.acked_bytes_this_packet;
-                    let aithresh = (self.cwnd / 16).max(64).min(4800);
+                    let aithresh = (self.cwnd / 16).clamp(64, 4800);
                     while self.acked_bytes_accumulator >= aithresh {
                         self.acked_bytes_accumulator -= aithresh;
                         increase += 48;
@@ -108,7 +108,7 @@ impl CongestionController for AppendixA {
             } else {
                 let cap = if s.tc_sent { 2400 } else { 4800 };
                 self.acked_bytes_accumulator += self.acked_bytes_this_packet;
-                let aithresh = (self.cwnd / 16).max(64).min(cap);
+                let aithresh = (self.cwnd / 16).clamp(64, cap);
                 while self.acked_bytes_accumulator >= aithresh {
                     self.acked_bytes_accumulator -= aithresh;
                     increase += 24;

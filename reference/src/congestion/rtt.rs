@@ -124,6 +124,8 @@ impl Rtt {
 
     /// §3.5.2.2: on a retransmission timeout, ERTO = max(min(ERTO * 1.4142, 10 s), MRTO).
     pub fn backoff(&mut self) {
+        // The RFC's own constant, not SQRT_2.
+        #[allow(clippy::approx_constant)]
         let backed = self.erto.mul_f64(1.4142);
         self.erto = backed.min(ERTO_MAX).max(self.mrto);
     }
