@@ -1,0 +1,799 @@
+//! RFC 7016 §3.6.2: the sending side of a flow.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::FlowError;
+use crate::time::Instant;
+use crate::wire::{
+    Chunk, Fragmentation, NextUserData, Opt, UserData, UserDataFlags, user_data_option, vlu,
+};
+
+/// §3.6.2 sending flow states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum SendState {
+    F_OPEN,
+    F_CLOSING,
+    F_COMPLETE_LINGER,
+    F_CLOSED,
+}
+
+/// §3.6.2.11: a sending flow MUST remain in F_COMPLETE_LINGER for at least 130 s.
+pub const SEND_LINGER: Duration = Duration::from_secs(130);
+/// §3.6.2: RX_BUFFER_SIZE starts at 65536 bytes.
+pub const INITIAL_RX_BUFFER: u64 = 65_536;
+/// §3.6.2.5: a fragment is lost after three negative acknowledgements.
+pub const NAK_LOSS_THRESHOLD: u32 = 3;
+/// §3.6.2.9.1: the period between Buffer Probes grows to at most a minute (or ERTO).
+pub const MAX_PROBE_PERIOD: Duration = Duration::from_secs(60);
+
+/// One SEND_QUEUE entry (§3.6.2).
+#[derive(Debug, Clone)]
+struct Entry {
+    seq: u64,
+    data: Vec<u8>,
+    fra: Fragmentation,
+    abandoned: bool,
+    sent_abandoned: bool,
+    ever_sent: bool,
+    nak_count: u32,
+    in_flight: bool,
+    transmit_size: usize,
+    tsn: u64,
+    /// The message this fragment belongs to (for abandoning whole messages).
+    msg: u64,
+    /// Acknowledged: removed from SEND_QUEUE in the RFC's terms. Kept as a
+    /// tombstone until it reaches the front, so acks cost O(acknowledged).
+    acked: bool,
+}
+
+/// Counters of a sending flow.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SendStats {
+    pub messages: u64,
+    pub bytes_queued: u64,
+    pub fragments_sent: u64,
+    pub retransmissions: u64,
+    pub bytes_acked: u64,
+    pub messages_abandoned: u64,
+    pub probes_sent: u64,
+    pub fragments_lost: u64,
+}
+
+/// What an acknowledgement did (§3.6.2.4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AckOutcome {
+    /// PRE_ACK_OUTSTANDING_BYTES - F_OUTSTANDING_BYTES.
+    pub acked_bytes: usize,
+    /// The highest TSN among the outstanding fragments acknowledged.
+    pub max_tsn: u64,
+    /// The flow just completed (F_CLOSING -> F_COMPLETE_LINGER).
+    pub completed: bool,
+}
+
+/// A sending flow.
+#[derive(Debug)]
+pub struct SendFlow {
+    pub id: u64,
+    pub state: SendState,
+    pub metadata: Vec<u8>,
+    pub return_association: Option<u64>,
+    pub priority: u8,
+    pub time_critical: bool,
+    /// STARTUP_OPTIONS: sent until the flow is acknowledged.
+    startup_options: Vec<Opt>,
+    queue: VecDeque<Entry>,
+    /// F_OUTSTANDING_BYTES
+    outstanding: usize,
+    /// RX_BUFFER_SIZE
+    pub rx_buffer_size: u64,
+    /// NEXT_SN
+    next_sn: u64,
+    /// F_FINAL_SN
+    pub final_sn: Option<u64>,
+    /// EXCEPTION (with the code reported)
+    pub exception: Option<u64>,
+    next_msg: u64,
+    /// Entries of `queue` not acknowledged.
+    live: usize,
+    /// Pending message deadlines.
+    deadlines: std::collections::BTreeSet<(Instant, u64)>,
+    /// No eligible entry has a lower sequence number (except the queue's head).
+    hint: u64,
+    linger_since: Option<Instant>,
+    /// Buffer probe schedule while suspended (§3.6.2.9.1).
+    probe_at: Option<Instant>,
+    probe_period: Duration,
+    pub stats: SendStats,
+}
+
+impl SendFlow {
+    /// §3.6.2.1: a new F_OPEN flow with its STARTUP_OPTIONS.
+    pub fn new(
+        id: u64,
+        metadata: Vec<u8>,
+        return_association: Option<u64>,
+        priority: u8,
+        time_critical: bool,
+    ) -> Self {
+        let mut startup_options = vec![Opt::new(user_data_option::METADATA, metadata.clone())];
+        if let Some(a) = return_association {
+            startup_options.push(Opt::new(
+                user_data_option::RETURN_FLOW_ASSOCIATION,
+                vlu::to_vec(a),
+            ));
+        }
+        SendFlow {
+            id,
+            state: SendState::F_OPEN,
+            metadata,
+            return_association,
+            priority,
+            time_critical,
+            startup_options,
+            queue: VecDeque::new(),
+            outstanding: 0,
+            rx_buffer_size: INITIAL_RX_BUFFER,
+            next_sn: 1,
+            final_sn: None,
+            exception: None,
+            next_msg: 0,
+            live: 0,
+            deadlines: std::collections::BTreeSet::new(),
+            hint: 0,
+            linger_since: None,
+            probe_at: None,
+            probe_period: Duration::from_secs(1),
+            stats: SendStats::default(),
+        }
+    }
+
+    /// F_OUTSTANDING_BYTES
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    /// Entries not yet acknowledged.
+    pub fn queued(&self) -> usize {
+        self.live
+    }
+
+    /// Bytes of user data not yet acknowledged.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue
+            .iter()
+            .filter(|e| !e.acked)
+            .map(|e| e.data.len())
+            .sum()
+    }
+
+    /// Removes acknowledged entries from the front of the queue.
+    fn pop_acked(&mut self) {
+        while self.queue.front().is_some_and(|e| e.acked) {
+            self.queue.pop_front();
+        }
+    }
+
+    /// The encoded size of the STARTUP_OPTIONS list (0 once acknowledged).
+    pub fn startup_options_len(&self) -> usize {
+        if self.startup_options.is_empty() {
+            0
+        } else {
+            crate::wire::option::list_encoded_len(&self.startup_options)
+        }
+    }
+
+    /// §3.6.2.2: queues a message as fragments of at most `max_fragment` bytes.
+    /// Returns the message's number. A message abandoned before its deadline is
+    /// never delivered.
+    pub fn write(
+        &mut self,
+        data: &[u8],
+        max_fragment: usize,
+        deadline: Option<Instant>,
+    ) -> Result<u64, FlowError> {
+        if self.state != SendState::F_OPEN {
+            return Err(FlowError::NotOpen);
+        }
+        let max_fragment = max_fragment.max(1);
+        let msg = self.next_msg;
+        self.next_msg += 1;
+        let pieces: Vec<&[u8]> = if data.is_empty() {
+            vec![&[][..]]
+        } else {
+            data.chunks(max_fragment).collect()
+        };
+        let n = pieces.len();
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let fra = match (n, i) {
+                (1, _) => Fragmentation::Whole,
+                (_, 0) => Fragmentation::Begin,
+                (_, i) if i + 1 == n => Fragmentation::End,
+                _ => Fragmentation::Middle,
+            };
+            self.queue.push_back(Entry {
+                seq: self.next_sn,
+                data: piece.to_vec(),
+                fra,
+                abandoned: false,
+                sent_abandoned: false,
+                ever_sent: false,
+                nak_count: 0,
+                in_flight: false,
+                transmit_size: 0,
+                tsn: 0,
+                msg,
+                acked: false,
+            });
+            self.live += 1;
+            self.next_sn += 1;
+        }
+        if let Some(d) = deadline {
+            self.deadlines.insert((d, msg));
+        }
+        self.stats.messages += 1;
+        self.stats.bytes_queued += data.len() as u64;
+        Ok(msg)
+    }
+
+    /// §3.6.2.11: closes an F_OPEN flow (F_CLOSING, with a final sequence number).
+    pub fn close(&mut self) {
+        if self.state != SendState::F_OPEN {
+            return;
+        }
+        self.state = SendState::F_CLOSING;
+        match self.queue.back() {
+            Some(tail) if !tail.acked && tail.seq == self.next_sn - 1 && !tail.ever_sent => {
+                self.final_sn = Some(tail.seq)
+            }
+            _ => {
+                self.queue.push_back(Entry {
+                    seq: self.next_sn,
+                    data: Vec::new(),
+                    fra: Fragmentation::Whole,
+                    abandoned: true,
+                    sent_abandoned: false,
+                    ever_sent: false,
+                    nak_count: 0,
+                    in_flight: false,
+                    transmit_size: 0,
+                    tsn: 0,
+                    msg: u64::MAX,
+                    acked: false,
+                });
+                self.live += 1;
+                self.final_sn = Some(self.next_sn);
+                self.next_sn += 1;
+            }
+        }
+    }
+
+    /// §3.6.2.7: abandons every fragment of message `msg`. Never un-abandons.
+    /// Returns whether any live fragment of the message was abandoned now.
+    fn abandon_message(&mut self, msg: u64) -> bool {
+        let mut any = false;
+        for e in self
+            .queue
+            .iter_mut()
+            .filter(|e| e.msg == msg && !e.acked && !e.abandoned)
+        {
+            e.abandoned = true;
+            any = true;
+        }
+        if any {
+            self.stats.messages_abandoned += 1;
+        }
+        any
+    }
+
+    /// Abandons messages whose deadline has passed; returns how many.
+    pub fn expire(&mut self, now: Instant) -> u64 {
+        let mut n = 0;
+        while let Some(&(d, msg)) = self.deadlines.first() {
+            if d > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            if self.abandon_message(msg) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The earliest message deadline still pending.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|&(d, _)| d)
+    }
+
+    fn eligible(&self, i: usize) -> bool {
+        let e = &self.queue[i];
+        // §3.6.2.3: not IN_FLIGHT and (not ABANDONED, or first, or the final SN).
+        !e.acked && !e.in_flight && (!e.abandoned || i == 0 || Some(e.seq) == self.final_sn)
+    }
+
+    /// §3.6.2.3: trims abandoned entries from the front and returns the FSN.
+    fn trim_and_fsn(&mut self) -> u64 {
+        self.pop_acked();
+        // 1. Remove abandoned, not in flight entries from the front while two remain.
+        while self.live >= 2 && !self.queue[0].in_flight && self.queue[0].abandoned {
+            self.queue.pop_front();
+            self.live -= 1;
+            self.pop_acked();
+        }
+        match self.queue.front() {
+            None => self.next_sn - 1,
+            // 2. Not abandoned: FSN = seq - 1.
+            Some(e) if !e.abandoned => e.seq - 1,
+            // 3. In flight and not abandoned when sent: seq - 1.
+            Some(e) if e.in_flight && !e.sent_abandoned => e.seq - 1,
+            // 4. Abandoned, and not in flight or abandoned when sent: seq.
+            Some(e) => e.seq,
+        }
+    }
+
+    /// §3.6.2.3 and §3.6.2.9: ready to transmit if an entry is eligible and the
+    /// receive window allows (or the flow was rejected).
+    pub fn is_ready(&self) -> bool {
+        if !(self.rx_buffer_size > self.outstanding as u64 || self.exception.is_some()) {
+            return false;
+        }
+        if self.queue.front().is_some_and(|e| !e.in_flight && !e.acked) {
+            return true;
+        }
+        let start = self.index_of(self.hint);
+        (start..self.queue.len()).any(|i| self.eligible(i))
+    }
+
+    fn index_of(&self, seq: u64) -> usize {
+        self.queue.partition_point(|e| e.seq < seq)
+    }
+
+    /// §3.6.2.3: assembles User Data / Next User Data chunks of this flow into a
+    /// packet with `room` bytes left; `next_tsn` is the session's NEXT_TSN.
+    /// Returns the bytes added.
+    pub fn assemble(&mut self, room: usize, next_tsn: &mut u64, out: &mut Vec<Chunk>) -> usize {
+        let fsn = self.trim_and_fsn();
+        let mut used = 0;
+        let mut prev_seq: Option<u64> = None;
+        let mut i = if self.queue.front().is_some_and(|e| !e.in_flight) {
+            0
+        } else {
+            self.index_of(self.hint)
+        };
+        while i < self.queue.len() {
+            // Flow control (§3.6.2.9): no new data beyond the advertised window.
+            if !(self.rx_buffer_size > self.outstanding as u64 || self.exception.is_some()) {
+                break;
+            }
+            if !self.eligible(i) {
+                i += 1;
+                continue;
+            }
+            let options = (prev_seq.is_none() && !self.startup_options.is_empty())
+                .then(|| self.startup_options.clone());
+            let e = &self.queue[i];
+            let flags = UserDataFlags {
+                fragment_control: e.fra,
+                abandon: e.abandoned,
+                fin: Some(e.seq) == self.final_sn,
+                reserved: 0,
+            };
+            let data = if e.abandoned {
+                Vec::new()
+            } else {
+                e.data.clone()
+            };
+            // §3.6.2.3.2: Next User Data for the next sequence number of the same flow;
+            // the FIRST fragment of a flow in a packet is a User Data chunk.
+            let chunk = if prev_seq.is_some_and(|p| p + 1 == e.seq) {
+                Chunk::NextUserData(NextUserData {
+                    flags,
+                    options,
+                    user_data: data,
+                })
+            } else {
+                Chunk::UserData(UserData {
+                    flags,
+                    flow_id: self.id,
+                    sequence_number: e.seq,
+                    fsn_offset: e.seq - fsn,
+                    options,
+                    user_data: data,
+                })
+            };
+            let size = chunk.encoded_len();
+            if used + size > room {
+                break;
+            }
+            let e = &mut self.queue[i];
+            if e.ever_sent {
+                self.stats.retransmissions += 1;
+            }
+            e.in_flight = true;
+            e.ever_sent = true;
+            e.nak_count = 0;
+            e.sent_abandoned = e.abandoned;
+            e.transmit_size = size;
+            e.tsn = *next_tsn;
+            *next_tsn += 1;
+            self.outstanding += size;
+            self.stats.fragments_sent += 1;
+            prev_seq = Some(e.seq);
+            used += size;
+            self.hint = self.hint.max(e.seq + 1);
+            out.push(chunk);
+            i += 1;
+        }
+        used
+    }
+
+    /// §3.6.2.4: processes an acknowledgement: `acked` lists inclusive ranges
+    /// (the cumulative range 0..=cumulativeAck first).
+    pub fn on_ack(&mut self, now: Instant, acked: &[(u64, u64)], buffer_bytes: u64) -> AckOutcome {
+        let pre = self.outstanding;
+        self.startup_options.clear();
+        self.rx_buffer_size = buffer_bytes;
+        let mut max_tsn = 0;
+        for &(from, to) in acked {
+            let start = self.index_of(from);
+            for e in self.queue.range_mut(start..) {
+                if e.seq > to {
+                    break;
+                }
+                // Only fragments that were sent can be acknowledged; an ack for a
+                // sequence number never sent is the far end's error, ignored.
+                if e.acked || !e.ever_sent {
+                    continue;
+                }
+                e.acked = true;
+                self.live -= 1;
+                if e.in_flight {
+                    e.in_flight = false;
+                    self.outstanding -= e.transmit_size;
+                    max_tsn = max_tsn.max(e.tsn);
+                }
+                if !e.abandoned {
+                    self.stats.bytes_acked += e.data.len() as u64;
+                }
+            }
+        }
+        self.pop_acked();
+        // §3.6.2.9.1: suspended while the window is zero and no exception.
+        if self.rx_buffer_size == 0 && self.exception.is_none() {
+            if self.probe_at.is_none() {
+                self.probe_period = Duration::from_secs(1);
+                // SHOULD send a probe within one second of the window closing.
+                self.probe_at = Some(now + Duration::from_secs(1));
+            }
+        } else {
+            self.probe_at = None;
+        }
+        let completed = self.state == SendState::F_CLOSING && self.live == 0;
+        if completed {
+            // §3.6.2.11: complete -> F_COMPLETE_LINGER.
+            self.state = SendState::F_COMPLETE_LINGER;
+            self.linger_since = Some(now);
+            self.probe_at = None;
+        }
+        AckOutcome {
+            acked_bytes: pre - self.outstanding,
+            max_tsn,
+            completed,
+        }
+    }
+
+    /// §3.6.2.5: after all acknowledgements of a packet, counts a negative
+    /// acknowledgement for every outstanding fragment sent before the highest
+    /// acknowledged one; a third one declares it lost. Returns (naks, losses).
+    pub fn nak_pass(&mut self, max_tsn_ack: u64) -> (u32, u32) {
+        let (mut naks, mut losses) = (0, 0);
+        let mut lowest_lost = None;
+        for e in self
+            .queue
+            .iter_mut()
+            .filter(|e| e.in_flight && e.tsn < max_tsn_ack)
+        {
+            debug_assert!(!e.acked);
+            e.nak_count += 1;
+            naks += 1;
+            if e.nak_count >= NAK_LOSS_THRESHOLD {
+                e.in_flight = false;
+                self.outstanding -= e.transmit_size;
+                losses += 1;
+                lowest_lost.get_or_insert(e.seq);
+            }
+        }
+        if let Some(s) = lowest_lost {
+            self.hint = self.hint.min(s);
+        }
+        self.stats.fragments_lost += u64::from(losses);
+        (naks, losses)
+    }
+
+    /// §3.6.2.6: the TIMEOUT_ALARM fired: nothing is in flight any more.
+    /// Returns whether anything was (WAS_LOSS).
+    pub fn on_timeout(&mut self) -> bool {
+        let mut was = false;
+        for e in self.queue.iter_mut().filter(|e| e.in_flight) {
+            e.in_flight = false;
+            was = true;
+        }
+        self.outstanding = 0;
+        self.hint = 0;
+        was
+    }
+
+    /// §3.6.2.10: the receiver rejected the flow. Returns true if this closed an
+    /// F_OPEN flow (the user is to be told).
+    pub fn on_exception(&mut self, code: u64) -> bool {
+        let was_open = self.state == SendState::F_OPEN;
+        if was_open {
+            self.close();
+        }
+        if self.exception.is_none() {
+            self.exception = Some(code);
+        }
+        for e in self.queue.iter_mut().filter(|e| !e.acked) {
+            e.abandoned = true;
+        }
+        self.deadlines.clear();
+        self.probe_at = None;
+        was_open
+    }
+
+    /// §3.6.2.9.1: whether a Buffer Probe is due; if so, schedules the next one
+    /// (period at least max(1 s, ERTO), growing, at most max(60 s, ERTO)).
+    pub fn probe_due(&mut self, now: Instant, erto: Duration) -> bool {
+        match self.probe_at {
+            Some(t) if t <= now => {
+                let floor = erto.max(Duration::from_secs(1));
+                self.probe_period = self.probe_period.max(floor);
+                self.probe_at = Some(now + self.probe_period);
+                self.probe_period = self
+                    .probe_period
+                    .mul_f64(1.5)
+                    .min(MAX_PROBE_PERIOD.max(erto));
+                self.stats.probes_sent += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn next_probe(&self) -> Option<Instant> {
+        self.probe_at
+    }
+
+    /// F_COMPLETE_LINGER -> F_CLOSED after 130 s.
+    pub fn linger(&mut self, now: Instant) -> bool {
+        if self.state == SendState::F_COMPLETE_LINGER
+            && self.linger_since.is_some_and(|t| now - t >= SEND_LINGER)
+        {
+            self.state = SendState::F_CLOSED;
+        }
+        self.state == SendState::F_CLOSED
+    }
+
+    pub fn linger_until(&self) -> Option<Instant> {
+        self.linger_since.map(|t| t + SEND_LINGER)
+    }
+
+    /// Sequence numbers currently outstanding (for tests and checks).
+    pub fn in_flight_seqs(&self) -> Vec<u64> {
+        self.queue
+            .iter()
+            .filter(|e| e.in_flight)
+            .map(|e| e.seq)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow() -> SendFlow {
+        SendFlow::new(2, b"meta".to_vec(), None, 0, false)
+    }
+
+    fn send_all(f: &mut SendFlow, room: usize, tsn: &mut u64) -> Vec<Chunk> {
+        let mut out = Vec::new();
+        f.assemble(room, tsn, &mut out);
+        out
+    }
+
+    #[test]
+    fn s3_6_2_3_first_chunk_user_data_then_next_user_data_with_options() {
+        let mut f = flow();
+        for _ in 0..3 {
+            f.write(b"abc", 100, None).unwrap();
+        }
+        let mut tsn = 1;
+        let out = send_all(&mut f, 1000, &mut tsn);
+        assert_eq!(out.len(), 3);
+        let Chunk::UserData(u) = &out[0] else {
+            panic!()
+        };
+        // First sequence number 1 (§2.3.11 SHOULD), FSN 0, metadata option.
+        assert_eq!((u.flow_id, u.sequence_number, u.fsn_offset), (2, 1, 1));
+        assert_eq!(u.metadata(), Some(&b"meta"[..]));
+        assert!(matches!(
+            out[1],
+            Chunk::NextUserData(NextUserData { options: None, .. })
+        ));
+        assert_eq!(
+            f.outstanding(),
+            out.iter().map(|c| c.encoded_len()).sum::<usize>()
+        );
+        assert_eq!(tsn, 4);
+    }
+
+    #[test]
+    fn s2_3_11_1_1_metadata_on_every_packet_until_acked() {
+        let mut f = flow();
+        f.write(&[0; 300], 100, None).unwrap();
+        let mut tsn = 1;
+        // Two packets of room for one fragment each: both carry the metadata.
+        let a = send_all(&mut f, 140, &mut tsn);
+        let b = send_all(&mut f, 140, &mut tsn);
+        for p in [&a, &b] {
+            let Chunk::UserData(u) = &p[0] else {
+                panic!("{p:?}")
+            };
+            assert!(u.metadata().is_some());
+        }
+        f.on_ack(Instant::ZERO, &[(0, 1)], 65536);
+        let c = send_all(&mut f, 140, &mut tsn);
+        let Chunk::UserData(u) = &c[0] else { panic!() };
+        assert!(u.options.is_none(), "not after the flow is acknowledged");
+    }
+
+    #[test]
+    fn s3_6_2_5_three_naks_is_a_loss_then_retransmit() {
+        let mut f = flow();
+        for _ in 0..5 {
+            f.write(b"x", 100, None).unwrap();
+        }
+        let mut tsn = 1;
+        for _ in 0..5 {
+            send_all(&mut f, 30, &mut tsn);
+        }
+        assert_eq!(f.in_flight_seqs(), [1, 2, 3, 4, 5]);
+        // Acks for 2, then 3, then 4 (tsn 2, 3, 4): seq 1 gets three naks.
+        for (k, s) in [2u64, 3, 4].iter().enumerate() {
+            let o = f.on_ack(Instant::ZERO, &[(*s, *s)], 65536);
+            let (naks, losses) = f.nak_pass(o.max_tsn);
+            assert_eq!(losses, u32::from(k == 2), "ack {s}");
+            assert!(naks >= 1);
+        }
+        assert_eq!(f.in_flight_seqs(), [5]);
+        let out = send_all(&mut f, 30, &mut tsn);
+        let Chunk::UserData(u) = &out[0] else {
+            panic!()
+        };
+        assert_eq!(u.sequence_number, 1, "the lost fragment goes again first");
+        assert_eq!(f.stats.retransmissions, 1);
+    }
+
+    #[test]
+    fn s3_6_2_3_fsn_rules_and_fsn_update() {
+        let mut f = flow();
+        f.write(b"a", 100, Some(Instant::from_millis(10))).unwrap();
+        f.write(b"b", 100, None).unwrap();
+        let mut tsn = 1;
+        send_all(&mut f, 1000, &mut tsn);
+        // Message 1 expires while in flight; it was not abandoned when sent, so
+        // the FSN stays below it (MUST NOT equal an outstanding, non-abandoned SN).
+        assert_eq!(f.expire(Instant::from_millis(20)), 1);
+        assert_eq!(f.trim_and_fsn(), 0);
+        // Timeout: nothing in flight. The abandoned head is trimmed (two entries
+        // remain) and the FSN moves to 1, carried by the retransmission of 2.
+        assert!(f.on_timeout());
+        let out = send_all(&mut f, 1000, &mut tsn);
+        let Chunk::UserData(u) = &out[0] else {
+            panic!()
+        };
+        assert_eq!((u.sequence_number, u.forward_sequence_number()), (2, 1));
+        assert!(!u.flags.abandon);
+        // §3.6.2.7: abandoned fragments are never un-abandoned.
+        assert_eq!(f.expire(Instant::from_millis(30)), 0);
+
+        // §3.6.2.7.1: with nothing else to send, an abandoned head goes out as an
+        // FSN Update: abandon flag, fsnOffset 0, no data.
+        let mut g = flow();
+        g.write(b"a", 100, Some(Instant::from_millis(10))).unwrap();
+        assert_eq!(g.expire(Instant::from_millis(20)), 1);
+        let out = send_all(&mut g, 1000, &mut tsn);
+        let Chunk::UserData(u) = &out[0] else {
+            panic!()
+        };
+        assert!(u.flags.abandon);
+        assert_eq!((u.sequence_number, u.fsn_offset), (1, 0));
+        assert!(u.user_data.is_empty());
+    }
+
+    #[test]
+    fn s3_6_2_11_close_final_and_linger() {
+        let mut f = flow();
+        f.write(b"a", 100, None).unwrap();
+        f.close();
+        assert_eq!(f.final_sn, Some(1), "unsent tail becomes the final SN");
+        assert!(f.write(b"b", 100, None).is_err());
+        let mut tsn = 1;
+        let out = send_all(&mut f, 1000, &mut tsn);
+        let Chunk::UserData(u) = &out[0] else {
+            panic!()
+        };
+        assert!(u.flags.fin);
+        let o = f.on_ack(Instant::from_millis(5), &[(0, 1)], 65536);
+        assert!(o.completed);
+        assert_eq!(f.state, SendState::F_COMPLETE_LINGER);
+        assert!(!f.linger(Instant::from_millis(5) + Duration::from_secs(129)));
+        assert!(f.linger(Instant::from_millis(5) + Duration::from_secs(130)));
+        // Closing after a sent tail adds an abandoned final entry.
+        let mut g = flow();
+        g.write(b"a", 100, None).unwrap();
+        send_all(&mut g, 1000, &mut tsn);
+        g.close();
+        assert_eq!(g.final_sn, Some(2));
+    }
+
+    #[test]
+    fn s3_6_2_9_window_and_buffer_probe() {
+        let mut f = flow();
+        for _ in 0..10 {
+            f.write(&[1; 100], 100, None).unwrap();
+        }
+        let mut tsn = 1;
+        send_all(&mut f, 120, &mut tsn);
+        // Window closes: acknowledged, zero buffer.
+        f.on_ack(Instant::ZERO, &[(0, 1)], 0);
+        assert!(!f.is_ready());
+        assert!(send_all(&mut f, 10_000, &mut tsn).is_empty());
+        assert!(!f.probe_due(Instant::from_millis(999), Duration::from_millis(250)));
+        assert!(f.probe_due(Instant::from_millis(1000), Duration::from_millis(250)));
+        let next = f.next_probe().unwrap();
+        assert!(next >= Instant::from_millis(2000));
+        f.on_ack(Instant::from_millis(1500), &[(0, 1)], 2048);
+        assert!(f.next_probe().is_none());
+        assert!(f.is_ready());
+    }
+
+    #[test]
+    fn s3_6_2_10_exception_abandons_and_closes() {
+        let mut f = flow();
+        f.write(b"a", 100, None).unwrap();
+        f.write(b"b", 100, None).unwrap();
+        assert!(f.on_exception(0));
+        assert_eq!(f.state, SendState::F_CLOSING);
+        assert_eq!(f.exception, Some(0));
+        let mut tsn = 1;
+        let out = send_all(&mut f, 1000, &mut tsn);
+        // Only the head (an FSN update) and the final SN go out, abandoned.
+        assert!(!out.is_empty());
+        for c in &out {
+            match c {
+                Chunk::UserData(u) => assert!(u.flags.abandon && u.user_data.is_empty()),
+                Chunk::NextUserData(n) => assert!(n.flags.abandon),
+                _ => panic!(),
+            }
+        }
+    }
+
+    #[test]
+    fn acks_for_unsent_sequence_numbers_are_ignored() {
+        let mut f = flow();
+        f.write(b"a", 100, None).unwrap();
+        f.write(b"b", 100, None).unwrap();
+        let mut tsn = 1;
+        // Room for the first fragment (with its metadata) only.
+        assert_eq!(send_all(&mut f, 16, &mut tsn).len(), 1);
+        let o = f.on_ack(Instant::ZERO, &[(0, 5)], 65536);
+        assert_eq!(f.queued(), 1, "seq 2 was never sent");
+        assert!(o.acked_bytes > 0);
+    }
+}
