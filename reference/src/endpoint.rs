@@ -573,7 +573,9 @@ impl Endpoint {
                 Chunk::RHello(x) if sid == 0 => self.on_rhello(now, from, x),
                 Chunk::Redirect(x) if sid == 0 => self.on_redirect(now, from, x),
                 Chunk::IIKeying(x) if sid == 0 => self.on_iikeying(now, from, x),
-                Chunk::RIKeying(x) if sid != 0 => self.on_rikeying(now, from, sid, x),
+                Chunk::RIKeying(x) if sid != 0 => {
+                    self.on_rikeying(now, from, sid, x, packet.header.timestamp)
+                }
                 Chunk::RHelloCookieChange(x) if sid != 0 => {
                     self.on_cookie_change(now, from, sid, x)
                 }
@@ -826,7 +828,14 @@ impl Endpoint {
     }
 
     /// §3.5.1.1.1: RIKeying completes the initiator's handshake.
-    fn on_rikeying(&mut self, now: Instant, from: SocketAddr, sid: u32, r: RIKeying) {
+    fn on_rikeying(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        sid: u32,
+        r: RIKeying,
+        ts: Option<u16>,
+    ) {
         let Some(&h) = self.by_sid.get(&sid) else {
             return;
         };
@@ -868,6 +877,8 @@ impl Endpoint {
         s.opened_at = now;
         s.last_heard = now;
         s.data.on_open(now);
+        // The RIKeying's timestamp starts the echo (as the RFC author's stack does).
+        s.data.seed_timestamp(now, ts);
         let _ = from;
         let (dest, cert) = (s.dest, s.far_certificate.clone());
         let local = self
@@ -1199,8 +1210,9 @@ impl Endpoint {
             self.enter_closed(h, "closed (Close Ack received)");
             return;
         }
+        let tc_any = self.tc_sent_any();
         let s = self.sessions.get_mut(&h).expect("present");
-        let evs = s.data.end_packet(now);
+        let evs = s.data.end_packet_with(now, tc_any);
         self.push_session_events(h, evs);
         // §3.5.4.2: a packet from an address other than DESTADDR starts a mobility
         // check, at most once a second.
@@ -1475,7 +1487,9 @@ impl Endpoint {
             Role::Initiator => Mode::Initiator,
             Role::Responder => Mode::Responder,
         };
-        let header = s.data.header(now, mode, false);
+        let tcr = self.tcr_for(h, now);
+        let s = self.sessions.get_mut(&h).expect("present");
+        let header = s.data.header(now, mode, false, tcr);
         let mut packet = Packet::new(header, chunks);
         let mut bytes = packet.to_bytes().unwrap_or_default();
         if dst == s.dest && bytes.len() < max && s.state == State::S_OPEN {
@@ -1510,13 +1524,33 @@ impl Endpoint {
             if fill.chunks.is_empty() {
                 return;
             }
-            let header = s.data.header(now, mode, fill.time_critical);
+            let tcr = self.tcr_for(h, now);
+            let s = self.sessions.get_mut(&h).expect("present");
+            let header = s.data.header(now, mode, fill.time_critical, tcr);
             let packet = Packet::new(header, fill.chunks);
             s.data.on_sent(now, &packet);
             let Ok(bytes) = packet.to_bytes() else { return };
             let dest = s.dest;
             self.send_session_packet(h, dest, &bytes);
         }
+    }
+
+    /// §2.2.4 TCR: this end is receiving time-critical data on other sessions.
+    fn tcr_for(&self, h: SessionHandle, now: Instant) -> bool {
+        self.sessions.values().any(|o| {
+            o.handle != h
+                && o.data
+                    .tc_received
+                    .is_some_and(|t| now - t < crate::congestion::TIME_CRITICAL_WINDOW)
+        })
+    }
+
+    /// When TC was last sent on any session (Appendix A FASTGROW_ALLOWED).
+    fn tc_sent_any(&self) -> Option<Instant> {
+        self.sessions
+            .values()
+            .filter_map(|s| s.data.time_critical.tc_sent)
+            .max()
     }
 
     // ------------------------------------------------------------- flows API
@@ -1537,6 +1571,55 @@ impl Endpoint {
         self.push_session_events(h, evs);
         self.flush_session(now, h);
         Some(r)
+    }
+
+    /// Opens a sending flow on an open session (§3.6.2.1).
+    pub fn open_flow(
+        &mut self,
+        now: Instant,
+        h: SessionHandle,
+        metadata: Vec<u8>,
+        association: Option<u64>,
+        options: crate::session::data::FlowOptions,
+    ) -> Result<u64, crate::flow::FlowError> {
+        self.with_data(now, h, |d| d.open_flow(metadata, association, options))
+            .ok_or(crate::flow::FlowError::SessionNotOpen)?
+    }
+
+    /// Queues a message on a sending flow.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        h: SessionHandle,
+        flow: u64,
+        data: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<u64, crate::flow::FlowError> {
+        self.with_data(now, h, |d| d.send(flow, data, deadline))
+            .ok_or(crate::flow::FlowError::SessionNotOpen)?
+    }
+
+    /// Closes a sending flow (§3.6.2.11).
+    pub fn close_flow(
+        &mut self,
+        now: Instant,
+        h: SessionHandle,
+        flow: u64,
+    ) -> Result<(), crate::flow::FlowError> {
+        self.with_data(now, h, |d| d.close_flow(flow))
+            .ok_or(crate::flow::FlowError::SessionNotOpen)?
+    }
+
+    /// Rejects a receiving flow with an exception code (§3.6.3.7).
+    pub fn reject_flow(
+        &mut self,
+        now: Instant,
+        h: SessionHandle,
+        flow: u64,
+        code: u64,
+    ) -> Result<(), crate::flow::FlowError> {
+        self.with_data(now, h, |d| d.reject_flow(flow, code))
+            .ok_or(crate::flow::FlowError::SessionNotOpen)?
     }
 
     /// Generates a random value with the endpoint's generator (for applications

@@ -130,7 +130,8 @@ pub fn check(samples: &[Sample]) -> Vec<Violation> {
             TraceEvent::Ack => {
                 // §3.5.2: no more aggressive than slow start: an increase of at most
                 // SMSS per packet of acknowledgements, and only when cwnd-limited.
-                if s.cwnd > prev.cwnd + SMSS {
+                // (Appendix A floors the window at CWND_INIT after the increase.)
+                if s.cwnd > (prev.cwnd + SMSS).max(CWND_INIT) {
                     bad(
                         "§3.5.2 not faster than slow start",
                         i,

@@ -272,36 +272,39 @@ impl SendFlow {
     }
 
     /// §3.6.2.7: abandons every fragment of message `msg`. Never un-abandons.
-    /// Returns whether any live fragment of the message was abandoned now.
-    fn abandon_message(&mut self, msg: u64) -> bool {
-        let mut any = false;
+    /// Abandons the live fragments of a message; `None` if none was left, else
+    /// whether any of them had ever been sent.
+    fn abandon_message(&mut self, msg: u64) -> Option<bool> {
+        let mut any = None;
         for e in self
             .queue
             .iter_mut()
             .filter(|e| e.msg == msg && !e.acked && !e.abandoned)
         {
             e.abandoned = true;
-            any = true;
+            any = Some(any.unwrap_or(false) || e.ever_sent);
         }
-        if any {
+        if any.is_some() {
             self.stats.messages_abandoned += 1;
         }
         any
     }
 
-    /// Abandons messages whose deadline has passed; returns how many.
-    pub fn expire(&mut self, now: Instant) -> u64 {
-        let mut n = 0;
+    /// Abandons messages whose deadline has passed; returns each abandoned message
+    /// with whether any of its fragments had been sent (if none had, it can never
+    /// be delivered).
+    pub fn expire(&mut self, now: Instant) -> Vec<(u64, bool)> {
+        let mut out = Vec::new();
         while let Some(&(d, msg)) = self.deadlines.first() {
             if d > now {
                 break;
             }
             self.deadlines.pop_first();
-            if self.abandon_message(msg) {
-                n += 1;
+            if let Some(sent) = self.abandon_message(msg) {
+                out.push((msg, sent));
             }
         }
-        n
+        out
     }
 
     /// The earliest message deadline still pending.
@@ -688,7 +691,7 @@ mod tests {
         send_all(&mut f, 1000, &mut tsn);
         // Message 1 expires while in flight; it was not abandoned when sent, so
         // the FSN stays below it (MUST NOT equal an outstanding, non-abandoned SN).
-        assert_eq!(f.expire(Instant::from_millis(20)), 1);
+        assert_eq!(f.expire(Instant::from_millis(20)), [(0, true)]);
         assert_eq!(f.trim_and_fsn(), 0);
         // Timeout: nothing in flight. The abandoned head is trimmed (two entries
         // remain) and the FSN moves to 1, carried by the retransmission of 2.
@@ -700,13 +703,13 @@ mod tests {
         assert_eq!((u.sequence_number, u.forward_sequence_number()), (2, 1));
         assert!(!u.flags.abandon);
         // §3.6.2.7: abandoned fragments are never un-abandoned.
-        assert_eq!(f.expire(Instant::from_millis(30)), 0);
+        assert!(f.expire(Instant::from_millis(30)).is_empty());
 
         // §3.6.2.7.1: with nothing else to send, an abandoned head goes out as an
         // FSN Update: abandon flag, fsnOffset 0, no data.
         let mut g = flow();
         g.write(b"a", 100, Some(Instant::from_millis(10))).unwrap();
-        assert_eq!(g.expire(Instant::from_millis(20)), 1);
+        assert_eq!(g.expire(Instant::from_millis(20)), [(0, false)]);
         let out = send_all(&mut g, 1000, &mut tsn);
         let Chunk::UserData(u) = &out[0] else {
             panic!()

@@ -1,18 +1,65 @@
-//! The data plane of one open session: flows, acknowledgements, timestamps, RTT
-//! and ERTO, congestion control. (Being assembled from `flow` and `congestion`.)
+//! The data plane of one S_OPEN session: its flows, the session-level parts of
+//! acknowledgement (ACK_NOW, RX_DATA_PACKETS, DELACK_ALARM: §3.6.3.2-§3.6.3.4),
+//! transmission (NEXT_TSN, MAX_TSN_ACK, TIMEOUT_ALARM: §3.6.2.3-§3.6.2.6), the
+//! Timestamp Echo facility and RTT/ERTO (§3.5.2.2), congestion control
+//! (§3.5.2, Appendix A) and burst avoidance (§3.5.2.3).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde::Serialize;
+
+use crate::congestion::trace::{Sample, Trace, TraceEvent};
+use crate::congestion::{
+    AppendixA, BurstAvoidance, CongestionController, Reno, Rtt, TimeCriticalState, Timestamps,
+};
 use crate::endpoint::Stats;
-use crate::session::config::EndpointConfig;
+use crate::flow::{FlowError, RecvFlow, RecvState, SendFlow, SendState};
+use crate::session::config::{CongestionAlgorithm, EndpointConfig};
 use crate::time::Instant;
-use crate::wire::{Chunk, Header, Mode, Packet};
+use crate::wire::{BufferProbe, Chunk, Header, Mode, Packet, UserData, user_data_option, vlu};
+
+/// §3.6.3.4.4: acknowledgements may be delayed up to 200 ms.
+pub const DELACK: Duration = Duration::from_millis(200);
 
 /// Flow and message events of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
-    /// Placeholder until flows are wired in.
+    /// A new receiving flow was accepted (§3.6.3.1 step 9).
+    FlowOpened {
+        flow: u64,
+        metadata: Vec<u8>,
+        association: Option<u64>,
+    },
+    /// A new or open receiving flow was rejected automatically (exception 0).
+    FlowRejected { flow: u64, reason: &'static str },
+    /// A complete message.
+    Message { flow: u64, data: Vec<u8> },
+    /// Sequence numbers were skipped without delivery (§3.6.1.2 gap indication).
+    Gap { flow: u64, count: u64 },
+    /// A receiving flow delivered everything up to its final sequence number.
+    FlowComplete { flow: u64 },
+    /// The far end rejected one of our sending flows (§3.6.2.10).
+    SendFlowException { flow: u64, code: u64 },
+    /// A sending flow was completely acknowledged after being closed.
+    SendFlowComplete { flow: u64 },
+    /// Messages of a sending flow passed their deadline and were abandoned:
+    /// (message number, whether any fragment of it had been sent).
+    MessagesAbandoned {
+        flow: u64,
+        messages: Vec<(u64, bool)>,
+    },
+    /// Every flow was aborted (the session is closing).
     Aborted { reason: String },
+}
+
+/// Options of a new sending flow.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FlowOptions {
+    /// Higher goes first.
+    pub priority: u8,
+    /// Time-critical (real-time) data: sets TC on packets carrying it.
+    pub time_critical: bool,
 }
 
 /// Chunks to add to an outgoing packet.
@@ -22,55 +69,251 @@ pub struct Fill {
     pub time_critical: bool,
 }
 
+/// Counters of the data plane.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DataStats {
+    pub data_packets_sent: u64,
+    pub timeouts: u64,
+    pub timeouts_with_loss: u64,
+    pub naks: u64,
+    pub losses: u64,
+    pub acks_received: u64,
+    pub flows_opened: u64,
+    pub flows_rejected: u64,
+}
+
+/// Per-packet receive state.
+#[derive(Debug, Default)]
+struct PacketState {
+    /// The most recent (expanded) User Data chunk, for Next User Data (§2.3.12).
+    last_user_data: Option<UserData>,
+    had_user_data: bool,
+    had_ack: bool,
+}
+
 /// The per-session data plane.
 #[derive(Debug)]
 pub struct Data {
+    max_packet: usize,
+    receive_buffer: usize,
+    accept_flows: bool,
+    pub timestamps: Timestamps,
+    pub rtt: Rtt,
+    cc: Box<dyn CongestionController>,
+    burst: BurstAvoidance,
+    pub time_critical: TimeCriticalState,
+    send: BTreeMap<u64, SendFlow>,
+    recv: BTreeMap<u64, RecvFlow>,
+    next_flow_id: u64,
+    /// NEXT_TSN and MAX_TSN_ACK (§3.6.2.5).
+    next_tsn: u64,
+    max_tsn_ack: u64,
+    /// TIMEOUT_ALARM (§3.6.2.6).
+    timeout_alarm: Option<Instant>,
+    /// RX_DATA_PACKETS, ACK_NOW, DELACK_ALARM (§3.5, §3.6.3.2).
+    rx_data_packets: u32,
+    ack_now: bool,
+    delack_alarm: Option<Instant>,
+    packet: PacketState,
+    /// Round-robin position among flows of equal priority.
+    rr: u64,
+    /// PRE_ACK_OUTSTANDING of the packet being processed (Appendix A).
+    pre_ack_outstanding: usize,
+    events: Vec<SessionEvent>,
     last_activity: Instant,
     last_sent: Instant,
-    events: Vec<SessionEvent>,
-    ts_tx: Option<u16>,
+    /// When a TC-flagged packet was last received on this session.
+    pub tc_received: Option<Instant>,
+    pub trace: Option<Trace>,
+    pub stats: DataStats,
 }
 
 impl Data {
-    pub fn new(_config: &EndpointConfig, now: Instant) -> Self {
+    pub fn new(config: &EndpointConfig, now: Instant) -> Self {
+        let cc: Box<dyn CongestionController> = match config.congestion {
+            CongestionAlgorithm::AppendixA => Box::new(AppendixA::default()),
+            CongestionAlgorithm::Reno => Box::new(Reno::default()),
+        };
         Data {
+            max_packet: config.max_packet,
+            receive_buffer: config.receive_buffer,
+            accept_flows: config.accept_flows,
+            timestamps: Timestamps::default(),
+            rtt: Rtt::default(),
+            cc,
+            burst: BurstAvoidance::default(),
+            time_critical: TimeCriticalState::default(),
+            send: BTreeMap::new(),
+            recv: BTreeMap::new(),
+            next_flow_id: 1,
+            next_tsn: 1,
+            max_tsn_ack: 0,
+            timeout_alarm: None,
+            rx_data_packets: 0,
+            ack_now: false,
+            delack_alarm: None,
+            packet: PacketState::default(),
+            rr: 0,
+            pre_ack_outstanding: 0,
+            events: Vec::new(),
             last_activity: now,
             last_sent: now,
-            events: Vec::new(),
-            ts_tx: None,
+            tc_received: None,
+            trace: config.trace.then(|| Trace::new(2_000_000)),
+            stats: DataStats::default(),
         }
     }
 
+    /// §3.5.2.2: on entering S_OPEN the timestamp state starts empty; the RFC
+    /// author's implementation also takes the far end's last startup packet's
+    /// timestamp (the RIKeying, for an initiator) as TS_RX, so pass it here.
     pub fn on_open(&mut self, now: Instant) {
+        self.timestamps = Timestamps::default();
         self.last_activity = now;
     }
 
-    pub fn abort_all(&mut self, _reason: &str) -> Vec<SessionEvent> {
-        Vec::new()
+    /// Takes the timestamp of a startup packet from the far end (see `on_open`).
+    pub fn seed_timestamp(&mut self, now: Instant, ts: Option<u16>) {
+        if let Some(ts) = ts {
+            self.timestamps.ts_rx = Some(ts);
+            self.timestamps.ts_rx_time = Some(now);
+        }
     }
 
-    pub fn begin_packet(&mut self, now: Instant, _h: &Header) {
-        self.last_activity = now;
+    pub fn congestion(&self) -> &dyn CongestionController {
+        self.cc.as_ref()
     }
 
-    pub fn on_chunk(&mut self, _now: Instant, _c: Chunk, _stats: &mut Stats) -> Vec<SessionEvent> {
-        Vec::new()
+    // ------------------------------------------------------------------ API
+
+    /// §3.6.2.1: opens a sending flow. A return association must name a
+    /// receiving flow in RF_OPEN (SHOULD NOT otherwise).
+    pub fn open_flow(
+        &mut self,
+        metadata: Vec<u8>,
+        association: Option<u64>,
+        o: FlowOptions,
+    ) -> Result<u64, FlowError> {
+        if let Some(a) = association
+            && self
+                .recv
+                .get(&a)
+                .is_none_or(|r| r.state != RecvState::RF_OPEN)
+        {
+            return Err(FlowError::BadAssociation);
+        }
+        // A new ID not used by any flow in F_OPEN, F_CLOSING or F_COMPLETE_LINGER.
+        while self.send.contains_key(&self.next_flow_id) || self.next_flow_id == 0 {
+            self.next_flow_id = self.next_flow_id.wrapping_add(1);
+        }
+        let id = self.next_flow_id;
+        self.next_flow_id = self.next_flow_id.wrapping_add(1);
+        self.send.insert(
+            id,
+            SendFlow::new(id, metadata, association, o.priority, o.time_critical),
+        );
+        self.last_activity = self.last_activity.max(self.last_sent);
+        Ok(id)
     }
 
-    pub fn end_packet(&mut self, _now: Instant) -> Vec<SessionEvent> {
-        Vec::new()
+    /// The largest fragment for a flow (§3.6.2.2: it must fit a packet with a
+    /// maximum-size header, User Data chunk header and the STARTUP_OPTIONS).
+    fn max_fragment(&self, f: &SendFlow) -> usize {
+        let header = 5;
+        let chunk = 3 + 1 + vlu::encoded_len(f.id) + 2 * vlu::MAX_LEN;
+        self.max_packet
+            .saturating_sub(header + chunk + f.startup_options_len())
+            .max(1)
     }
 
-    pub fn on_timeout(&mut self, _now: Instant) -> Vec<SessionEvent> {
-        Vec::new()
+    /// Queues a message on a sending flow, abandoned if not delivered by `deadline`.
+    pub fn send(
+        &mut self,
+        flow: u64,
+        data: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<u64, FlowError> {
+        let max = self.max_fragment(self.send.get(&flow).ok_or(FlowError::NoSuchFlow)?);
+        let f = self.send.get_mut(&flow).ok_or(FlowError::NoSuchFlow)?;
+        f.write(data, max, deadline)
     }
 
+    pub fn close_flow(&mut self, flow: u64) -> Result<(), FlowError> {
+        self.send
+            .get_mut(&flow)
+            .ok_or(FlowError::NoSuchFlow)?
+            .close();
+        Ok(())
+    }
+
+    /// §3.6.3.7: the user rejects a receiving flow with an exception code.
+    pub fn reject_flow(&mut self, flow: u64, code: u64) -> Result<(), FlowError> {
+        let f = self.recv.get_mut(&flow).ok_or(FlowError::NoSuchFlow)?;
+        if f.reject(code) {
+            self.ack_now = true;
+        }
+        Ok(())
+    }
+
+    /// Delivery in network order (true) or sequence order (false).
+    pub fn set_unordered(&mut self, flow: u64, unordered: bool) -> Result<(), FlowError> {
+        self.recv
+            .get_mut(&flow)
+            .ok_or(FlowError::NoSuchFlow)?
+            .unordered = unordered;
+        Ok(())
+    }
+
+    pub fn send_flow(&self, flow: u64) -> Option<&SendFlow> {
+        self.send.get(&flow)
+    }
+
+    pub fn recv_flow(&self, flow: u64) -> Option<&RecvFlow> {
+        self.recv.get(&flow)
+    }
+
+    pub fn send_flows(&self) -> impl Iterator<Item = &SendFlow> {
+        self.send.values()
+    }
+
+    pub fn recv_flows(&self) -> impl Iterator<Item = &RecvFlow> {
+        self.recv.values()
+    }
+
+    /// §3.5.5: on leaving S_OPEN every flow is aborted.
+    pub fn abort_all(&mut self, reason: &str) -> Vec<SessionEvent> {
+        let had = !self.send.is_empty() || !self.recv.is_empty();
+        self.send.clear();
+        self.recv.clear();
+        let mut evs = std::mem::take(&mut self.events);
+        if had {
+            evs.push(SessionEvent::Aborted {
+                reason: reason.to_string(),
+            });
+        }
+        evs
+    }
+
+    pub fn take_events(&mut self) -> Vec<SessionEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// S_OUTSTANDING_BYTES
     pub fn outstanding_bytes(&self) -> usize {
-        0
+        self.send.values().map(SendFlow::outstanding).sum()
     }
 
+    /// No flows, in either direction, that are not closed.
     pub fn is_idle(&self) -> bool {
-        true
+        self.send
+            .values()
+            .all(|f| f.state == SendState::F_CLOSED || f.state == SendState::F_COMPLETE_LINGER)
+            && self.recv.values().all(|f| {
+                matches!(
+                    f.state,
+                    RecvState::RF_CLOSED | RecvState::RF_COMPLETE_LINGER
+                )
+            })
     }
 
     pub fn last_activity(&self) -> Instant {
@@ -82,39 +325,490 @@ impl Data {
     }
 
     pub fn mrto(&self) -> Duration {
-        Duration::from_millis(250)
+        self.rtt.mrto
     }
 
     pub fn erto(&self) -> Duration {
-        Duration::from_secs(3)
+        self.rtt.erto
     }
 
-    pub fn backoff_erto(&mut self) {}
+    /// §3.5.4.1: a keepalive Ping not answered within ERTO increases ERTO.
+    pub fn backoff_erto(&mut self) {
+        self.rtt.backoff();
+    }
+
+    // ------------------------------------------------------------- receiving
+
+    /// Before processing a received packet's chunks.
+    pub fn begin_packet(&mut self, now: Instant, h: &Header) {
+        if h.time_critical_reverse {
+            self.time_critical.tcr_received = Some(now);
+        }
+        if h.time_critical {
+            self.tc_received = Some(now);
+        }
+        if let Some(rtt) = self.timestamps.on_receive(now, h) {
+            self.rtt.sample(rtt);
+            self.record(now, TraceEvent::Rtt, 0, false);
+        }
+        self.pre_ack_outstanding = self.outstanding_bytes();
+        self.cc.begin_packet(self.pre_ack_outstanding);
+        self.packet = PacketState::default();
+    }
+
+    /// One chunk of a received session packet.
+    pub fn on_chunk(&mut self, now: Instant, c: Chunk, stats: &mut Stats) -> Vec<SessionEvent> {
+        match c {
+            Chunk::UserData(u) => {
+                self.packet.last_user_data = Some(u.clone());
+                self.on_user_data(now, u, stats);
+            }
+            Chunk::NextUserData(n) => {
+                // §2.3.12: it follows a User Data or Next User Data chunk in the packet.
+                let Some(prev) = self.packet.last_user_data.as_ref() else {
+                    stats.drop("Next User Data without a preceding User Data");
+                    return self.take_events();
+                };
+                let Some(u) = n.expand(prev) else {
+                    stats.drop("Next User Data sequence number overflow");
+                    return self.take_events();
+                };
+                self.packet.last_user_data = Some(u.clone());
+                self.on_user_data(now, u, stats);
+            }
+            Chunk::BitmapAck(a) => {
+                let mut acked = vec![(0, a.cumulative_ack)];
+                acked.extend(a.ranges());
+                self.on_ack(now, a.flow_id, &acked, a.buffer_blocks_available, stats);
+            }
+            Chunk::RangeAck(a) => {
+                let mut acked = vec![(0, a.cumulative_ack)];
+                acked.extend(a.ranges());
+                self.on_ack(now, a.flow_id, &acked, a.buffer_blocks_available, stats);
+            }
+            Chunk::BufferProbe(p) => {
+                // §3.6.3.6
+                match self.recv.get_mut(&p.flow_id) {
+                    Some(f) if f.state != RecvState::RF_CLOSED => {
+                        f.should_ack = true;
+                        self.ack_now = true;
+                    }
+                    _ => stats.drop("Buffer Probe for an unknown flow"),
+                }
+            }
+            Chunk::FlowExceptionReport(e) => match self.send.get_mut(&e.flow_id) {
+                Some(f) => {
+                    if f.on_exception(e.exception) {
+                        self.events.push(SessionEvent::SendFlowException {
+                            flow: e.flow_id,
+                            code: e.exception,
+                        });
+                    }
+                }
+                None => stats.drop("Flow Exception Report for an unknown flow"),
+            },
+            other => stats.drop(format!("{} ignored in the data plane", other.name())),
+        }
+        self.take_events()
+    }
+
+    /// §3.6.3.1 startup and §3.6.3.2 receiving data.
+    fn on_user_data(&mut self, now: Instant, u: UserData, stats: &mut Stats) {
+        self.packet.had_user_data = true;
+        let fid = u.flow_id;
+        let unknown_option = u.options.iter().flatten().any(|o| {
+            o.kind < user_data_option::IGNORABLE_FROM
+                && o.kind != user_data_option::METADATA
+                && o.kind != user_data_option::RETURN_FLOW_ASSOCIATION
+        });
+        let existing = self
+            .recv
+            .get(&fid)
+            .is_some_and(|f| f.state != RecvState::RF_CLOSED);
+        if !existing {
+            // §3.6.3.1: a new receiving flow.
+            let mut f = RecvFlow::new(fid, self.receive_buffer);
+            f.metadata = u.metadata().map(<[u8]>::to_vec);
+            let association = u.return_flow_association();
+            let mut reason = None;
+            match &association {
+                Some(Err(_)) => reason = Some("malformed return flow association"),
+                Some(Ok(a)) => {
+                    f.association = Some(*a);
+                    // Step 6 and 7: the association must name an F_OPEN sending flow.
+                    match self.send.get(a) {
+                        None => reason = Some("return association names no sending flow"),
+                        Some(s) if s.state != SendState::F_OPEN => {
+                            reason = Some("return association names a sending flow not F_OPEN")
+                        }
+                        _ => {}
+                    }
+                }
+                None => {}
+            }
+            // Step 5: a flow MUST have metadata.
+            if f.metadata.is_none() {
+                reason = Some("no metadata");
+            }
+            // Step 8: unrecognised option below 8192.
+            if unknown_option {
+                reason = reason.or(Some("unrecognised flow option below 0x2000"));
+            }
+            if reason.is_none() && !self.accept_flows {
+                reason = Some("not accepting flows");
+            }
+            self.stats.flows_opened += 1;
+            match reason {
+                Some(r) => {
+                    f.reject(0);
+                    self.stats.flows_rejected += 1;
+                    self.events.push(SessionEvent::FlowRejected {
+                        flow: fid,
+                        reason: r,
+                    });
+                }
+                None => self.events.push(SessionEvent::FlowOpened {
+                    flow: fid,
+                    metadata: f.metadata.clone().unwrap_or_default(),
+                    association: f.association,
+                }),
+            }
+            self.recv.insert(fid, f);
+            // Step 11.
+            self.ack_now = true;
+        } else if unknown_option {
+            // §3.6.3.2 step 4.
+            let f = self.recv.get_mut(&fid).expect("exists");
+            if f.reject(0) {
+                self.events.push(SessionEvent::FlowRejected {
+                    flow: fid,
+                    reason: "unrecognised flow option below 0x2000",
+                });
+            }
+        }
+        let f = self.recv.get_mut(&fid).expect("exists");
+        let out = f.on_data(now, &u);
+        if let Some(why) = out.dropped {
+            stats.drop(why);
+        }
+        self.ack_now |= out.ack_now;
+        // §3.6.3.2 step 15.
+        if !self.ack_now && self.delack_alarm.is_none() {
+            self.delack_alarm = Some(now + DELACK);
+        }
+        for data in out.messages {
+            self.events.push(SessionEvent::Message { flow: fid, data });
+        }
+        if out.gaps > 0 {
+            self.events.push(SessionEvent::Gap {
+                flow: fid,
+                count: out.gaps,
+            });
+        }
+        if out.complete {
+            self.events.push(SessionEvent::FlowComplete { flow: fid });
+        }
+        self.last_activity = now;
+    }
+
+    /// §3.6.2.4: an acknowledgement for a sending flow.
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        flow: u64,
+        acked: &[(u64, u64)],
+        blocks: u64,
+        stats: &mut Stats,
+    ) {
+        self.packet.had_ack = true;
+        self.stats.acks_received += 1;
+        // §3.5.2.3: an acknowledgement resets DATA_PACKET_COUNT.
+        self.burst.on_ack();
+        let Some(f) = self.send.get_mut(&flow) else {
+            return stats.drop("acknowledgement for an unknown flow");
+        };
+        let o = f.on_ack(now, acked, blocks.saturating_mul(1024));
+        if o.acked_bytes > 0 {
+            self.cc.on_ack(o.acked_bytes);
+            self.last_activity = now;
+        }
+        self.max_tsn_ack = self.max_tsn_ack.max(o.max_tsn);
+        if o.completed {
+            self.events.push(SessionEvent::SendFlowComplete { flow });
+        }
+    }
+
+    /// After all chunks of a received packet (§3.6.2.5, Appendix A, §3.6.3.2).
+    pub fn end_packet(&mut self, now: Instant) -> Vec<SessionEvent> {
+        self.end_packet_with(now, None)
+    }
+
+    /// As `end_packet`, knowing when TC was last sent on any session.
+    pub fn end_packet_with(&mut self, now: Instant, tc_any: Option<Instant>) -> Vec<SessionEvent> {
+        let pre = self.pre_ack_outstanding;
+        let mut loss = false;
+        if self.packet.had_ack {
+            let (mut naks, mut losses) = (0, 0);
+            for f in self.send.values_mut() {
+                let (n, l) = f.nak_pass(self.max_tsn_ack);
+                naks += n;
+                losses += l;
+            }
+            if naks > 0 {
+                self.cc.on_nak();
+            }
+            if losses > 0 {
+                self.cc.on_loss();
+                loss = true;
+            }
+            self.stats.naks += u64::from(naks);
+            self.stats.losses += u64::from(losses);
+            // §3.6.2.6: a packet with an acknowledgement resets the alarm.
+            if self.timeout_alarm.is_some() {
+                self.timeout_alarm = Some(now + self.rtt.erto);
+            }
+        }
+        self.cc.end_packet(self.time_critical.signals(now, tc_any));
+        if self.packet.had_ack {
+            self.record(
+                now,
+                if loss {
+                    TraceEvent::Loss
+                } else {
+                    TraceEvent::Ack
+                },
+                pre,
+                false,
+            );
+        }
+        if self.packet.had_user_data {
+            self.rx_data_packets += 1;
+            if self.rx_data_packets >= 2 {
+                self.ack_now = true;
+            }
+        }
+        self.packet = PacketState::default();
+        self.take_events()
+    }
+
+    fn record(&mut self, now: Instant, event: TraceEvent, pre: usize, loss: bool) {
+        let in_flight = self.outstanding_bytes();
+        let tcr_recent = !self.time_critical.signals(now, None).fastgrow_allowed
+            && !self.time_critical.tc_sent_recently(now);
+        if let Some(t) = self.trace.as_mut() {
+            t.push(Sample {
+                time: now,
+                event,
+                cwnd: self.cc.cwnd(),
+                ssthresh: self.cc.ssthresh(),
+                in_flight,
+                pre_ack_outstanding: pre,
+                srtt: self.rtt.srtt,
+                rtt: self.rtt.last,
+                mrto: self.rtt.mrto,
+                erto: self.rtt.erto,
+                loss,
+                tcr_recent,
+            });
+        }
+    }
+
+    // --------------------------------------------------------------- timers
+
+    pub fn on_timeout(&mut self, now: Instant) -> Vec<SessionEvent> {
+        // §3.6.3.4.4: DELACK_ALARM fired: ACK_NOW.
+        if self.delack_alarm.is_some_and(|t| t <= now) {
+            self.delack_alarm = None;
+            self.ack_now = true;
+        }
+        // §3.6.2.6: TIMEOUT_ALARM fired.
+        if self.timeout_alarm.is_some_and(|t| t <= now) {
+            self.timeout_alarm = None;
+            let mut was_loss = false;
+            for f in self.send.values_mut() {
+                was_loss |= f.on_timeout();
+            }
+            if was_loss {
+                self.rtt.backoff();
+                self.stats.timeouts_with_loss += 1;
+            }
+            self.stats.timeouts += 1;
+            self.cc.on_timeout(was_loss);
+            self.burst.on_timeout();
+            self.record(now, TraceEvent::Timeout, 0, was_loss);
+        }
+        // Message deadlines.
+        for f in self.send.values_mut() {
+            if f.next_deadline().is_some_and(|d| d <= now) {
+                let messages = f.expire(now);
+                if !messages.is_empty() {
+                    self.events.push(SessionEvent::MessagesAbandoned {
+                        flow: f.id,
+                        messages,
+                    });
+                }
+            }
+        }
+        // Lingering flows close.
+        self.send.retain(|_, f| !f.linger(now));
+        self.recv.retain(|_, f| !f.linger(now));
+        self.take_events()
+    }
 
     pub fn next_timeout(&self) -> Option<Instant> {
-        None
+        let mut t: Option<Instant> = None;
+        let mut at = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |y| y.min(x)));
+            }
+        };
+        at(self.delack_alarm);
+        at(self.timeout_alarm);
+        for f in self.send.values() {
+            at(f.next_probe());
+            at(f.next_deadline());
+            at(f.linger_until());
+        }
+        for f in self.recv.values() {
+            at(f.linger_until());
+        }
+        t
     }
 
-    pub fn header(&mut self, now: Instant, mode: Mode, time_critical: bool) -> Header {
+    // -------------------------------------------------------------- sending
+
+    /// A header for an outgoing packet with the timestamp fields (§3.5.2.2).
+    pub fn header(
+        &mut self,
+        now: Instant,
+        mode: Mode,
+        time_critical: bool,
+        time_critical_reverse: bool,
+    ) -> Header {
         let mut h = Header::new(mode);
         h.time_critical = time_critical;
-        let ts = now.timestamp_250hz();
-        if self.ts_tx != Some(ts) {
-            self.ts_tx = Some(ts);
-            h.timestamp = Some(ts);
-        }
+        h.time_critical_reverse = time_critical_reverse;
+        self.timestamps.on_send(now, &mut h);
         h
     }
 
-    pub fn fill(&mut self, _now: Instant, _room: usize, _stats: &mut Stats) -> Fill {
-        Fill::default()
+    fn ack_ready(&self) -> Vec<u64> {
+        self.recv
+            .values()
+            .filter(|f| f.should_ack && f.state != RecvState::RF_CLOSED)
+            .map(|f| f.id)
+            .collect()
     }
 
-    pub fn on_sent(&mut self, now: Instant, _p: &Packet) {
+    /// Adds acknowledgements that fit; the first may be truncated if `truncate`.
+    fn add_acks(
+        &mut self,
+        room: usize,
+        used: &mut usize,
+        chunks: &mut Vec<Chunk>,
+        mut truncate: bool,
+    ) {
+        for id in self.ack_ready() {
+            let f = self.recv.get_mut(&id).expect("ready");
+            match f.build_ack(room.saturating_sub(*used), truncate) {
+                Some((c, size)) => {
+                    *used += size;
+                    chunks.extend(c);
+                    truncate = false;
+                }
+                None => break,
+            }
+        }
+        if self.ack_ready().is_empty() {
+            // §3.6.3.4.5/6: no flow left to acknowledge.
+            self.ack_now = false;
+            self.rx_data_packets = 0;
+            self.delack_alarm = None;
+        }
+    }
+
+    /// Chunks for the next packet, within `room` bytes: obligatory acknowledgements
+    /// (§3.6.3.4.5), user data within the congestion window and burst limit
+    /// (§3.6.2.3, §3.5.2), opportunistic acknowledgements (§3.6.3.4.6), Buffer
+    /// Probes (§3.6.2.9.1).
+    pub fn fill(&mut self, now: Instant, room: usize, _stats: &mut Stats) -> Fill {
+        let mut chunks = Vec::new();
+        let mut used = 0;
+        let mut tc = false;
+        if self.ack_now {
+            self.add_acks(room, &mut used, &mut chunks, true);
+        }
+        // Expire messages before choosing what to send.
+        for f in self.send.values_mut() {
+            if f.next_deadline().is_some_and(|d| d <= now) {
+                let messages = f.expire(now);
+                if !messages.is_empty() {
+                    self.events.push(SessionEvent::MessagesAbandoned {
+                        flow: f.id,
+                        messages,
+                    });
+                }
+            }
+        }
+        let mut has_data = false;
+        while self.outstanding_bytes() < self.cc.cwnd() && self.burst.allows() && used < room {
+            // Highest priority ready flow; round robin among equals.
+            let ready: Vec<(u8, u64)> = self
+                .send
+                .values()
+                .filter(|f| f.is_ready())
+                .map(|f| (f.priority, f.id))
+                .collect();
+            let Some(top) = ready.iter().map(|r| r.0).max() else {
+                break;
+            };
+            let mut equals = ready.iter().filter(|r| r.0 == top).map(|r| r.1);
+            let first = equals.clone().next().expect("non-empty");
+            let id = equals.find(|&i| i > self.rr).unwrap_or(first);
+            let f = self.send.get_mut(&id).expect("ready");
+            let n = f.assemble(room - used, &mut self.next_tsn, &mut chunks);
+            if n == 0 {
+                break;
+            }
+            tc |= f.time_critical;
+            has_data = true;
+            used += n;
+            self.rr = id;
+        }
+        if (has_data || !chunks.is_empty()) && !self.ack_ready().is_empty() {
+            self.add_acks(room, &mut used, &mut chunks, false);
+        }
+        let erto = self.rtt.erto;
+        for f in self.send.values_mut() {
+            let probe = Chunk::BufferProbe(BufferProbe { flow_id: f.id });
+            if used + probe.encoded_len() <= room && f.probe_due(now, erto) {
+                used += probe.encoded_len();
+                chunks.push(probe);
+            }
+        }
+        Fill {
+            chunks,
+            time_critical: tc,
+        }
+    }
+
+    /// After a packet was sent (§3.5.2.3 DATA_PACKET_COUNT, §3.6.2.6 alarm).
+    pub fn on_sent(&mut self, now: Instant, p: &Packet) {
         self.last_sent = now;
-    }
-
-    pub fn take_events(&mut self) -> Vec<SessionEvent> {
-        std::mem::take(&mut self.events)
+        let data = p
+            .chunks
+            .iter()
+            .any(|c| matches!(c, Chunk::UserData(_) | Chunk::NextUserData(_)));
+        if data {
+            self.burst.on_data_packet_sent();
+            self.stats.data_packets_sent += 1;
+            // §3.6.2.6: set or reset TIMEOUT_ALARM to fire in ERTO.
+            self.timeout_alarm = Some(now + self.rtt.erto);
+            self.last_activity = now;
+            if p.header.time_critical {
+                self.time_critical.tc_sent = Some(now);
+            }
+            self.record(now, TraceEvent::Send, 0, false);
+        }
     }
 }
