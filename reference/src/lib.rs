@@ -4,6 +4,7 @@
 //! The protocol core is sans-IO: time ([`time::Instant`]), randomness and datagrams
 //! are inputs; datagrams, events and the next timeout are outputs.
 
+pub mod app;
 pub mod capture;
 pub mod congestion;
 pub mod crypto;

@@ -1,0 +1,407 @@
+//! `rtmfp connect`: an initiator that opens flows, sends data, waits for its
+//! acknowledgement (and echo), closes, and prints a summary. Exit 0 only on success.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use rtmfp::endpoint::{Event, SessionHandle, State};
+use rtmfp::runtime::{Control, Driver};
+use rtmfp::session::SessionEvent;
+use rtmfp::session::config::EndpointConfig;
+use rtmfp::session::data::FlowOptions;
+use rtmfp::time::Instant;
+use serde::Serialize;
+
+use crate::peer::{CryptoArgs, ProfileName, log_keys, parse_epd};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// More logging to stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The responder (more than one: parallel open, the first to answer wins).
+    #[arg(value_name = "ADDR:PORT", required = true)]
+    target: Vec<SocketAddr>,
+    #[command(flatten)]
+    crypto: CryptoArgs,
+    /// Endpoint discriminator. flash: comma-separated any | uri:URI |
+    /// hostname:NAME | fingerprint:HEX | hex:BYTES (default any); plain: the
+    /// responder's identity (default "server").
+    #[arg(long)]
+    epd: Option<String>,
+    /// Our certificate hostname (flash) or identity (plain, default "client").
+    #[arg(long)]
+    name: Option<String>,
+    /// Local address (default: the wildcard address of the target's family).
+    #[arg(long, value_name = "ADDR:PORT")]
+    bind: Option<SocketAddr>,
+    /// Number of flows to open.
+    #[arg(long, default_value_t = 1)]
+    flows: u32,
+    /// Total bytes to send, spread over the flows.
+    #[arg(long, default_value_t = 1 << 20)]
+    bytes: u64,
+    /// Size of each message.
+    #[arg(long, default_value_t = 16384)]
+    message_size: usize,
+    /// Flow metadata.
+    #[arg(long, default_value = "rtmfp-conformance")]
+    metadata: String,
+    /// Require every flow to be echoed back on a return flow, byte for byte.
+    #[arg(long)]
+    expect_echo: bool,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    ok: bool,
+    profile: &'static str,
+    far_address: Option<SocketAddr>,
+    far_fingerprint: Option<String>,
+    handshake_ms: Option<f64>,
+    flows: u32,
+    bytes_sent: u64,
+    bytes_acked: u64,
+    bytes_echoed: u64,
+    duration_s: f64,
+    throughput_mbit_s: f64,
+    fragments_sent: u64,
+    retransmissions: u64,
+    srtt_ms: Option<f64>,
+    erto_ms: Option<f64>,
+    errors: Vec<String>,
+}
+
+struct FlowState {
+    expect: Vec<u8>,
+    echoed: Vec<u8>,
+    complete: bool,
+    echo_complete: bool,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return crate::fail("connect", e),
+    };
+    rt.block_on(connect(args))
+}
+
+fn pattern(flow: u32, offset: u64, len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| {
+            ((offset + i)
+                .wrapping_mul(31)
+                .wrapping_add(u64::from(flow) * 7)
+                % 251) as u8
+        })
+        .collect()
+}
+
+async fn connect(args: Args) -> ExitCode {
+    let seed = args.crypto.seed();
+    let profile = match args.crypto.profile(false, args.name.as_deref(), seed) {
+        Ok(p) => p,
+        Err(e) => return crate::fail("connect", e),
+    };
+    let default_epd = if args.crypto.profile == ProfileName::Plain {
+        "server"
+    } else {
+        "any"
+    };
+    let epd = match parse_epd(
+        args.crypto.profile,
+        args.epd.as_deref().unwrap_or(default_epd),
+    ) {
+        Ok(e) => e,
+        Err(e) => return crate::fail("connect", e),
+    };
+    if args.message_size == 0 || args.flows == 0 {
+        return crate::fail("connect", "--message-size and --flows must be positive");
+    }
+    let mut keylog = match args.crypto.keylog() {
+        Ok(k) => k,
+        Err(e) => return crate::fail("connect", e),
+    };
+    let bind = args.bind.unwrap_or_else(|| {
+        if args.target[0].is_ipv4() {
+            "0.0.0.0:0".parse().expect("valid")
+        } else {
+            "[::]:0".parse().expect("valid")
+        }
+    });
+    let endpoint = rtmfp::endpoint::Endpoint::new(EndpointConfig::default(), profile.clone(), seed);
+    let mut driver = match Driver::bind(endpoint, &[bind]).await {
+        Ok(d) => d,
+        Err(e) => return crate::fail("connect", format!("cannot bind {bind}: {e}")),
+    };
+    let start = driver.now();
+    let session: SessionHandle = driver.endpoint.connect(start, epd, &args.target);
+    let mut summary = Summary {
+        profile: profile.name(),
+        flows: args.flows,
+        ..Default::default()
+    };
+    let mut flows: BTreeMap<u64, FlowState> = BTreeMap::new();
+    let mut returns: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut opened_at: Option<Instant> = None;
+    let mut failed: Option<String> = None;
+    let per_flow = args.bytes / u64::from(args.flows);
+    let expect_echo = args.expect_echo;
+    let limit = Duration::from_secs_f64(args.timeout);
+    let result = driver
+        .run(Some(limit), std::future::pending::<()>(), |ep, now, ev| {
+            log_keys(&mut keylog, &ev);
+            match ev {
+                Event::SessionOpened {
+                    session: s,
+                    far_address,
+                    far_certificate,
+                    ..
+                } if s == session => {
+                    opened_at = Some(now);
+                    summary.far_address = Some(far_address);
+                    summary.far_fingerprint = Some(hex::encode(
+                        rtmfp::crypto::flash::cert::fingerprint(&far_certificate),
+                    ));
+                    for i in 0..args.flows {
+                        let f = match ep.open_flow(
+                            now,
+                            s,
+                            args.metadata.as_bytes().to_vec(),
+                            None,
+                            FlowOptions::default(),
+                        ) {
+                            Ok(f) => f,
+                            Err(e) => {
+                                failed = Some(format!("open flow: {e}"));
+                                return Control::Stop;
+                            }
+                        };
+                        let mut sent = Vec::new();
+                        let mut off = 0u64;
+                        while off < per_flow {
+                            let n = (per_flow - off).min(args.message_size as u64) as usize;
+                            let m = pattern(i, off, n);
+                            if let Err(e) = ep.send(now, s, f, &m, None) {
+                                failed = Some(format!("send: {e}"));
+                                return Control::Stop;
+                            }
+                            if expect_echo {
+                                sent.extend_from_slice(&m);
+                            }
+                            off += n as u64;
+                        }
+                        // With an echo expected, the flow stays F_OPEN until the echo is
+                        // complete: §3.6.3.1 step 7 makes the responder's return flow
+                        // invalid once the flow it answers is no longer F_OPEN.
+                        if !expect_echo {
+                            let _ = ep.close_flow(now, s, f);
+                        }
+                        flows.insert(
+                            f,
+                            FlowState {
+                                expect: sent,
+                                echoed: Vec::new(),
+                                complete: false,
+                                echo_complete: false,
+                            },
+                        );
+                    }
+                }
+                Event::SessionOpenFailed { reason, .. } => {
+                    failed = Some(format!("session open failed: {reason}"));
+                    return Control::Stop;
+                }
+                Event::SessionClosed { reason, .. } => {
+                    failed.get_or_insert(format!("session closed: {reason}"));
+                    return Control::Stop;
+                }
+                Event::Session { event, .. } => match event {
+                    SessionEvent::SendFlowComplete { flow } => {
+                        if let Some(f) = flows.get_mut(&flow) {
+                            f.complete = true;
+                        }
+                    }
+                    SessionEvent::SendFlowException { flow, code } => {
+                        failed = Some(format!(
+                            "flow {flow} rejected by the responder (exception {code})"
+                        ));
+                        return Control::Stop;
+                    }
+                    SessionEvent::FlowOpened {
+                        flow, association, ..
+                    } => match association {
+                        Some(a) if expect_echo && flows.contains_key(&a) => {
+                            returns.insert(flow, a);
+                        }
+                        _ if expect_echo => {
+                            let _ = ep.reject_flow(now, session, flow, 0);
+                        }
+                        _ => {
+                            // Not asked to check echoes: refuse return flows, like fcclient.
+                            let _ = ep.reject_flow(now, session, flow, 0);
+                        }
+                    },
+                    SessionEvent::Message { flow, data } => {
+                        if let Some(&a) = returns.get(&flow)
+                            && let Some(f) = flows.get_mut(&a)
+                        {
+                            f.echoed.extend_from_slice(&data);
+                            summary.bytes_echoed += data.len() as u64;
+                            if f.echoed.len() >= f.expect.len() {
+                                let _ = ep.close_flow(now, session, a);
+                            }
+                        }
+                    }
+                    SessionEvent::FlowComplete { flow } => {
+                        if let Some(f) = returns.get(&flow).and_then(|a| flows.get_mut(a)) {
+                            f.echo_complete = true;
+                        }
+                    }
+                    SessionEvent::Gap { flow, count } => {
+                        if returns.contains_key(&flow) {
+                            failed = Some(format!("echo flow {flow} has a gap of {count}"));
+                            return Control::Stop;
+                        }
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+            let done = !flows.is_empty()
+                && flows.values().all(|f| {
+                    f.complete
+                        && (!expect_echo
+                            || (f.echoed.len() >= f.expect.len()
+                                && (f.echo_complete || f.echoed.len() == f.expect.len())))
+                });
+            if done {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        })
+        .await;
+    if let Err(e) = result {
+        return crate::fail("connect", e);
+    }
+    let end = driver.now();
+    // Statistics before closing.
+    if let Some(s) = driver.endpoint.session(session) {
+        for f in s.data.send_flows() {
+            summary.bytes_sent += f.stats.bytes_queued;
+            summary.bytes_acked += f.stats.bytes_acked;
+            summary.fragments_sent += f.stats.fragments_sent;
+            summary.retransmissions += f.stats.retransmissions;
+        }
+        summary.srtt_ms = s.data.rtt.srtt.map(|d| d.as_secs_f64() * 1000.0);
+        summary.erto_ms = Some(s.data.rtt.erto.as_secs_f64() * 1000.0);
+    }
+    let complete = flows.values().filter(|f| f.complete).count();
+    summary.bytes_sent = summary.bytes_sent.max(per_flow * complete as u64);
+    summary.bytes_acked = summary.bytes_acked.max(per_flow * complete as u64);
+    if let Some(o) = opened_at {
+        summary.handshake_ms = Some((o - start).as_secs_f64() * 1000.0);
+        summary.duration_s = (end - o).as_secs_f64();
+        if summary.duration_s > 0.0 {
+            summary.throughput_mbit_s = summary.bytes_acked as f64 * 8.0 / summary.duration_s / 1e6;
+        }
+    }
+    if let Some(f) = failed {
+        summary.errors.push(f);
+    }
+    if opened_at.is_none() && summary.errors.is_empty() {
+        summary
+            .errors
+            .push(format!("no session within {:.0} s", args.timeout));
+    }
+    for (id, f) in &flows {
+        if !f.complete {
+            summary
+                .errors
+                .push(format!("flow {id}: not completely acknowledged"));
+        }
+        if expect_echo && f.echoed != f.expect {
+            summary.errors.push(format!(
+                "flow {id}: echo mismatch ({} of {} bytes echoed{})",
+                f.echoed.len(),
+                f.expect.len(),
+                if f.echoed.len() == f.expect.len() {
+                    ", contents differ"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    summary.ok = summary.errors.is_empty();
+    // Orderly close (§3.5.5) and a moment for the Close Ack.
+    if driver
+        .endpoint
+        .session(session)
+        .is_some_and(|s| s.state == State::S_OPEN)
+    {
+        let now = driver.now();
+        driver.endpoint.close(now, session, false);
+        let _ = driver
+            .run(
+                Some(Duration::from_secs(2)),
+                std::future::pending::<()>(),
+                |ep, _, _| {
+                    if ep.session(session).is_none() {
+                        Control::Stop
+                    } else {
+                        Control::Continue
+                    }
+                },
+            )
+            .await;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{} {} profile={} handshake={} bytes_sent={} bytes_acked={} bytes_echoed={} duration={:.3}s throughput={:.2} Mbit/s retransmissions={} srtt={}",
+            if summary.ok { "OK" } else { "FAILED" },
+            summary
+                .far_address
+                .map_or("-".to_string(), |a| a.to_string()),
+            summary.profile,
+            summary
+                .handshake_ms
+                .map_or("-".to_string(), |h| format!("{h:.1}ms")),
+            summary.bytes_sent,
+            summary.bytes_acked,
+            summary.bytes_echoed,
+            summary.duration_s,
+            summary.throughput_mbit_s,
+            summary.retransmissions,
+            summary
+                .srtt_ms
+                .map_or("-".to_string(), |r| format!("{r:.1}ms")),
+        );
+        for e in &summary.errors {
+            println!("error: {e}");
+        }
+    }
+    if summary.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
