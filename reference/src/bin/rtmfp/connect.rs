@@ -270,11 +270,9 @@ async fn connect(args: Args) -> ExitCode {
                             f.echo_complete = true;
                         }
                     }
-                    SessionEvent::Gap { flow, count } => {
-                        if returns.contains_key(&flow) {
-                            failed = Some(format!("echo flow {flow} has a gap of {count}"));
-                            return Control::Stop;
-                        }
+                    SessionEvent::Gap { flow, count } if returns.contains_key(&flow) => {
+                        failed = Some(format!("echo flow {flow} has a gap of {count}"));
+                        return Control::Stop;
                     }
                     _ => {}
                 },
