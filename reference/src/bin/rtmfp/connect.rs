@@ -109,6 +109,23 @@ fn pattern(flow: u32, offset: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// The local address the system would use to reach `target` (so that key logs
+/// name the real source address), port 0; the wildcard if that cannot be found.
+fn local_for(target: SocketAddr) -> SocketAddr {
+    let wildcard: SocketAddr = if target.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        "[::]:0".parse().expect("valid")
+    };
+    std::net::UdpSocket::bind(wildcard)
+        .and_then(|s| {
+            s.connect(target)?;
+            s.local_addr()
+        })
+        .map(|a| SocketAddr::new(a.ip(), 0))
+        .unwrap_or(wildcard)
+}
+
 async fn connect(args: Args) -> ExitCode {
     let seed = args.crypto.seed();
     let profile = match args.crypto.profile(false, args.name.as_deref(), seed) {
@@ -134,13 +151,7 @@ async fn connect(args: Args) -> ExitCode {
         Ok(k) => k,
         Err(e) => return crate::fail("connect", e),
     };
-    let bind = args.bind.unwrap_or_else(|| {
-        if args.target[0].is_ipv4() {
-            "0.0.0.0:0".parse().expect("valid")
-        } else {
-            "[::]:0".parse().expect("valid")
-        }
-    });
+    let bind = args.bind.unwrap_or_else(|| local_for(args.target[0]));
     let endpoint = rtmfp::endpoint::Endpoint::new(EndpointConfig::default(), profile.clone(), seed);
     let mut driver = match Driver::bind(endpoint, &[bind]).await {
         Ok(d) => d,
