@@ -189,7 +189,8 @@ pub struct Endpoint {
     rng: ChaCha20Rng,
     cookies: CookieJar,
     default_cipher: Box<dyn PacketCipher>,
-    sessions: BTreeMap<SessionHandle, Session>,
+    // Boxed: a B-tree node holds eleven entries inline, and a Session is large.
+    sessions: BTreeMap<SessionHandle, Box<Session>>,
     by_sid: BTreeMap<u32, SessionHandle>,
     next_handle: u64,
     next_packet_id: u64,
@@ -249,15 +250,15 @@ impl Endpoint {
     }
 
     pub fn session(&self, h: SessionHandle) -> Option<&Session> {
-        self.sessions.get(&h)
+        self.sessions.get(&h).map(|b| &**b)
     }
 
     pub fn session_mut(&mut self, h: SessionHandle) -> Option<&mut Session> {
-        self.sessions.get_mut(&h)
+        self.sessions.get_mut(&h).map(|b| &mut **b)
     }
 
     pub fn sessions(&self) -> impl Iterator<Item = &Session> {
-        self.sessions.values()
+        self.sessions.values().map(|b| &**b)
     }
 
     /// Per-initiator state held before a valid IIKeying: none, by design
@@ -402,7 +403,7 @@ impl Endpoint {
             close_retry: None,
             close_reason: None,
         };
-        self.sessions.insert(h, session);
+        self.sessions.insert(h, Box::new(session));
         for &a in candidates {
             self.add_candidate(now, h, a);
         }
@@ -1091,7 +1092,7 @@ impl Endpoint {
             close_retry: None,
             close_reason: None,
         };
-        self.sessions.insert(h, s);
+        self.sessions.insert(h, Box::new(s));
         self.by_sid.insert(local_sid, h);
         self.sessions
             .get_mut(&h)
