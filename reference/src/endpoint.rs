@@ -200,6 +200,49 @@ pub struct Endpoint {
     pub stats: Stats,
     /// The local addresses we receive on (the first is the default source).
     local: Vec<SocketAddr>,
+    /// §3.4 startup pacing per destination.
+    pacers: BTreeMap<SocketAddr, Pacer>,
+    /// Set while sending our own (initiator) startup packets.
+    initiating: bool,
+}
+
+/// §3.4: at most 4380 bytes and four packets per destination every 200 ms.
+pub const STARTUP_PACING_WINDOW: Duration = Duration::from_millis(200);
+pub const STARTUP_PACING_BYTES: usize = 4380;
+pub const STARTUP_PACING_PACKETS: usize = 4;
+
+/// A sliding 200 ms window of recent startup sends to one destination.
+#[derive(Debug, Default)]
+struct Pacer {
+    recent: VecDeque<(Instant, usize)>,
+    queue: VecDeque<Vec<u8>>,
+}
+
+impl Pacer {
+    fn roll(&mut self, now: Instant) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(t, _)| now - t >= STARTUP_PACING_WINDOW)
+        {
+            self.recent.pop_front();
+        }
+    }
+
+    fn fits(&self, len: usize) -> bool {
+        let bytes: usize = self.recent.iter().map(|r| r.1).sum();
+        self.recent.len() < STARTUP_PACING_PACKETS
+            && (self.recent.is_empty() || bytes + len <= STARTUP_PACING_BYTES)
+    }
+
+    fn count(&mut self, now: Instant, len: usize) {
+        self.recent.push_back((now, len));
+    }
+
+    /// When the oldest send leaves the window.
+    fn next_release(&self) -> Option<Instant> {
+        self.recent.front().map(|&(t, _)| t + STARTUP_PACING_WINDOW)
+    }
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -237,6 +280,8 @@ impl Endpoint {
             events: VecDeque::new(),
             stats: Stats::default(),
             local: Vec::new(),
+            pacers: BTreeMap::new(),
+            initiating: false,
         }
     }
 
@@ -265,7 +310,7 @@ impl Endpoint {
     /// (§3.5.1.1.2); this counts everything the endpoint keeps per far end, for
     /// tests that assert it stays zero under spoofed IHellos.
     pub fn state_size(&self) -> usize {
-        self.sessions.len() + self.by_sid.len() + self.reassembly.len()
+        self.sessions.len() + self.by_sid.len() + self.reassembly.len() + self.pacers.len()
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -317,18 +362,60 @@ impl Endpoint {
                 return;
             }
         };
-        let pieces = if plain.len() > self.config.max_startup_packet {
+        let fragmented = plain.len() > self.config.max_startup_packet;
+        let pieces = if fragmented {
             let id = self.next_packet_id;
             self.next_packet_id += 1;
             fragment::fragment(&plain, Mode::Startup, id, self.config.max_startup_packet)
         } else {
             vec![plain]
         };
+        // §3.4: the sender MUST rate limit packet transmission; SHOULD NOT send more
+        // than 4380 bytes nor four packets per distinct endpoint every 200 ms. Our own
+        // startup packets (IHello, IIKeying) and all fragments are paced. A single-
+        // datagram answer (RHello, Redirect, Cookie Change, RIKeying) is sent at
+        // once: it answers one received packet, and pacing it would mean keeping
+        // state per initiator before a valid IIKeying (§3.5.1.1.2).
+        let answer = !fragmented && sid == 0 && !self.initiating;
         for p in pieces {
             let mut enc = Vec::with_capacity(p.len() + 32);
             self.default_cipher.seal(&p, &mut enc);
             let mut d = Vec::with_capacity(enc.len() + 4);
             multiplex::mux(sid, &enc, &mut d);
+            if answer {
+                self.send_raw(dst, d);
+            } else {
+                self.pace(now, dst, d);
+            }
+        }
+    }
+
+    /// Sends now if the destination's 200 ms budget allows, else queues.
+    fn pace(&mut self, now: Instant, dst: SocketAddr, d: Vec<u8>) {
+        let p = self.pacers.entry(dst).or_default();
+        p.roll(now);
+        if p.queue.is_empty() && p.fits(d.len()) {
+            p.count(now, d.len());
+            self.send_raw(dst, d);
+        } else {
+            p.queue.push_back(d);
+        }
+    }
+
+    /// Releases paced datagrams whose window has come; forgets idle pacers.
+    fn service_pacers(&mut self, now: Instant) {
+        let mut out = Vec::new();
+        for (dst, p) in self.pacers.iter_mut() {
+            p.roll(now);
+            while p.queue.front().is_some_and(|d| p.fits(d.len())) {
+                let d = p.queue.pop_front().expect("front");
+                p.count(now, d.len());
+                out.push((*dst, d));
+            }
+        }
+        self.pacers
+            .retain(|_, p| !p.queue.is_empty() || !p.recent.is_empty());
+        for (dst, d) in out {
             self.send_raw(dst, d);
         }
     }
@@ -788,7 +875,9 @@ impl Endpoint {
         o.keying = Some(keying);
         o.iikeying = Some(ii.clone());
         o.retry = Some(retry);
+        self.initiating = true;
         self.send_startup(now, from, 0, vec![Chunk::IIKeying(ii)]);
+        self.initiating = false;
     }
 
     /// §3.5.1.2: the initiator adopts a new cookie once.
@@ -825,7 +914,9 @@ impl Endpoint {
         let ii = ii.clone();
         let dest = s.dest;
         let _ = from;
+        self.initiating = true;
         self.send_startup(now, dest, 0, vec![Chunk::IIKeying(ii)]);
+        self.initiating = false;
     }
 
     /// §3.5.1.1.1: RIKeying completes the initiator's handshake.
@@ -1148,6 +1239,7 @@ impl Endpoint {
                 .drop(format!("session packet in mode {:?}", packet.header.mode));
         }
         s.last_heard = now;
+        s.ping = None;
         s.data.begin_packet(now, &packet.header);
         let mut replies: Vec<Chunk> = Vec::new();
         let mut close_now = false;
@@ -1269,6 +1361,7 @@ impl Endpoint {
     /// Time has advanced to `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.reassembly.expire(now);
+        self.service_pacers(now);
         self.service_openings(now);
         let hs: Vec<_> = self.sessions.keys().copied().collect();
         for h in hs {
@@ -1303,9 +1396,11 @@ impl Endpoint {
                         epd: o.epd.clone(),
                         tag: o.tag.clone(),
                     };
+                    self.initiating = true;
                     for a in sends {
                         self.send_startup(now, a, 0, vec![Chunk::IHello(ih.clone())]);
                     }
+                    self.initiating = false;
                 }
                 State::S_KEYING_SENT => {
                     if let (Some(r), Some(ii)) = (o.retry.as_mut(), o.iikeying.as_ref())
@@ -1313,7 +1408,9 @@ impl Endpoint {
                     {
                         r.backoff(now);
                         let (ii, dest) = (ii.clone(), s.dest);
+                        self.initiating = true;
                         self.send_startup(now, dest, 0, vec![Chunk::IIKeying(ii)]);
+                        self.initiating = false;
                     }
                 }
                 _ => {}
@@ -1376,12 +1473,11 @@ impl Endpoint {
         if s.role == Role::Responder {
             period += s.data.mrto();
         }
+        // Any packet from the far end answers for liveness (it clears `ping`), so a
+        // Ping goes out only after `period` of silence.
         let due = match &s.ping {
             Some(r) => r.next <= now,
-            None => {
-                now - s.last_heard >= period
-                    && now - s.data.last_sent() >= period.min(now - s.last_heard)
-            }
+            None => now - s.last_heard >= period,
         };
         if !due {
             return;
@@ -1414,6 +1510,10 @@ impl Endpoint {
     pub fn next_timeout(&self) -> Option<Instant> {
         let mut t: Option<Instant> = None;
         let mut at = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
+        // Paced datagrams wait for the window; idle pacers are forgotten then.
+        for r in self.pacers.values().filter_map(Pacer::next_release) {
+            at(r);
+        }
         for s in self.sessions.values() {
             if let Some(o) = &s.opening {
                 at(o.deadline);
@@ -1448,7 +1548,10 @@ impl Endpoint {
                         Some(r) => at(r.next),
                         None => at(s.last_heard + period),
                     }
-                    at(s.last_heard + self.config.retransmit_limit);
+                    // The dead-peer check only matters while waiting for an answer.
+                    if s.ping.is_some() || s.data.outstanding_bytes() > 0 {
+                        at(s.last_heard + self.config.retransmit_limit);
+                    }
                     if let Some(idle) = self.config.idle_close {
                         at(s.data.last_activity() + idle);
                     }

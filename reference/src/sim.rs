@@ -155,6 +155,8 @@ pub struct Network {
     queue: BinaryHeap<Reverse<(Instant, u64)>>,
     pending: BTreeMap<u64, InFlight>,
     seq: u64,
+    /// Consecutive steps without time advancing (a stuck timer is a bug).
+    stalled: u64,
     hooks: Vec<Hook>,
     /// Every datagram, if recording is on.
     pub records: Option<Vec<Record>>,
@@ -177,6 +179,7 @@ impl Network {
             queue: BinaryHeap::new(),
             pending: BTreeMap::new(),
             seq: 0,
+            stalled: 0,
             hooks: Vec::new(),
             records: None,
             counts: BTreeMap::new(),
@@ -377,6 +380,17 @@ impl Network {
         };
         if t > limit {
             return false;
+        }
+        if t <= self.now {
+            self.stalled += 1;
+            // A node whose next_timeout stays in the past would spin forever.
+            assert!(
+                self.stalled < 1_000_000,
+                "simulated time stuck at {}: a node's next_timeout is not advancing",
+                self.now
+            );
+        } else {
+            self.stalled = 0;
         }
         self.now = self.now.max(t);
         // Deliveries due now, in order.

@@ -45,8 +45,11 @@ impl Instant {
 
 impl Add<Duration> for Instant {
     type Output = Instant;
+    /// Rounds up to the next microsecond, so that at `t + d` at least `d` has
+    /// elapsed since `t` (a deadline computed this way is never missed).
     fn add(self, d: Duration) -> Instant {
-        Instant(self.0.saturating_add(d.as_micros() as u64))
+        let us = d.as_nanos().div_ceil(1000).min(u128::from(u64::MAX)) as u64;
+        Instant(self.0.saturating_add(us))
     }
 }
 
@@ -82,5 +85,9 @@ mod tests {
         // wraps at 2^16 ticks = 262.144 s
         assert_eq!(Instant::from_millis(262_144).timestamp_250hz(), 0);
         assert_eq!(t.to_string(), "1.000000s");
+        // Sub-microsecond durations round up: the deadline is never early.
+        let d = Duration::from_nanos(1_500);
+        assert_eq!(t + d, Instant(1_000_002));
+        assert!((t + d) - t >= d);
     }
 }

@@ -391,3 +391,116 @@ fn s3_5_1_1_2_spoofed_ihellos_leave_no_state() {
     assert_eq!(server.borrow().state_size(), 0);
     drop(net);
 }
+
+/// §3.4: a startup packet larger than the path MTU goes as Packet Fragments, is
+/// reassembled, and the sender paces them: at most four packets and 4380 bytes
+/// per destination every 200 ms (MUST rate limit; the figures are the SHOULD).
+#[test]
+fn s3_4_fragmented_startup_is_reassembled_and_paced() {
+    let mut net = Network::new(9);
+    net.record();
+    let (ca, sa) = (addr("10.0.0.1:5000"), addr("10.0.0.2:1935"));
+    // A client with keys for groups 16, 14 and 2: a 908-byte certificate.
+    let mut cc = FlashConfig::client(false);
+    cc.groups = vec![16, 14, 2];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let cp: Arc<dyn CryptoProfile> = Arc::new(FlashProfile::new(cc, &mut rng).unwrap());
+    let small = EndpointConfig {
+        max_startup_packet: 200,
+        ..Default::default()
+    };
+    let client = endpoint(&mut net, cp, ca, 1, small);
+    let server = endpoint(
+        &mut net,
+        flash(true, 2, None),
+        sa,
+        2,
+        EndpointConfig::default(),
+    );
+    client
+        .borrow_mut()
+        .connect(Instant::ZERO, ANY_SERVER.to_vec(), &[sa]);
+    net.run_until(Instant::from_millis(3000));
+    assert_eq!(opened(&events(&client)), [(Role::Initiator, sa)]);
+    assert_eq!(opened(&events(&server)), [(Role::Responder, ca)]);
+    let to_server: Vec<(Instant, usize)> = net
+        .records
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|r| r.dst == sa)
+        .map(|r| (r.sent, r.data.len()))
+        .collect();
+    assert!(
+        to_server.len() > 6,
+        "the IIKeying went as fragments: {}",
+        to_server.len()
+    );
+    for (i, &(t, _)) in to_server.iter().enumerate() {
+        let window: Vec<_> = to_server[i..]
+            .iter()
+            .filter(|(u, _)| *u - t < Duration::from_millis(200))
+            .collect();
+        assert!(
+            window.len() <= 4,
+            "more than four packets in 200 ms from {t}"
+        );
+        assert!(window.iter().map(|w| w.1).sum::<usize>() <= 4380 + 200);
+    }
+}
+
+/// §3.5.1.7: a parallel open to several candidates; the first acceptable RHello
+/// wins and later ones are ignored; a dead candidate does not matter.
+#[test]
+fn s3_5_1_7_parallel_open_first_rhello_wins() {
+    let mut net = Network::new(10);
+    let (ca, near, far, dead) = (
+        addr("10.0.0.1:5000"),
+        addr("10.0.0.2:1935"),
+        addr("10.0.0.3:1935"),
+        addr("10.0.0.4:1935"),
+    );
+    net.set_link(
+        ca,
+        far,
+        rtmfp::sim::LinkConfig {
+            delay: Duration::from_millis(80),
+            ..Default::default()
+        },
+    );
+    let client = endpoint(
+        &mut net,
+        flash(false, 1, None),
+        ca,
+        1,
+        EndpointConfig::default(),
+    );
+    let s_near = endpoint(
+        &mut net,
+        flash(true, 2, None),
+        near,
+        2,
+        EndpointConfig::default(),
+    );
+    let s_far = endpoint(
+        &mut net,
+        flash(true, 3, None),
+        far,
+        3,
+        EndpointConfig::default(),
+    );
+    client
+        .borrow_mut()
+        .connect(Instant::ZERO, ANY_SERVER.to_vec(), &[dead, far, near]);
+    net.run_until(Instant::from_millis(3000));
+    assert_eq!(opened(&events(&client)), [(Role::Initiator, near)]);
+    assert_eq!(opened(&events(&s_near)).len(), 1);
+    assert!(
+        opened(&events(&s_far)).is_empty(),
+        "the slower responder's RHello is ignored"
+    );
+    let c = client.borrow();
+    let late = c.stats.dropped("RHello for a session not in S_IHELLO_SENT")
+        + c.stats.dropped("RHello with an unknown tag");
+    assert_eq!(late, 1, "{:?}", c.stats.drops);
+}
