@@ -504,3 +504,92 @@ fn s3_5_1_7_parallel_open_first_rhello_wins() {
         + c.stats.dropped("RHello with an unknown tag");
     assert_eq!(late, 1, "{:?}", c.stats.drops);
 }
+
+/// §3.5.1.1.2 2.1 and 2.3: a retransmitted IIKeying (same session ID, certificate
+/// and SKIC) gets the same RIKeying again; a new IIKeying from the same identity
+/// at the same address overrides the stale S_OPEN session.
+#[test]
+fn s3_5_1_1_2_retransmitted_iikeying_and_session_override() {
+    let mut net = Network::new(11);
+    net.record();
+    let (ca, sa) = (addr("10.0.0.1:5000"), addr("10.0.0.2:1935"));
+    let identity = flash(false, 1, None);
+    let client = endpoint(&mut net, identity.clone(), ca, 1, EndpointConfig::default());
+    let server = endpoint(
+        &mut net,
+        flash(true, 2, None),
+        sa,
+        2,
+        EndpointConfig::default(),
+    );
+    client
+        .borrow_mut()
+        .connect(Instant::ZERO, ANY_SERVER.to_vec(), &[sa]);
+    net.run_until(Instant::from_millis(500));
+    let first = opened(&events(&server));
+    assert_eq!(first.len(), 1);
+    // Replay the client's IIKeying datagram: the server answers with the same
+    // RIKeying bytes and opens nothing new.
+    let recs = net.records.as_ref().unwrap().clone();
+    let iikeying = recs
+        .iter()
+        .filter(|r| r.src == ca)
+        .nth(1)
+        .unwrap()
+        .data
+        .clone();
+    let rikeying = recs
+        .iter()
+        .filter(|r| r.src == sa)
+        .nth(1)
+        .unwrap()
+        .data
+        .clone();
+    server
+        .borrow_mut()
+        .handle_datagram(net.now(), sa, ca, &iikeying);
+    assert_eq!(server.borrow_mut().poll_transmit().unwrap().data, rikeying);
+    assert!(opened(&events(&server)).is_empty());
+    // The client restarts (same identity, same address) and connects again.
+    let restarted = Rc::new(RefCell::new(Endpoint::new(
+        EndpointConfig::default(),
+        identity,
+        99,
+    )));
+    restarted
+        .borrow_mut()
+        .connect(net.now(), ANY_SERVER.to_vec(), &[sa]);
+    // Exchange directly (the old client node still owns the address in the sim).
+    loop {
+        let Some(t) = restarted.borrow_mut().poll_transmit() else {
+            break;
+        };
+        server
+            .borrow_mut()
+            .handle_datagram(net.now(), sa, ca, &t.data);
+        loop {
+            let Some(back) = server.borrow_mut().poll_transmit() else {
+                break;
+            };
+            restarted
+                .borrow_mut()
+                .handle_datagram(net.now(), ca, sa, &back.data);
+        }
+    }
+    let evs = events(&server);
+    assert!(
+        evs.iter().any(
+            |e| matches!(e, Event::SessionClosed { reason, .. } if reason.contains("overridden"))
+        ),
+        "{evs:?}"
+    );
+    assert_eq!(opened(&evs).len(), 1);
+    assert_eq!(
+        server
+            .borrow()
+            .sessions()
+            .filter(|s| s.state == State::S_OPEN)
+            .count(),
+        1
+    );
+}
