@@ -1,0 +1,3 @@
+//! `rtmfp-reports`: renders conformance results.
+
+pub mod model;
