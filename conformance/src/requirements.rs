@@ -339,3 +339,15 @@ mod tests {
         assert_eq!(s[1].1, "A receiver MUST ignore e.g. this.");
     }
 }
+
+#[cfg(test)]
+mod export {
+    /// Writes the catalogue as JSON to $RTMFP_CATALOGUE_OUT (used to hand the list
+    /// to reviewers); does nothing otherwise.
+    #[test]
+    fn export_catalogue() {
+        if let Ok(p) = std::env::var("RTMFP_CATALOGUE_OUT") {
+            std::fs::write(p, serde_json::to_string_pretty(super::catalogue()).unwrap()).unwrap();
+        }
+    }
+}

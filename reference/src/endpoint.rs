@@ -98,6 +98,21 @@ pub enum Event {
         session: SessionHandle,
         event: SessionEvent,
     },
+    /// With `EndpointConfig::tap`: a datagram that decrypted (the plain packet,
+    /// padding included) and which key opened it.
+    Packet {
+        session: Option<SessionHandle>,
+        from: SocketAddr,
+        session_id: u32,
+        default_key: bool,
+        plain: Vec<u8>,
+    },
+    /// With `EndpointConfig::tap`: a datagram that could not be decrypted or verified.
+    Undecodable {
+        from: SocketAddr,
+        session_id: Option<u32>,
+        reason: String,
+    },
 }
 
 /// Why a datagram, packet or chunk was dropped or ignored: a counter per reason.
@@ -173,6 +188,24 @@ pub struct Session {
     closing_since: Option<Instant>,
     close_retry: Option<Instant>,
     close_reason: Option<String>,
+}
+
+/// A packet built by a test tool (see [`Endpoint::send_crafted`]).
+#[derive(Debug, Clone, Default)]
+pub struct Crafted {
+    /// Send in this session (its keys, session ID, mode); `None`: Default Session Key.
+    pub session: Option<SessionHandle>,
+    /// Override the session ID (default: the session's, or 0).
+    pub session_id: Option<u32>,
+    /// The whole header (default: the session's mode and timestamps, or startup).
+    pub header: Option<Header>,
+    pub chunks: Vec<Chunk>,
+    /// Bytes after the chunks (RFC 7016 §2.2.4 padding).
+    pub padding: Vec<u8>,
+    /// Break the integrity check (flip a byte of the last cipher block / checksum).
+    pub corrupt: bool,
+    /// Send from this local address instead of the default one.
+    pub src: Option<SocketAddr>,
 }
 
 /// The RFC's Close timers (§3.5.5).
@@ -339,7 +372,22 @@ impl Endpoint {
 
     // ----------------------------------------------------------------- sending
 
-    fn send_raw(&mut self, dst: SocketAddr, data: Vec<u8>) {
+    fn send_raw(&mut self, dst: SocketAddr, mut data: Vec<u8>) {
+        if self.config.faults.checksum_rfc1071
+            && self.profile.name() == "plain"
+            && data.len() >= 4 + 18
+        {
+            // Recompute the trailing checksum with RFC 1071's odd-byte rule (the
+            // salt cancels out: only the difference between the rules is applied).
+            use crate::crypto::checksum::{checksum, checksum_rfc1071};
+            let n = data.len();
+            let body = &data[4..n - 2];
+            let stored = u16::from_be_bytes([data[n - 2], data[n - 1]]);
+            let wrong = stored
+                .wrapping_sub(checksum(body))
+                .wrapping_add(checksum_rfc1071(body));
+            data[n - 2..].copy_from_slice(&wrong.to_be_bytes());
+        }
         self.stats.datagrams_out += 1;
         self.stats.bytes_out += data.len() as u64;
         self.outbox.push_back(Transmit {
@@ -347,6 +395,79 @@ impl Endpoint {
             dst,
             data,
         });
+    }
+
+    /// Sends a packet built by a test tool: arbitrary header and chunks, in a
+    /// session (its keys, session ID and mode) or under the Default Session Key,
+    /// optionally with a broken integrity check, optionally from another local
+    /// address. Returns the datagram.
+    pub fn send_crafted(
+        &mut self,
+        now: Instant,
+        dst: Option<SocketAddr>,
+        c: Crafted,
+    ) -> Result<Vec<u8>, String> {
+        let (mut cipher, sid, header, dst) = match c.session {
+            Some(h) => {
+                let s = self.sessions.get_mut(&h).ok_or("no such session")?;
+                let mode = match s.role {
+                    Role::Initiator => Mode::Initiator,
+                    Role::Responder => Mode::Responder,
+                };
+                let header = match c.header {
+                    Some(h) => h,
+                    None => s.data.header(now, mode, false, false),
+                };
+                let cipher = s.cipher.take().ok_or("session has no keys")?;
+                (
+                    Some((h, cipher)),
+                    c.session_id.unwrap_or(s.remote_sid),
+                    header,
+                    dst.unwrap_or(s.dest),
+                )
+            }
+            None => {
+                let mut header = Header::new(Mode::Startup);
+                header.timestamp = Some(now.timestamp_250hz());
+                (
+                    None,
+                    c.session_id.unwrap_or(0),
+                    c.header.unwrap_or(header),
+                    dst.ok_or("no destination")?,
+                )
+            }
+        };
+        let mut packet = Packet::new(header, c.chunks);
+        packet.padding = c.padding;
+        let plain = packet.to_bytes().map_err(|e| e.to_string());
+        let mut enc = Vec::new();
+        if let Ok(p) = &plain {
+            match cipher.as_mut() {
+                Some((_, ci)) => ci.seal(p, &mut enc),
+                None => self.default_cipher.seal(p, &mut enc),
+            }
+        }
+        if let Some((h, ci)) = cipher
+            && let Some(s) = self.sessions.get_mut(&h)
+        {
+            s.cipher = Some(ci);
+        }
+        plain?;
+        if c.corrupt
+            && let Some(b) = enc.last_mut()
+        {
+            *b ^= 0x5a;
+        }
+        let mut d = Vec::with_capacity(enc.len() + 4);
+        multiplex::mux(sid, &enc, &mut d);
+        self.stats.datagrams_out += 1;
+        self.stats.bytes_out += d.len() as u64;
+        self.outbox.push_back(Transmit {
+            src: c.src,
+            dst,
+            data: d.clone(),
+        });
+        Ok(d)
     }
 
     /// Sends a startup packet (mode 3) under the Default Session Key to session ID
@@ -599,16 +720,32 @@ impl Endpoint {
         self.stats.bytes_in += data.len() as u64;
         let (sid, encrypted) = match multiplex::demux(data) {
             Ok(x) => x,
-            Err(_) => return self.stats.drop("datagram shorter than a session ID"),
+            Err(_) => {
+                self.tap_undecodable(from, None, "datagram shorter than a session ID");
+                return self.stats.drop("datagram shorter than a session ID");
+            }
         };
         if sid == multiplex::STARTUP_SESSION_ID {
             let opened = match self.default_cipher.open(encrypted) {
                 Ok(o) => o,
-                Err(e) => return self.stats.drop(format!("startup packet: {e}")),
+                Err(e) => {
+                    self.tap_undecodable(from, Some(sid), &format!("startup packet: {e}"));
+                    return self.stats.drop(format!("startup packet: {e}"));
+                }
             };
+            self.tap_packet(None, from, sid, true, &opened.packet);
             return self.handle_startup_plain(now, from, 0, &opened.packet, 0);
         }
         let Some(&h) = self.by_sid.get(&sid) else {
+            // Perhaps a startup packet to a session ID we do not know (tap only).
+            if self.config.tap {
+                match self.default_cipher.open(encrypted) {
+                    Ok(o) => self.tap_packet(None, from, sid, true, &o.packet),
+                    Err(e) => {
+                        self.tap_undecodable(from, Some(sid), &format!("unknown session ID: {e}"))
+                    }
+                }
+            }
             return self.stats.drop("unknown session ID");
         };
         let state = self.sessions[&h].state;
@@ -618,11 +755,17 @@ impl Endpoint {
             let opened = match self.default_cipher.open(encrypted) {
                 Ok(o) => o,
                 Err(e) => {
+                    self.tap_undecodable(
+                        from,
+                        Some(sid),
+                        &format!("startup packet to opening session: {e}"),
+                    );
                     return self
                         .stats
                         .drop(format!("startup packet to opening session: {e}"));
                 }
             };
+            self.tap_packet(Some(h), from, sid, true, &opened.packet);
             return self.handle_startup_plain(now, from, sid, &opened.packet, 0);
         }
         let s = self.sessions.get_mut(&h).expect("indexed");
@@ -632,11 +775,50 @@ impl Endpoint {
         let opened = match cipher.open(encrypted) {
             Ok(o) => o,
             Err(e) => {
+                if self.config.tap {
+                    // A startup packet (e.g. a retransmitted RIKeying) or a bad packet.
+                    match self.default_cipher.open(encrypted) {
+                        Ok(o) => self.tap_packet(Some(h), from, sid, true, &o.packet),
+                        Err(_) => {
+                            self.tap_undecodable(from, Some(sid), &format!("session packet: {e}"))
+                        }
+                    }
+                }
                 // RFC 7016 §2.2.3: SHALL discard packets that fail integrity.
                 return self.stats.drop(format!("session packet: {e}"));
             }
         };
+        self.tap_packet(Some(h), from, sid, false, &opened.packet);
         self.handle_session_plain(now, h, from, &opened.packet);
+    }
+
+    fn tap_packet(
+        &mut self,
+        session: Option<SessionHandle>,
+        from: SocketAddr,
+        session_id: u32,
+        default_key: bool,
+        plain: &[u8],
+    ) {
+        if self.config.tap {
+            self.events.push_back(Event::Packet {
+                session,
+                from,
+                session_id,
+                default_key,
+                plain: plain.to_vec(),
+            });
+        }
+    }
+
+    fn tap_undecodable(&mut self, from: SocketAddr, session_id: Option<u32>, reason: &str) {
+        if self.config.tap {
+            self.events.push_back(Event::Undecodable {
+                from,
+                session_id,
+                reason: reason.to_string(),
+            });
+        }
     }
 
     fn handle_startup_plain(
@@ -714,8 +896,14 @@ impl Endpoint {
             }
             // §3.5.1.1.2: no persistent state for an IHello; the cookie carries it.
             let cookie = self.cookies.make(now, from);
+            let mut tag_echo = tag.to_vec();
+            if self.config.faults.alter_tag_echo
+                && let Some(b) = tag_echo.last_mut()
+            {
+                *b ^= 1;
+            }
             let rh = RHello {
-                tag_echo: tag.to_vec(),
+                tag_echo,
                 cookie,
                 responder_certificate: self.profile.certificate().to_vec(),
             };
@@ -1031,11 +1219,12 @@ impl Endpoint {
     /// Glare (§3.5.1.3), retransmission and session override.
     fn on_iikeying(&mut self, now: Instant, from: SocketAddr, ii: IIKeying) {
         match self.cookies.check(now, &ii.cookie_echo, from) {
-            CookieCheck::Invalid => {
+            CookieCheck::Invalid if !self.config.faults.accept_bad_cookie => {
                 return self
                     .stats
                     .drop("IIKeying with an invalid or expired cookie");
             }
+            CookieCheck::Invalid => {}
             CookieCheck::WrongAddress => {
                 // §3.5.1.2: SHOULD send an RHello Cookie Change to the IIKeying's source,
                 // to the IIKeying's session ID, under the Default Session Key.
@@ -1249,11 +1438,16 @@ impl Endpoint {
                 // §3.5.4: reply to a Ping, copying the message unaltered.
                 Chunk::Ping(p) => {
                     if s.state == State::S_OPEN {
+                        let mut p = p;
+                        if self.config.faults.alter_ping_reply {
+                            p.message.push(b'!');
+                        }
                         replies.push(Chunk::PingReply(p));
                     }
                 }
                 Chunk::PingReply(p) => self.on_ping_reply(now, h, from, &p.message),
                 // §3.5.5: Close Request: send Close Ack; S_OPEN -> S_FARCLOSE_LINGER.
+                Chunk::Close if self.config.faults.no_close_ack => {}
                 Chunk::Close => {
                     replies.push(Chunk::CloseAck);
                     if s.state == State::S_OPEN {
@@ -1468,6 +1662,9 @@ impl Endpoint {
     /// responder one MRTO later (so normally only the initiator's Pings go out);
     /// an unanswered Ping is resent on an ERTO backoff.
     fn keepalive(&mut self, now: Instant, h: SessionHandle) {
+        if self.config.faults.no_keepalive {
+            return;
+        }
         let s = self.sessions.get_mut(&h).expect("present");
         let mut period = self.config.keepalive;
         if s.role == Role::Responder {
@@ -1591,6 +1788,7 @@ impl Endpoint {
             Role::Initiator => Mode::Initiator,
             Role::Responder => Mode::Responder,
         };
+        let mode = self.maybe_wrong(mode);
         let tcr = self.tcr_for(h, now);
         let s = self.sessions.get_mut(&h).expect("present");
         let header = s.data.header(now, mode, false, tcr);
@@ -1625,6 +1823,7 @@ impl Endpoint {
             };
             let header_room = 5;
             let fill = s.data.fill(now, max - header_room, &mut self.stats);
+            let mode = self.maybe_wrong(mode);
             if fill.chunks.is_empty() {
                 return;
             }
@@ -1636,6 +1835,15 @@ impl Endpoint {
             let Ok(bytes) = packet.to_bytes() else { return };
             let dest = s.dest;
             self.send_session_packet(h, dest, &bytes);
+        }
+    }
+
+    /// The `wrong_mode` fault swaps the Initiator and Responder Marks.
+    fn maybe_wrong(&self, mode: Mode) -> Mode {
+        match (self.config.faults.wrong_mode, mode) {
+            (true, Mode::Initiator) => Mode::Responder,
+            (true, Mode::Responder) => Mode::Initiator,
+            (_, m) => m,
         }
     }
 

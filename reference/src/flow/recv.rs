@@ -85,6 +85,8 @@ pub struct RecvFlow {
     linger_since: Option<Instant>,
     completion_reported: bool,
     pub stats: RecvStats,
+    /// Deliberate violations (conformance self-test only).
+    pub faults: crate::session::config::Faults,
 }
 
 impl RecvFlow {
@@ -107,6 +109,7 @@ impl RecvFlow {
             linger_since: None,
             completion_reported: false,
             stats: RecvStats::default(),
+            faults: Default::default(),
         }
     }
 
@@ -195,7 +198,9 @@ impl RecvFlow {
                 .insert(sn, (c.flags.fragment_control, c.user_data.clone()));
         }
         // 12. and 13. (0 is not a sequence number but the RFC counts it in the set)
-        self.seq.insert(0, fsn);
+        if !self.faults.ignore_fsn {
+            self.seq.insert(0, fsn);
+        }
         self.seq.insert(sn, sn);
         // 14.
         if self.seq.has_gaps() {
@@ -395,7 +400,7 @@ impl RecvFlow {
     pub fn build_ack(&mut self, room: usize, may_truncate: bool) -> Option<(Vec<Chunk>, usize)> {
         let mut chunks = Vec::new();
         let mut size = 0;
-        if self.state == RecvState::RF_REJECTED {
+        if self.state == RecvState::RF_REJECTED && !self.faults.no_exception_on_reject {
             let e = Chunk::FlowExceptionReport(FlowExceptionReport {
                 flow_id: self.id,
                 exception: self.exception_code,
@@ -404,8 +409,11 @@ impl RecvFlow {
             chunks.push(e);
         }
         let blocks = self.advertised_blocks();
-        let cum = self.csn().unwrap_or(0);
-        let ranges: Vec<(u64, u64)> = self.seq.iter().filter(|&(s, _)| s > cum).collect();
+        let mut cum = self.csn().unwrap_or(0);
+        if self.faults.ack_unsent && !self.seq.is_empty() {
+            cum += 1;
+        }
+        let ranges: Vec<(u64, u64)> = self.seq.iter().filter(|&(s, _)| s > cum + 1).collect();
         let range_ack = RangeAck::from_ranges(self.id, blocks, cum, &ranges);
         let bitmap = bitmap_for(self.id, blocks, cum, &ranges);
         let mut ack = match bitmap {

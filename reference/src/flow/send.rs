@@ -108,6 +108,8 @@ pub struct SendFlow {
     probe_at: Option<Instant>,
     probe_period: Duration,
     pub stats: SendStats,
+    /// Deliberate violations (conformance self-test only).
+    pub faults: crate::session::config::Faults,
 }
 
 impl SendFlow {
@@ -148,6 +150,7 @@ impl SendFlow {
             probe_at: None,
             probe_period: Duration::from_secs(1),
             stats: SendStats::default(),
+            faults: Default::default(),
         }
     }
 
@@ -315,6 +318,9 @@ impl SendFlow {
     fn eligible(&self, i: usize) -> bool {
         let e = &self.queue[i];
         // §3.6.2.3: not IN_FLIGHT and (not ABANDONED, or first, or the final SN).
+        if self.faults.never_retransmit && e.ever_sent {
+            return false;
+        }
         !e.acked && !e.in_flight && (!e.abandoned || i == 0 || Some(e.seq) == self.final_sn)
     }
 
@@ -427,6 +433,9 @@ impl SendFlow {
             self.stats.fragments_sent += 1;
             prev_seq = Some(e.seq);
             used += size;
+            if self.faults.no_metadata_repeat {
+                self.startup_options.clear();
+            }
             self.hint = self.hint.max(e.seq + 1);
             out.push(chunk);
             i += 1;

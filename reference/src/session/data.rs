@@ -126,6 +126,7 @@ pub struct Data {
     pub tc_received: Option<Instant>,
     pub trace: Option<Trace>,
     pub stats: DataStats,
+    faults: crate::session::config::Faults,
 }
 
 impl Data {
@@ -161,6 +162,7 @@ impl Data {
             tc_received: None,
             trace: config.trace.then(|| Trace::new(2_000_000)),
             stats: DataStats::default(),
+            faults: config.faults,
         }
     }
 
@@ -428,6 +430,7 @@ impl Data {
         if !existing {
             // §3.6.3.1: a new receiving flow.
             let mut f = RecvFlow::new(fid, self.receive_buffer);
+            f.faults = self.faults;
             f.metadata = u.metadata().map(<[u8]>::to_vec);
             let association = u.return_flow_association();
             let mut reason = None;
@@ -491,7 +494,11 @@ impl Data {
         if let Some(why) = out.dropped {
             stats.drop(why);
         }
-        self.ack_now |= out.ack_now;
+        if !self.faults.no_obligatory_ack {
+            self.ack_now |= out.ack_now;
+        } else {
+            self.ack_now = false;
+        }
         // §3.6.3.2 step 15.
         if !self.ack_now && self.delack_alarm.is_none() {
             self.delack_alarm = Some(now + DELACK);
@@ -583,7 +590,7 @@ impl Data {
         }
         if self.packet.had_user_data {
             self.rx_data_packets += 1;
-            if self.rx_data_packets >= 2 {
+            if self.rx_data_packets >= 2 && !self.faults.no_obligatory_ack {
                 self.ack_now = true;
             }
         }
