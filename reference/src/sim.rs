@@ -128,6 +128,8 @@ pub struct SimDatagram {
     pub data: Vec<u8>,
     /// Extra delay a hook may add.
     pub extra_delay: Duration,
+    /// Copies to deliver (a hook may set 2 to duplicate).
+    pub copies: u32,
 }
 
 struct InFlight {
@@ -255,6 +257,7 @@ impl Network {
             dst,
             data,
             extra_delay: Duration::ZERO,
+            copies: 1,
         };
         let now = self.now;
         let mut keep = true;

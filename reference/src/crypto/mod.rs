@@ -71,6 +71,9 @@ pub trait PacketCipher: Send + fmt::Debug {
     /// side is this cipher's receive side), continuing at session sequence number
     /// `next_sseq`. Test tools use it to re-emit or forge the far end's packets.
     fn reflect(&self, next_sseq: u64) -> Box<dyn PacketCipher>;
+    /// A copy with the same keys and state (to open a packet without changing
+    /// this cipher's replay window).
+    fn clone_box(&self) -> Box<dyn PacketCipher>;
 }
 
 /// The result of a completed key agreement, at one end of a session.

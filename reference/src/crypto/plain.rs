@@ -35,6 +35,10 @@ impl PacketCipher for PlainCipher {
         out.extend_from_slice(&sum.to_be_bytes());
     }
 
+    fn clone_box(&self) -> Box<dyn PacketCipher> {
+        Box::new(self.clone())
+    }
+
     fn reflect(&self, _next_sseq: u64) -> Box<dyn PacketCipher> {
         Box::new(PlainCipher {
             tx_salt: self.rx_salt,

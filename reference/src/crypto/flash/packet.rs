@@ -191,6 +191,10 @@ impl PacketCipher for FlashCipher {
         }
     }
 
+    fn clone_box(&self) -> Box<dyn PacketCipher> {
+        Box::new(self.clone())
+    }
+
     fn reflect(&self, next_sseq: u64) -> Box<dyn PacketCipher> {
         let mut c = FlashCipher::new(self.rx.clone(), self.tx.clone());
         c.next_tx_sseq = next_sseq;
