@@ -249,7 +249,7 @@ pub(crate) fn verdict(results: &Results) -> Verdict {
             class: "fail",
             title: "Not conformant".into(),
             detail: format!(
-                "{} failed a MUST-level expectation.",
+                "{} failed a MUST-level expectation",
                 plural(n(Outcome::Fail), "case")
             ),
         }
@@ -257,14 +257,14 @@ pub(crate) fn verdict(results: &Results) -> Verdict {
         Verdict {
             class: "warn",
             title: "No cases".into(),
-            detail: "This run has no cases.".into(),
+            detail: "This run has no cases".into(),
         }
     } else if n(Outcome::Warn) > 0 {
         Verdict {
             class: "warn",
             title: "Conformant, with warnings".into(),
             detail: format!(
-                "No MUST-level failure; {} failed a SHOULD-level expectation.",
+                "No MUST-level failure; {} failed a SHOULD-level expectation",
                 plural(n(Outcome::Warn), "case")
             ),
         }
@@ -272,7 +272,7 @@ pub(crate) fn verdict(results: &Results) -> Verdict {
         Verdict {
             class: "pass",
             title: "Conformant".into(),
-            detail: "No MUST-level or SHOULD-level failure.".into(),
+            detail: "No MUST-level or SHOULD-level failure".into(),
         }
     }
 }

@@ -429,6 +429,7 @@ impl<'a> Site<'a> {
                     header => p.header,
                     chunks => p.chunks,
                     note => p.note,
+                    kind => sequence::kind(p.note.as_deref()),
                 }
             })
             .collect();

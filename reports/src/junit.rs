@@ -27,10 +27,12 @@ fn seconds(ms: u64) -> String {
 
 fn test_case(c: &Case) -> TestCase {
     let reason = c.reason.clone().unwrap_or_default();
+    // An attribute: one line.
+    let one_line = reason.split_whitespace().collect::<Vec<_>>().join(" ");
     let message = match c.outcome {
-        Outcome::Unsupported if reason.is_empty() => "unsupported".to_string(),
-        Outcome::Unsupported => format!("unsupported: {reason}"),
-        _ => reason.clone(),
+        Outcome::Unsupported if one_line.is_empty() => "unsupported".to_string(),
+        Outcome::Unsupported => format!("unsupported: {one_line}"),
+        _ => one_line,
     };
     let mut body = String::new();
     let mut out = String::new();

@@ -5,9 +5,11 @@ use serde::Serialize;
 
 use crate::model::TracePacket;
 
-const WIDTH: f64 = 860.0;
-const TESTER_X: f64 = 230.0;
-const TARGET_X: f64 = 730.0;
+const WIDTH: f64 = 780.0;
+const TESTER_X: f64 = 190.0;
+const TARGET_X: f64 = 690.0;
+/// Right edge of the time column, left of the tester's lifeline.
+const TIME_X: f64 = 96.0;
 const HEAD_H: f64 = 44.0;
 const FIRST_Y: f64 = 96.0;
 const ROW_H: f64 = 50.0;
@@ -21,6 +23,7 @@ pub(crate) struct Chart {
     pub width: f64,
     pub height: f64,
     pub head_h: f64,
+    pub time_x: f64,
     /// Bottom end of the lifelines.
     pub bottom: f64,
     pub lifelines: Vec<Lifeline>,
@@ -101,7 +104,7 @@ pub(crate) fn chunk_summary(chunks: &[String]) -> String {
 }
 
 /// What a fault note means for the drawing.
-fn kind(note: Option<&str>) -> &'static str {
+pub(crate) fn kind(note: Option<&str>) -> &'static str {
     let Some(n) = note.map(str::to_ascii_lowercase) else {
         return "normal";
     };
@@ -184,6 +187,7 @@ pub(crate) fn chart(packets: &[TracePacket]) -> Chart {
         width: WIDTH,
         height: bottom + 12.0,
         head_h: HEAD_H,
+        time_x: TIME_X,
         bottom,
         lifelines: vec![
             Lifeline {
