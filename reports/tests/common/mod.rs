@@ -568,3 +568,133 @@ pub fn fixture() -> Results {
         rfc_text: RFC_TEXT.into(),
     }
 }
+
+pub mod xml;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A fresh, empty directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rtmfp-reports-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+/// Counts of the classes with the given prefixes, `name ×n` per line.
+fn class_counts(doc: &xml::Element, prefixes: &[&str]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in doc.all() {
+        for c in e.classes() {
+            if prefixes.iter().any(|p| c.starts_with(p)) {
+                *counts.entry(c).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
+        .iter()
+        .map(|(c, n)| format!("  {c} ×{n}\n"))
+        .collect()
+}
+
+/// A normalised outline of a page: title, navigation, headings, tables (header cells
+/// and row counts), badge and status classes, element IDs by prefix, and the sequence
+/// chart and RFC text highlights if present.
+pub fn outline(html: &str) -> String {
+    let doc = xml::parse(html).unwrap_or_else(|e| panic!("page is not well-formed: {e}"));
+    let mut o = String::new();
+    for t in doc.by_name("title").iter().take(1) {
+        o += &format!("title: {}\n", t.text());
+    }
+    o += "nav:\n";
+    for nav in doc.find_all(|e| e.name == "header") {
+        for a in nav.by_name("a") {
+            o += &format!(
+                "  {} -> {}{}\n",
+                a.text(),
+                a.attr("href").unwrap_or(""),
+                if a.has_class("current") {
+                    " (current)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    o += "headings:\n";
+    for h in doc.find_all(|e| matches!(e.name.as_str(), "h1" | "h2" | "h3")) {
+        o += &format!("  {} {}\n", h.name, h.text());
+    }
+    o += "tables:\n";
+    for t in doc.by_name("table") {
+        let head: Vec<String> = t.by_name("th").iter().map(|th| th.text()).collect();
+        let rows = t
+            .by_name("tbody")
+            .iter()
+            .map(|b| b.by_name("tr").len())
+            .sum::<usize>();
+        o += &format!(
+            "  table.{}: [{}] rows={rows}\n",
+            t.classes().join("."),
+            head.join(" | ")
+        );
+    }
+    o += "classes:\n";
+    o += &class_counts(
+        &doc,
+        &[
+            "badge-", "card-", "verdict-", "step-", "pkt-", "level-", "from-",
+        ],
+    );
+    let mut ids: BTreeMap<String, usize> = BTreeMap::new();
+    for e in doc.all() {
+        if let Some(id) = e.attr("id") {
+            let prefix = id.split_once('-').map_or(id, |(p, _)| p);
+            *ids.entry(prefix.to_string()).or_insert(0) += 1;
+        }
+    }
+    o += "ids:\n";
+    for (p, n) in ids {
+        o += &format!("  {p}-* ×{n}\n");
+    }
+    for svg in doc.by_name("svg") {
+        let lifelines = svg.find_all(|e| e.has_class("lifeline")).len();
+        let arrows = svg.find_all(|e| e.has_class("arrow"));
+        o += &format!("svg: lifelines={lifelines} arrows={}\n", arrows.len());
+        o += &class_counts(svg, &["arrow-"]);
+        for a in arrows {
+            let label = a.find_all(|e| e.has_class("label"));
+            let time = a.find_all(|e| e.has_class("time"));
+            o += &format!(
+                "  {} {} {}\n",
+                time.first().map(|t| t.text()).unwrap_or_default(),
+                label.first().map(|t| t.text()).unwrap_or_default(),
+                a.classes().join(".")
+            );
+        }
+    }
+    for pre in doc.find_all(|e| e.name == "pre" && e.has_class("rfc")) {
+        let marks = pre.find_all(|e| e.has_class("req"));
+        let firsts: Vec<&&xml::Element> = marks.iter().filter(|m| m.attr("id").is_some()).collect();
+        o += &format!(
+            "rfc text: {} highlighted sentences in {} segments\n",
+            firsts.len(),
+            marks.len()
+        );
+        let mut by_class: BTreeMap<String, usize> = BTreeMap::new();
+        for m in firsts {
+            *by_class.entry(m.classes().join(".")).or_insert(0) += 1;
+        }
+        for (c, n) in by_class {
+            o += &format!("  {c} ×{n}\n");
+        }
+        o += &format!(
+            "  section anchors ×{}\n  page furniture ×{}\n",
+            pre.find_all(|e| e.attr("id").is_some_and(|i| i.starts_with("sec-")))
+                .len(),
+            pre.find_all(|e| e.has_class("pg")).len()
+        );
+    }
+    o
+}
