@@ -35,14 +35,12 @@ pub fn case_file_name(id: &str) -> String {
     s + ".html"
 }
 
-/// File names (under `cases/`) of every case, unique.
-fn case_files(results: &Results) -> HashMap<String, String> {
+/// File names (under `cases/`) of every case, by index, unique (a repeated ID gets a
+/// page of its own too).
+fn case_files(results: &Results) -> Vec<String> {
     let mut used: HashSet<String> = HashSet::new();
-    let mut out = HashMap::new();
+    let mut out = Vec::with_capacity(results.cases.len());
     for c in &results.cases {
-        if out.contains_key(&c.id) {
-            continue;
-        }
         let base = case_file_name(&c.id);
         let mut name = base.clone();
         let mut k = 2;
@@ -51,7 +49,7 @@ fn case_files(results: &Results) -> HashMap<String, String> {
             k += 1;
         }
         used.insert(name.to_ascii_lowercase());
-        out.insert(c.id.clone(), name);
+        out.push(name);
     }
     out
 }
@@ -65,10 +63,9 @@ pub fn render_site(results: &Results, out_dir: &Path) -> Result<(), ReportError>
     let site = Site::new(results);
     write(&out_dir.join("index.html"), &site.index()?)?;
     write(&out_dir.join("requirements.html"), &site.requirements()?)?;
-    for (i, c) in site.order.iter().enumerate() {
-        let case = &results.cases[*c];
-        let html = site.case(case, i, out_dir)?;
-        write(&cases_dir.join(&site.files[&case.id]), &html)?;
+    for (pos, &i) in site.order.iter().enumerate() {
+        let html = site.case(&results.cases[i], pos, out_dir)?;
+        write(&cases_dir.join(&site.files[i]), &html)?;
     }
     Ok(())
 }
@@ -100,7 +97,10 @@ fn duration_text(ms: u64) -> String {
 struct Site<'a> {
     results: &'a Results,
     cov: Coverage<'a>,
-    files: HashMap<String, String>,
+    /// Page file names, by case index.
+    files: Vec<String>,
+    /// Case index by ID (the first case of an ID), for links.
+    by_id: HashMap<&'a str, usize>,
     /// Case indices, problems first.
     order: Vec<usize>,
     reqs: HashMap<&'a str, &'a Requirement>,
@@ -175,6 +175,13 @@ impl<'a> Site<'a> {
             results,
             cov: Coverage::new(results),
             files: case_files(results),
+            by_id: results
+                .cases
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, c)| (c.id.as_str(), i))
+                .collect(),
             order,
             reqs: results
                 .requirements
@@ -196,7 +203,9 @@ impl<'a> Site<'a> {
     }
 
     fn case_href(&self, id: &str, root: &str) -> Option<String> {
-        self.files.get(id).map(|f| format!("{root}cases/{f}"))
+        self.by_id
+            .get(id)
+            .map(|&i| format!("{root}cases/{}", self.files[i]))
     }
 
     fn case_links(&self, ids: &[String], root: &str) -> Vec<CaseLink> {
@@ -236,7 +245,7 @@ impl<'a> Site<'a> {
                     outcome: outcome_name(c.outcome),
                     reason: c.reason.as_deref(),
                     duration: duration_text(c.duration_ms),
-                    href: self.case_href(&c.id, "").unwrap_or_default(),
+                    href: format!("cases/{}", self.files[i]),
                 }
             })
             .collect();
@@ -446,7 +455,7 @@ impl<'a> Site<'a> {
         let neighbour = |p: Option<usize>| {
             p.and_then(|p| self.order.get(p)).map(|&i| {
                 let c = &self.results.cases[i];
-                context! { id => c.id, href => self.files[&c.id] }
+                context! { id => c.id, href => self.files[i] }
             })
         };
         let tmpl = env()?.get_template("case.html")?;

@@ -328,6 +328,7 @@ fn every_requirement_is_anchored_in_the_rfc_text() {
 fn hostile_case_ids_stay_inside_the_site() {
     let mut r = fixture();
     let template = r.cases[0].clone();
+    let repeated = r.cases[1].id.clone();
     for id in [
         "../../etc/passwd<script>\"",
         "a/b",
@@ -335,6 +336,7 @@ fn hostile_case_ids_stay_inside_the_site() {
         "A_B",
         ".hidden",
         "",
+        &repeated,
     ] {
         let mut c = template.clone();
         c.id = id.into();
