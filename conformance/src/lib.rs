@@ -1,3 +1,7 @@
 //! `rtmfp-conformance`: the RTMFP (RFC 7016) conformance suite.
 
+pub mod harness;
 pub mod requirements;
+pub mod runner;
+pub mod scenario;
+pub mod values;

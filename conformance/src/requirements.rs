@@ -275,6 +275,31 @@ fn regex_item(t: &str) -> bool {
         .is_match(t)
 }
 
+/// Whether a requirement can be checked on the wire (conformance/requirements.yaml).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observability {
+    pub observable: bool,
+    /// How a tester checks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub how: Option<String>,
+    /// The tester role that can check it: initiator, responder, either, capture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tester: Option<String>,
+    /// Why not, when not observable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The observability table as shipped.
+pub const OBSERVABILITY: &str = include_str!("../requirements.yaml");
+
+/// The observability of every requirement, by ID.
+pub fn observability() -> &'static std::collections::BTreeMap<String, Observability> {
+    static O: OnceLock<std::collections::BTreeMap<String, Observability>> = OnceLock::new();
+    O.get_or_init(|| serde_yaml::from_str(OBSERVABILITY).expect("conformance/requirements.yaml is valid (tested)"))
+}
+
 /// The catalogue of the shipped RFC, extracted once.
 pub fn catalogue() -> &'static [Requirement] {
     static C: OnceLock<Vec<Requirement>> = OnceLock::new();
@@ -331,23 +356,27 @@ mod tests {
     }
 
     #[test]
+    fn every_requirement_is_classified() {
+        let o: std::collections::BTreeMap<String, Observability> =
+            serde_yaml::from_str(OBSERVABILITY).expect("requirements.yaml parses");
+        let ids: std::collections::BTreeSet<&str> = catalogue().iter().map(|r| r.id.as_str()).collect();
+        let keys: std::collections::BTreeSet<&str> = o.keys().map(|k| k.as_str()).collect();
+        assert_eq!(ids, keys, "requirements.yaml and the catalogue disagree");
+        for (id, x) in &o {
+            if x.observable {
+                assert!(x.how.is_some() && x.tester.is_some(), "{id}: observable needs how and tester");
+            } else {
+                assert!(x.reason.is_some(), "{id}: not observable needs a reason");
+            }
+        }
+    }
+
+    #[test]
     fn sentence_splitting() {
         let s = sentences(
             "A receiver MUST ignore it. A receiver MUST ignore e.g. this. Then (Section 3.5) SHOULD x.",
         );
         assert_eq!(s.len(), 3, "{s:?}");
         assert_eq!(s[1].1, "A receiver MUST ignore e.g. this.");
-    }
-}
-
-#[cfg(test)]
-mod export {
-    /// Writes the catalogue as JSON to $RTMFP_CATALOGUE_OUT (used to hand the list
-    /// to reviewers); does nothing otherwise.
-    #[test]
-    fn export_catalogue() {
-        if let Ok(p) = std::env::var("RTMFP_CATALOGUE_OUT") {
-            std::fs::write(p, serde_json::to_string_pretty(super::catalogue()).unwrap()).unwrap();
-        }
     }
 }

@@ -792,6 +792,33 @@ impl Endpoint {
         self.handle_session_plain(now, h, from, &opened.packet);
     }
 
+    /// Decrypts a copy of a datagram this endpoint sent (`outgoing`) or received,
+    /// changing no state (the ciphers are copied). For test tools that act on what
+    /// a datagram carries, e.g. to drop only packets with a given chunk.
+    pub fn peek(&self, data: &[u8], outgoing: bool) -> Option<Packet> {
+        let (sid, encrypted) = multiplex::demux(data).ok()?;
+        let session_cipher: Option<Box<dyn PacketCipher>> = if sid == multiplex::STARTUP_SESSION_ID
+        {
+            None
+        } else if outgoing {
+            self.sessions
+                .values()
+                .find(|s| s.remote_sid == sid)
+                .and_then(|s| s.cipher.as_ref())
+                .map(|c| c.reflect(0))
+        } else {
+            self.by_sid
+                .get(&sid)
+                .and_then(|h| self.sessions.get(h))
+                .and_then(|s| s.cipher.as_ref())
+                .map(|c| c.clone_box())
+        };
+        let opened = session_cipher
+            .and_then(|mut c| c.open(encrypted).ok())
+            .or_else(|| self.default_cipher.clone_box().open(encrypted).ok())?;
+        Packet::parse(&opened.packet).ok()
+    }
+
     fn tap_packet(
         &mut self,
         session: Option<SessionHandle>,

@@ -323,11 +323,8 @@ impl Network {
             self.count("lost");
             return;
         }
-        let copies = if self.rng.gen_bool(link.duplicate.clamp(0.0, 1.0)) {
-            2
-        } else {
-            1
-        };
+        let copies = d.copies.max(1)
+            + u32::from(self.rng.gen_bool(link.duplicate.clamp(0.0, 1.0)));
         for _ in 0..copies {
             let mut delay = link.delay + d.extra_delay;
             if !link.jitter.is_zero() {

@@ -124,28 +124,8 @@ pub fn log_keys(w: &mut Option<KeyLogWriter<std::fs::File>>, ev: &Event) {
 /// separated list of `any` (ancillary data "rtmfp:"), `uri:URI`, `hostname:NAME`,
 /// `fingerprint:HEX`, or `hex:BYTES` (a whole raw EPD).
 pub fn parse_epd(profile: ProfileName, spec: &str) -> Result<Vec<u8>, String> {
-    use rtmfp::crypto::flash::epd::Epd;
     if profile == ProfileName::Plain {
         return Ok(spec.as_bytes().to_vec());
     }
-    let mut e = Epd::default();
-    for part in spec.split(',') {
-        let (k, v) = part.split_once(':').unwrap_or((part, ""));
-        match k {
-            "any" => e.ancillary_data = Some(b"rtmfp:".to_vec()),
-            "uri" => e.ancillary_data = Some(v.as_bytes().to_vec()),
-            "hostname" => e.required_hostname = Some(v.as_bytes().to_vec()),
-            "fingerprint" => {
-                e.fingerprint =
-                    Some(hex::decode(v).map_err(|err| format!("--epd fingerprint: {err}"))?)
-            }
-            "hex" => return hex::decode(v).map_err(|err| format!("--epd hex: {err}")),
-            _ => {
-                return Err(format!(
-                    "--epd: unknown part `{part}` (any, uri:, hostname:, fingerprint:, hex:)"
-                ));
-            }
-        }
-    }
-    Ok(e.to_bytes())
+    rtmfp::crypto::flash::epd::Epd::from_spec(spec).map_err(|e| format!("--{e}"))
 }

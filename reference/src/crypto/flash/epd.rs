@@ -30,6 +30,32 @@ pub struct Epd {
 }
 
 impl Epd {
+    /// An EPD from a command-line spec: a comma separated list of `any` (ancillary
+    /// data "rtmfp:"), `uri:URI`, `hostname:NAME`, `fingerprint:HEX`, or `hex:BYTES`
+    /// (a whole raw EPD).
+    pub fn from_spec(spec: &str) -> Result<Vec<u8>, String> {
+        let mut e = Epd::default();
+        for part in spec.split(',') {
+            let (k, v) = part.split_once(':').unwrap_or((part, ""));
+            match k {
+                "any" => e.ancillary_data = Some(b"rtmfp:".to_vec()),
+                "uri" => e.ancillary_data = Some(v.as_bytes().to_vec()),
+                "hostname" => e.required_hostname = Some(v.as_bytes().to_vec()),
+                "fingerprint" => {
+                    e.fingerprint =
+                        Some(hex::decode(v).map_err(|err| format!("epd fingerprint: {err}"))?)
+                }
+                "hex" => return hex::decode(v).map_err(|err| format!("epd hex: {err}")),
+                _ => {
+                    return Err(format!(
+                        "epd: unknown part `{part}` (any, uri:, hostname:, fingerprint:, hex:)"
+                    ));
+                }
+            }
+        }
+        Ok(e.to_bytes())
+    }
+
     pub fn parse(bytes: &[u8]) -> Result<Epd, CryptoError> {
         let items = option::parse_sequence(bytes, "EPD option")
             .map_err(|e| CryptoError::Handshake(format!("malformed EPD: {e}")))?;

@@ -1,0 +1,768 @@
+//! Scenarios as data: the YAML model, strict loading (unknown keys, wrong types and
+//! dangling references are errors with file:line:column) and selection.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use serde_yaml::Value;
+
+/// A scenario file's parse or validation error, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// The tester's role (the target plays the other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The tester initiates; the target responds.
+    Initiator,
+    /// The target initiates to the tester.
+    Responder,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileReq {
+    /// Run in the profile of the run (flash unless told otherwise).
+    #[default]
+    Any,
+    Flash,
+    Plain,
+}
+
+/// MUST-level cases fail; SHOULD-level ("strict") cases warn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Must,
+    Should,
+}
+
+/// What a case needs from the target beyond answering a handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// The target echoes each flow back on a return flow (`rtmfp serve --echo`).
+    Echo,
+    /// The target can be made to start a session to the tester.
+    Initiates,
+    /// Settings only the built-in reference target has (e.g. a short keepalive).
+    ReferenceOnly,
+}
+
+/// Settings of the reference target for this scenario.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSetup {
+    /// Keepalive period of the target.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub keepalive: Option<Duration>,
+    /// The target rejects every incoming flow.
+    #[serde(default)]
+    pub reject_flows: bool,
+    /// The target sinks flows instead of echoing them.
+    #[serde(default)]
+    pub sink: bool,
+}
+
+/// A duration written `250ms`, `2s`, `1.5s` or a number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms.trim().parse::<f64>().ok().filter(|v| *v >= 0.0).map(|v| Duration::from_secs_f64(v / 1000.0));
+    }
+    let secs = s.strip_suffix('s').unwrap_or(s);
+    secs.trim().parse::<f64>().ok().filter(|v| *v >= 0.0 && v.is_finite()).map(Duration::from_secs_f64)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let v = Value::deserialize(d)?;
+    let s = match &v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(serde::de::Error::custom("expected a duration like 250ms or 2s")),
+    };
+    parse_duration(&s).ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a duration (like 250ms or 2s)")))
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+fn default_within() -> Duration {
+    Duration::from_secs(2)
+}
+
+/// One or several chunk names (`rhello`, `[range_ack, bitmap_ack]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum Names {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Names {
+    pub fn contains(&self, n: &str) -> bool {
+        match self {
+            Names::One(s) => s == n,
+            Names::Many(v) => v.iter().any(|s| s == n),
+        }
+    }
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Names::One(s) => vec![s.clone()],
+            Names::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// Which side sent a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Tester,
+    Target,
+}
+
+/// `connect`: the tester opens a session to the target (a normal handshake).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectStep {
+    /// EPD to use (default: one that selects the target).
+    #[serde(default)]
+    pub epd: Option<Value>,
+    /// Wait for the session to open (false: start the handshake and go on).
+    #[serde(default = "yes")]
+    pub wait: bool,
+    #[serde(default = "default_open_within", deserialize_with = "duration")]
+    pub within: Duration,
+}
+
+fn default_open_within() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// `accept`: wait for the target to open a session to the tester.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptStep {
+    #[serde(default = "default_open_within", deserialize_with = "duration")]
+    pub within: Duration,
+}
+
+/// `send`: a crafted packet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendStep {
+    /// In the tester's session (session keys, session ID, mode); otherwise a
+    /// startup packet under the Default Session Key.
+    #[serde(default)]
+    pub session: bool,
+    /// Override the session ID (value or `$var`).
+    #[serde(default)]
+    pub session_id: Option<Value>,
+    /// Header fields (`mode`, `timestamp`, `timestamp_echo`, `time_critical`, ...).
+    #[serde(default)]
+    pub header: Option<Value>,
+    /// Chunks as in `rtmfp dump --json` (`chunk: ihello, epd: ..., tag: ...`).
+    #[serde(default)]
+    pub chunks: Vec<Value>,
+    /// Raw bytes after the chunks (hex).
+    #[serde(default)]
+    pub padding: Option<Value>,
+    /// Break the packet's integrity check.
+    #[serde(default)]
+    pub corrupt: bool,
+    /// Send from the tester's alternate address.
+    #[serde(default)]
+    pub from_alternate: bool,
+    /// A whole datagram, hex, sent as is (no encryption).
+    #[serde(default)]
+    pub datagram: Option<Value>,
+}
+
+/// `expect` / `expect_none`: packets from the target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectStep {
+    #[serde(default = "default_within", deserialize_with = "duration")]
+    pub within: Duration,
+    /// Chunk name(s); absent: any packet.
+    #[serde(default)]
+    pub chunk: Option<Names>,
+    /// Field matchers on the chunk.
+    #[serde(default, rename = "where")]
+    pub where_: BTreeMap<String, Value>,
+    /// Field matchers on the packet header.
+    #[serde(default)]
+    pub header: BTreeMap<String, Value>,
+    /// `default` or `session`: which key opened the packet.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Match an undecodable datagram instead of a packet.
+    #[serde(default)]
+    pub undecodable: bool,
+    /// Variables to capture from the matched chunk: `name: field.path`.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+    /// Look at packets received since: `action` (the last action, default),
+    /// `start` of the scenario, or `match` (after the previous expectation's match).
+    #[serde(default)]
+    pub since: Since,
+    /// A sentence for reports.
+    #[serde(default)]
+    pub what: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Since {
+    #[default]
+    Action,
+    Start,
+    Match,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenFlowStep {
+    /// Variable to hold the flow ID.
+    #[serde(rename = "as")]
+    pub name: String,
+    /// Metadata, text (or `hex:...`).
+    #[serde(default = "default_metadata")]
+    pub metadata: String,
+    /// A receiving flow this answers (`$var`).
+    #[serde(default)]
+    pub association: Option<Value>,
+}
+
+fn default_metadata() -> String {
+    "rtmfp-conformance".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessageStep {
+    pub flow: Value,
+    #[serde(default = "one")]
+    pub count: u32,
+    #[serde(default = "default_size")]
+    pub size: usize,
+    /// Abandon each message not delivered within this time.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub deadline: Option<Duration>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_size() -> usize {
+    100
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowRef {
+    pub flow: Value,
+}
+
+/// A network fault for the next packets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultStep {
+    pub action: FaultAction,
+    /// Whose packets.
+    pub from: Side,
+    /// Only packets carrying one of these chunks (absent: any packet).
+    #[serde(default)]
+    pub chunk: Option<Names>,
+    /// How many matching packets.
+    #[serde(default = "one")]
+    pub count: u32,
+    /// For `delay`.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub by: Option<Duration>,
+    /// For `rewrite`: fields of the matching chunk to set (startup packets only).
+    #[serde(default)]
+    pub set: BTreeMap<String, Value>,
+    /// For `rewrite`: a byte-string field of the matching chunk whose last byte
+    /// is flipped (e.g. `cookie_echo`).
+    #[serde(default)]
+    pub flip: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultAction {
+    Drop,
+    Duplicate,
+    Delay,
+    /// Hold the packet and release it after the next one (swap order).
+    Reorder,
+    /// Change fields of a chunk in a startup packet (Default Session Key) and
+    /// re-seal it: forged cookies, tags, certificates.
+    Rewrite,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitStep {
+    #[serde(deserialize_with = "duration", rename = "for")]
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseStep {
+    #[serde(default)]
+    pub abrupt: bool,
+}
+
+/// Observable outcomes to assert.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertStep {
+    /// The tester's session state: `open` or `closed`.
+    #[serde(default)]
+    pub session: Option<String>,
+    /// Messages the tester received on flows answering `$flow` (the echo).
+    #[serde(default)]
+    pub echoed: Option<EchoAssert>,
+    /// The number of tester packets the target acknowledged on `$flow` (all sent).
+    #[serde(default)]
+    pub acknowledged: Option<FlowRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EchoAssert {
+    pub flow: Value,
+    /// Messages expected back (default: all sent on the flow).
+    #[serde(default)]
+    pub count: Option<u32>,
+    #[serde(default = "default_open_within", deserialize_with = "duration")]
+    pub within: Duration,
+}
+
+/// One step of a scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    Connect(ConnectStep),
+    Accept(AcceptStep),
+    Send(Box<SendStep>),
+    Expect(Box<ExpectStep>),
+    ExpectNone(Box<ExpectStep>),
+    OpenFlow(OpenFlowStep),
+    SendMessage(SendMessageStep),
+    CloseFlow(FlowRef),
+    RejectFlow(FlowRef),
+    Fault(FaultStep),
+    /// The tester's address changes (NAT rebinding).
+    Rebind(BTreeMap<String, Value>),
+    Wait(WaitStep),
+    Close(CloseStep),
+    /// Set variables.
+    Set(BTreeMap<String, Value>),
+    Assert(AssertStep),
+}
+
+impl Step {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Connect(_) => "connect",
+            Step::Accept(_) => "accept",
+            Step::Send(_) => "send",
+            Step::Expect(_) => "expect",
+            Step::ExpectNone(_) => "expect_none",
+            Step::OpenFlow(_) => "open_flow",
+            Step::SendMessage(_) => "send_message",
+            Step::CloseFlow(_) => "close_flow",
+            Step::RejectFlow(_) => "reject_flow",
+            Step::Fault(_) => "fault",
+            Step::Rebind(_) => "rebind",
+            Step::Wait(_) => "wait",
+            Step::Close(_) => "close",
+            Step::Set(_) => "set",
+            Step::Assert(_) => "assert",
+        }
+    }
+}
+
+/// A scenario, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub rfc: Vec<String>,
+    #[serde(default)]
+    pub requirements: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub role: Role,
+    #[serde(default)]
+    pub profile: ProfileReq,
+    #[serde(default)]
+    pub level: Option<Level>,
+    #[serde(default)]
+    pub needs: Vec<Capability>,
+    #[serde(default)]
+    pub target: TargetSetup,
+    /// Each step is a one-key map (`- send: {...}`).
+    #[serde(deserialize_with = "steps")]
+    pub steps: Vec<Step>,
+    /// Where it came from.
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+fn steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Step>, D::Error> {
+    #[derive(Deserialize)]
+    struct One(#[serde(with = "serde_yaml::with::singleton_map")] Step);
+    Ok(Vec::<One>::deserialize(d)?.into_iter().map(|o| o.0).collect())
+}
+
+/// Builtin variables a scenario may use without defining them.
+pub const BUILTINS: &[&str] = &[
+    "target.epd",
+    "target.address",
+    "tester.address",
+    "tester.alternate",
+    "tester.certificate",
+    "tester.epd",
+    "session.id",
+    "session.far_id",
+    "random16",
+];
+
+/// Locates `needle` in `text` (1-based line and column), for errors found after parsing.
+fn locate(text: &str, needle: &str) -> (usize, usize) {
+    if let Some(at) = text.find(needle) {
+        let before = &text[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        (line, col)
+    } else {
+        (1, 1)
+    }
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(r) = s.strip_prefix('$') {
+                out.push(r.to_string());
+            }
+        }
+        Value::Sequence(seq) => seq.iter().for_each(|x| collect_refs(x, out)),
+        Value::Mapping(m) => m.values().for_each(|x| collect_refs(x, out)),
+        Value::Tagged(t) => collect_refs(&t.value, out),
+        _ => {}
+    }
+}
+
+impl Scenario {
+    /// The level: explicit, or MUST if any requirement is absolute, else SHOULD.
+    pub fn level(&self, catalogue: &[crate::requirements::Requirement]) -> Level {
+        if let Some(l) = self.level {
+            return l;
+        }
+        let absolute = self.requirements.iter().any(|id| {
+            catalogue
+                .iter()
+                .find(|r| &r.id == id)
+                .is_none_or(|r| r.keyword.is_absolute())
+        });
+        if absolute || self.requirements.is_empty() { Level::Must } else { Level::Should }
+    }
+
+    /// Parses and validates one scenario file's text.
+    pub fn parse(text: &str, file: &Path, known_requirements: &BTreeSet<String>) -> Result<Scenario, ScenarioError> {
+        let name = file.display().to_string();
+        let err = |line: usize, column: usize, message: String| ScenarioError {
+            file: name.clone(),
+            line,
+            column,
+            message,
+        };
+        let mut s: Scenario = serde_yaml::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            err(line, column, e.to_string().split(" at line ").next().unwrap_or_default().to_string())
+        })?;
+        s.file = file.to_path_buf();
+        let at = |needle: &str, message: String| {
+            let (l, c) = locate(text, needle);
+            err(l, c, message)
+        };
+        if s.id.trim().is_empty() || s.id.contains(char::is_whitespace) {
+            return Err(at("id:", format!("bad id `{}` (non-empty, no spaces)", s.id)));
+        }
+        if s.rfc.is_empty() {
+            return Err(at("rfc:", "at least one RFC reference is required".into()));
+        }
+        for r in &s.rfc {
+            if !r.starts_with("7016 §") && !r.starts_with("7425 §") {
+                return Err(at(r, format!("RFC reference `{r}` is not like `7016 §3.5.1`")));
+            }
+        }
+        for id in &s.requirements {
+            if !known_requirements.contains(id) {
+                return Err(at(id, format!("unknown requirement ID `{id}` (see `rtmfp-conformance requirements`)")));
+            }
+        }
+        if s.steps.is_empty() {
+            return Err(at("steps:", "a scenario needs steps".into()));
+        }
+        // Every `$var` must be a builtin or defined by an earlier step.
+        let mut defined: BTreeSet<String> = BUILTINS.iter().map(|b| b.to_string()).collect();
+        for step in &s.steps {
+            let mut refs = Vec::new();
+            let mut defines = Vec::new();
+            match step {
+                Step::Connect(c) => c.epd.iter().for_each(|v| collect_refs(v, &mut refs)),
+                Step::Send(x) => {
+                    for v in x.chunks.iter().chain(&x.header).chain(&x.session_id).chain(&x.padding).chain(&x.datagram) {
+                        collect_refs(v, &mut refs);
+                    }
+                }
+                Step::Expect(x) | Step::ExpectNone(x) => {
+                    x.where_.values().chain(x.header.values()).for_each(|v| collect_refs(v, &mut refs));
+                    defines.extend(x.capture.keys().cloned());
+                    if let Some(c) = &x.chunk {
+                        for n in c.list() {
+                            if !crate::values::CHUNK_NAMES.contains(&n.as_str()) {
+                                return Err(at(&n, format!("unknown chunk name `{n}`")));
+                            }
+                        }
+                    }
+                }
+                Step::OpenFlow(o) => {
+                    o.association.iter().for_each(|v| collect_refs(v, &mut refs));
+                    defines.push(o.name.clone());
+                }
+                Step::SendMessage(m) => collect_refs(&m.flow, &mut refs),
+                Step::CloseFlow(f) | Step::RejectFlow(f) => collect_refs(&f.flow, &mut refs),
+                Step::Fault(f) => {
+                    if let Some(c) = &f.chunk {
+                        for n in c.list() {
+                            if !crate::values::CHUNK_NAMES.contains(&n.as_str()) {
+                                return Err(at(&n, format!("unknown chunk name `{n}`")));
+                            }
+                        }
+                    }
+                    if f.action == FaultAction::Delay && f.by.is_none() {
+                        return Err(at("delay", "a delay fault needs `by`".into()));
+                    }
+                    if f.action == FaultAction::Rewrite && f.set.is_empty() && f.flip.is_none() {
+                        return Err(at("rewrite", "a rewrite fault needs `set` or `flip`".into()));
+                    }
+                    f.set.values().for_each(|v| collect_refs(v, &mut refs));
+                }
+                Step::Set(m) => {
+                    m.values().for_each(|v| collect_refs(v, &mut refs));
+                    defines.extend(m.keys().cloned());
+                }
+                Step::Assert(a) => {
+                    if let Some(e) = &a.echoed {
+                        collect_refs(&e.flow, &mut refs);
+                    }
+                    if let Some(f) = &a.acknowledged {
+                        collect_refs(&f.flow, &mut refs);
+                    }
+                }
+                Step::Accept(_) | Step::Rebind(_) | Step::Wait(_) | Step::Close(_) => {}
+            }
+            for r in refs {
+                let base = r.split('.').next().unwrap_or(&r).to_string();
+                if !defined.contains(&r) && !defined.contains(&base) {
+                    return Err(at(&format!("${r}"), format!("`${r}` is not defined by an earlier step")));
+                }
+            }
+            defined.extend(defines);
+        }
+        Ok(s)
+    }
+}
+
+/// Loads every `*.yaml` under `dir` (recursively), sorted by path.
+pub fn load_dir(dir: &Path, known: &BTreeSet<String>) -> Result<Vec<Scenario>, ScenarioError> {
+    let mut files = Vec::new();
+    walk(dir, &mut files).map_err(|e| ScenarioError {
+        file: dir.display().to_string(),
+        line: 0,
+        column: 0,
+        message: e.to_string(),
+    })?;
+    files.sort();
+    let mut out = Vec::new();
+    let mut ids = BTreeMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| ScenarioError {
+            file: f.display().to_string(),
+            line: 0,
+            column: 0,
+            message: e.to_string(),
+        })?;
+        let s = Scenario::parse(&text, &f, known)?;
+        if let Some(prev) = ids.insert(s.id.clone(), f.clone()) {
+            let (l, c) = locate(&text, "id:");
+            return Err(ScenarioError {
+                file: f.display().to_string(),
+                line: l,
+                column: c,
+                message: format!("duplicate scenario id `{}` (also in {})", s.id, prev.display()),
+            });
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Selection: by exact ID, glob (`handshake.*`), section (`§3.5.1` or `3.5.1`,
+/// matching the scenario's RFC references and requirement IDs), or `tag:NAME`.
+pub fn selected(s: &Scenario, patterns: &[String]) -> bool {
+    if patterns.is_empty() {
+        return true;
+    }
+    patterns.iter().any(|p| {
+        if let Some(tag) = p.strip_prefix("tag:") {
+            return s.tags.iter().any(|t| t == tag);
+        }
+        let sec = p.trim_start_matches('§');
+        if sec.chars().next().is_some_and(|c| c.is_ascii_digit()) && !p.contains('*') && p != &s.id {
+            let in_rfc = s.rfc.iter().any(|r| {
+                r.split('§').nth(1).is_some_and(|x| x == sec || x.starts_with(&format!("{sec}.")))
+            });
+            let in_req = s
+                .requirements
+                .iter()
+                .any(|r| r.split('#').next().is_some_and(|x| x == sec || x.starts_with(&format!("{sec}."))));
+            return in_rfc || in_req;
+        }
+        glob(p, &s.id)
+    })
+}
+
+/// `*` matches any run of characters, `?` one character.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> BTreeSet<String> {
+        crate::requirements::catalogue().iter().map(|r| r.id.clone()).collect()
+    }
+
+    const GOOD: &str = "id: x.y
+title: T
+rfc: [\"7016 §2.3.4\"]
+requirements: [\"2.3#1\"]
+role: initiator
+steps:
+  - send:
+      chunks:
+        - {chunk: ihello, epd: $target.epd, tag: \"00112233445566778899aabbccddeeff\"}
+  - expect:
+      within: 2s
+      chunk: rhello
+      where: {tag_echo: \"00112233445566778899aabbccddeeff\"}
+      capture: {cookie: cookie}
+  - set: {c2: $cookie}
+";
+
+    #[test]
+    fn parses_a_good_scenario() {
+        let s = Scenario::parse(GOOD, Path::new("a.yaml"), &known()).unwrap();
+        assert_eq!(s.steps.len(), 3);
+        assert_eq!(s.level(crate::requirements::catalogue()), Level::Must);
+    }
+
+    #[test]
+    fn errors_have_file_line_column() {
+        let bad_key = GOOD.replace("within: 2s", "withn: 2s");
+        let e = Scenario::parse(&bad_key, Path::new("a.yaml"), &known()).unwrap_err();
+        assert_eq!((e.file.as_str(), e.line, e.column), ("a.yaml", 11, 7), "{e}");
+        assert!(e.message.contains("unknown field `withn`"), "{e}");
+        let bad_type = GOOD.replace("within: 2s", "within: [1]");
+        let e = Scenario::parse(&bad_type, Path::new("a.yaml"), &known()).unwrap_err();
+        assert_eq!(e.line, 11, "{e}");
+        let dangling = GOOD.replace("c2: $cookie", "c2: $cooky");
+        let e = Scenario::parse(&dangling, Path::new("a.yaml"), &known()).unwrap_err();
+        assert_eq!((e.line, e.column), (15, 15), "{e}");
+        assert!(e.message.contains("$cooky"));
+        let req = GOOD.replace("2.3#1", "9.9#9");
+        let e = Scenario::parse(&req, Path::new("a.yaml"), &known()).unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        let chunk = GOOD.replace("chunk: rhello", "chunk: rhelo");
+        let e = Scenario::parse(&chunk, Path::new("a.yaml"), &known()).unwrap_err();
+        assert!(e.message.contains("unknown chunk name"), "{e}");
+    }
+
+    #[test]
+    fn selection() {
+        let s = Scenario::parse(GOOD, Path::new("a.yaml"), &known()).unwrap();
+        assert!(selected(&s, &[]));
+        assert!(selected(&s, &["x.*".into()]));
+        assert!(selected(&s, &["§2.3".into()]));
+        assert!(selected(&s, &["2.3.4".into()]));
+        assert!(!selected(&s, &["3.5".into()]));
+        assert!(!selected(&s, &["tag:flows".into()]));
+        assert!(glob("a*b?d", "axxbcd"));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("x"), None);
+    }
+}

@@ -1,0 +1,237 @@
+//! Variables, substitution into YAML values, chunks built from fields, and field
+//! matchers for expectations.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+use serde_yaml::Value as Yaml;
+
+use rtmfp::wire::Chunk;
+
+/// Chunk names as scenarios and `rtmfp dump --json` spell them.
+pub const CHUNK_NAMES: &[&str] = &[
+    "packet_fragment",
+    "ihello",
+    "fihello",
+    "rhello",
+    "redirect",
+    "rhello_cookie_change",
+    "iikeying",
+    "rikeying",
+    "ping",
+    "ping_reply",
+    "user_data",
+    "next_user_data",
+    "bitmap_ack",
+    "range_ack",
+    "buffer_probe",
+    "flow_exception_report",
+    "close",
+    "close_ack",
+    "unknown",
+    "malformed",
+];
+
+/// A scenario's variables (captured or set), as JSON values.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    pub map: BTreeMap<String, Json>,
+}
+
+pub fn yaml_to_json(v: &Yaml) -> Json {
+    serde_json::to_value(v).unwrap_or(Json::Null)
+}
+
+fn json_to_yaml(v: &Json) -> Yaml {
+    serde_yaml::to_value(v).unwrap_or(Yaml::Null)
+}
+
+/// Follows a dotted path (`options.0.value`) into a JSON value.
+pub fn path<'a>(v: &'a Json, p: &str) -> Option<&'a Json> {
+    let mut cur = v;
+    for part in p.split('.').filter(|s| !s.is_empty()) {
+        cur = match cur {
+            Json::Object(m) => m.get(part)?,
+            Json::Array(a) => a.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+impl Vars {
+    pub fn set(&mut self, name: &str, v: Json) {
+        self.map.insert(name.to_string(), v);
+    }
+
+    /// `$name` or `$name.field.path`.
+    pub fn lookup(&self, reference: &str) -> Option<Json> {
+        if let Some(v) = self.map.get(reference) {
+            return Some(v.clone());
+        }
+        let (base, rest) = reference.split_once('.')?;
+        let v = self.map.get(base)?;
+        path(v, rest).cloned()
+    }
+
+    /// Replaces every `$ref` string in a YAML tree by its value.
+    pub fn substitute(&self, v: &Yaml) -> Result<Yaml, String> {
+        Ok(match v {
+            Yaml::String(s) if s.starts_with('$') => {
+                let r = &s[1..];
+                json_to_yaml(&self.lookup(r).ok_or_else(|| format!("`${r}` has no value"))?)
+            }
+            Yaml::Sequence(seq) => Yaml::Sequence(seq.iter().map(|x| self.substitute(x)).collect::<Result<_, _>>()?),
+            Yaml::Mapping(m) => {
+                let mut out = serde_yaml::Mapping::new();
+                for (k, x) in m {
+                    out.insert(k.clone(), self.substitute(x)?);
+                }
+                Yaml::Mapping(out)
+            }
+            other => other.clone(),
+        })
+    }
+
+    pub fn resolve_json(&self, v: &Yaml) -> Result<Json, String> {
+        Ok(yaml_to_json(&self.substitute(v)?))
+    }
+
+    /// A value as u64 (a number, or a decimal string).
+    pub fn resolve_u64(&self, v: &Yaml) -> Result<u64, String> {
+        let j = self.resolve_json(v)?;
+        as_u64(&j).ok_or_else(|| format!("`{}` is not a number", j))
+    }
+
+    /// A value as bytes: hex string (spaces allowed) or `text:...`.
+    pub fn resolve_bytes(&self, v: &Yaml) -> Result<Vec<u8>, String> {
+        let j = self.resolve_json(v)?;
+        let s = j.as_str().ok_or_else(|| format!("`{j}` is not a byte string"))?;
+        bytes(s)
+    }
+}
+
+/// Hex (whitespace ignored) or `text:...`.
+pub fn bytes(s: &str) -> Result<Vec<u8>, String> {
+    if let Some(t) = s.strip_prefix("text:") {
+        return Ok(t.as_bytes().to_vec());
+    }
+    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    hex::decode(&compact).map_err(|e| format!("`{s}` is not hex: {e}"))
+}
+
+pub fn as_u64(j: &Json) -> Option<u64> {
+    match j {
+        Json::Number(n) => n.as_u64(),
+        Json::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Builds a chunk from its fields (after substitution), as serde knows them.
+pub fn chunk_from(v: &Json) -> Result<Chunk, String> {
+    // Short forms: `{chunk: close}`.
+    serde_json::from_value::<Chunk>(v.clone()).map_err(|e| format!("bad chunk {v}: {e}"))
+}
+
+fn num(j: &Json) -> Option<f64> {
+    match j {
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => s.parse().ok(),
+        Json::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    }
+}
+
+fn scalar_eq(expected: &Json, actual: &Json) -> bool {
+    match (expected, actual) {
+        (Json::String(e), Json::String(a)) => {
+            let norm = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
+            norm(e) == norm(a) || e.strip_prefix("text:").is_some_and(|t| hex::encode(t.as_bytes()) == norm(a))
+        }
+        (Json::Array(e), Json::Array(a)) => e.len() == a.len() && e.iter().zip(a).all(|(x, y)| matches(x, Some(y))),
+        (e, a) if num(e).is_some() && num(a).is_some() && !e.is_string() => num(e) == num(a),
+        (e, a) => e == a,
+    }
+}
+
+/// Matches an expected value (after substitution) against an actual field:
+/// equality, or an operator map `{eq|ne|lt|le|gt|ge|len|present|any_of|not: ...}`.
+pub fn matches(expected: &Json, actual: Option<&Json>) -> bool {
+    if let Json::Object(ops) = expected
+        && !ops.is_empty()
+        && ops.keys().all(|k| ["eq", "ne", "lt", "le", "gt", "ge", "len", "present", "any_of", "not", "contains"].contains(&k.as_str()))
+    {
+        return ops.iter().all(|(op, v)| match op.as_str() {
+            "present" => v.as_bool() == Some(actual.is_some_and(|a| !a.is_null())),
+            "eq" => actual.is_some_and(|a| scalar_eq(v, a)),
+            "ne" => !actual.is_some_and(|a| scalar_eq(v, a)),
+            "lt" | "le" | "gt" | "ge" => match (actual.and_then(num), num(v)) {
+                (Some(a), Some(b)) => match op.as_str() {
+                    "lt" => a < b,
+                    "le" => a <= b,
+                    "gt" => a > b,
+                    _ => a >= b,
+                },
+                _ => false,
+            },
+            "len" => {
+                let len = match actual {
+                    Some(Json::String(s)) => Some(s.len() / 2),
+                    Some(Json::Array(a)) => Some(a.len()),
+                    _ => None,
+                };
+                len.is_some_and(|l| matches(v, Some(&Json::from(l as u64))))
+            }
+            "any_of" => v.as_array().is_some_and(|opts| opts.iter().any(|o| actual.is_some_and(|a| scalar_eq(o, a)))),
+            "not" => !matches(v, actual),
+            "contains" => match (actual, v) {
+                (Some(Json::String(a)), Json::String(b)) => a.to_lowercase().contains(&b.to_lowercase()),
+                (Some(Json::Array(a)), b) => a.iter().any(|x| scalar_eq(b, x)),
+                _ => false,
+            },
+            _ => false,
+        });
+    }
+    actual.is_some_and(|a| scalar_eq(expected, a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn substitution_and_paths() {
+        let mut v = Vars::default();
+        v.set("cookie", json!("aabb"));
+        v.set("ack", json!({"flow_id": 3, "ranges": [[1, 2]]}));
+        let y: Yaml = serde_yaml::from_str("{a: $cookie, b: [$ack.flow_id], c: $ack.ranges.0.1}").unwrap();
+        let j = v.resolve_json(&y).unwrap();
+        assert_eq!(j, json!({"a": "aabb", "b": [3], "c": 2}));
+        assert!(v.resolve_json(&serde_yaml::from_str("$nope").unwrap()).is_err());
+    }
+
+    #[test]
+    fn matchers() {
+        assert!(matches(&json!("AA BB"), Some(&json!("aabb"))));
+        assert!(matches(&json!("text:hi"), Some(&json!("6869"))));
+        assert!(matches(&json!(3), Some(&json!(3))));
+        assert!(!matches(&json!(3), Some(&json!(4))));
+        assert!(matches(&json!({"ge": 3, "lt": 5}), Some(&json!(4))));
+        assert!(matches(&json!({"len": 16}), Some(&json!("00112233445566778899aabbccddeeff"))));
+        assert!(matches(&json!({"present": false}), None));
+        assert!(matches(&json!({"any_of": ["responder", "startup"]}), Some(&json!("responder"))));
+        assert!(matches(&json!({"not": {"eq": 0}}), Some(&json!(1))));
+        assert!(matches(&json!([[1, 2]]), Some(&json!([[1, 2]]))));
+    }
+
+    #[test]
+    fn chunks_from_fields() {
+        let c = chunk_from(&json!({"chunk": "ihello", "epd": "070a72746d66703a", "tag": "0011"})).unwrap();
+        assert_eq!(c.chunk_type(), 0x30);
+        let c = chunk_from(&json!({"chunk": "close"})).unwrap();
+        assert_eq!(c, Chunk::Close);
+        assert!(chunk_from(&json!({"chunk": "ihello", "epd": "zz"})).is_err());
+    }
+}
