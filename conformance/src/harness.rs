@@ -18,7 +18,6 @@ use rtmfp::time::Instant;
 
 use crate::scenario::{Capability, FaultAction, Names, Side};
 
-
 /// One datagram as the harness saw it.
 #[derive(Debug, Clone)]
 pub struct WireRecord {
@@ -30,6 +29,9 @@ pub struct WireRecord {
     /// What a fault did to it.
     pub note: Option<String>,
 }
+
+/// What faults did to datagrams: (time, datagram as sent on, note).
+type Notes = Rc<RefCell<Vec<(Instant, Vec<u8>, String)>>>;
 
 /// A network fault waiting for matching packets.
 #[derive(Debug, Clone)]
@@ -89,11 +91,27 @@ pub enum Applied {
 
 /// Applies the first matching fault to a datagram (rewriting it in place for
 /// `rewrite`); returns what to do with it, or None.
-fn apply_faults(faults: &mut Vec<NetFault>, tester: &Endpoint, data: &mut Vec<u8>, from_tester: bool) -> Option<Applied> {
-    let side = if from_tester { Side::Tester } else { Side::Target };
-    let names = tester.peek(data, from_tester).map(|p| chunk_names(&p)).unwrap_or_default();
+fn apply_faults(
+    faults: &mut Vec<NetFault>,
+    tester: &Endpoint,
+    data: &mut Vec<u8>,
+    from_tester: bool,
+) -> Option<Applied> {
+    let side = if from_tester {
+        Side::Tester
+    } else {
+        Side::Target
+    };
+    let names = tester
+        .peek(data, from_tester)
+        .map(|p| chunk_names(&p))
+        .unwrap_or_default();
     let i = faults.iter().position(|f| {
-        f.remaining > 0 && f.from == side && f.chunk.as_ref().is_none_or(|c| names.iter().any(|n| c.contains(n)))
+        f.remaining > 0
+            && f.from == side
+            && f.chunk
+                .as_ref()
+                .is_none_or(|c| names.iter().any(|n| c.contains(n)))
     })?;
     let f = &mut faults[i];
     f.remaining -= 1;
@@ -101,7 +119,10 @@ fn apply_faults(faults: &mut Vec<NetFault>, tester: &Endpoint, data: &mut Vec<u8
         FaultAction::Drop => Applied::Drop("dropped by fault".into()),
         FaultAction::Duplicate => Applied::Duplicate("duplicated by fault".into()),
         FaultAction::Delay => Applied::Delay(f.by, format!("delayed {:?} by fault", f.by)),
-        FaultAction::Reorder => Applied::Delay(f.by.max(Duration::from_millis(30)), "reordered by fault".into()),
+        FaultAction::Reorder => Applied::Delay(
+            f.by.max(Duration::from_millis(30)),
+            "reordered by fault".into(),
+        ),
         FaultAction::Rewrite => match rewrite(tester, data, f) {
             Ok(what) => Applied::Rewritten(what),
             Err(e) => Applied::Rewritten(format!("rewrite failed: {e}")),
@@ -115,7 +136,11 @@ fn apply_faults(faults: &mut Vec<NetFault>, tester: &Endpoint, data: &mut Vec<u8
 /// (as `rtmfp dump --json` names them) and flips the last byte of one.
 fn rewrite(tester: &Endpoint, data: &mut Vec<u8>, f: &NetFault) -> Result<String, String> {
     let (sid, enc) = rtmfp::wire::multiplex::demux(data).map_err(|e| e.to_string())?;
-    let opened = tester.profile().default_cipher().open(enc).map_err(|_| "not a startup packet".to_string())?;
+    let opened = tester
+        .profile()
+        .default_cipher()
+        .open(enc)
+        .map_err(|_| "not a startup packet".to_string())?;
     let mut packet = rtmfp::wire::Packet::parse(&opened.packet).map_err(|e| e.to_string())?;
     let names = chunk_names(&packet);
     let at = names
@@ -129,13 +154,31 @@ fn rewrite(tester: &Endpoint, data: &mut Vec<u8>, f: &NetFault) -> Result<String
         obj.insert(k.clone(), v.clone());
         what.push(format!("{k}={v}"));
     }
-    if let Some(field) = &f.flip {
-        let hexs = obj.get(field).and_then(|v| v.as_str()).ok_or(format!("no byte field `{field}`"))?;
+    if let Some(spec) = &f.flip {
+        // `field` flips the last byte, `field@N` byte N.
+        let (field, at) = match spec.split_once('@') {
+            Some((f, n)) => (
+                f,
+                Some(
+                    n.parse::<usize>()
+                        .map_err(|_| format!("bad flip `{spec}`"))?,
+                ),
+            ),
+            None => (spec.as_str(), None),
+        };
+        let hexs = obj
+            .get(field)
+            .and_then(|v| v.as_str())
+            .ok_or(format!("no byte field `{field}`"))?;
         let mut b = hex::decode(hexs).map_err(|e| e.to_string())?;
-        let last = b.last_mut().ok_or(format!("`{field}` is empty"))?;
-        *last ^= 0x01;
-        obj.insert(field.clone(), serde_json::Value::String(hex::encode(&b)));
-        what.push(format!("{field} last byte flipped"));
+        let i = at.unwrap_or(b.len().saturating_sub(1));
+        let byte = b.get_mut(i).ok_or(format!("`{field}` has no byte {i}"))?;
+        *byte ^= 0x01;
+        obj.insert(
+            field.to_string(),
+            serde_json::Value::String(hex::encode(&b)),
+        );
+        what.push(format!("{field} byte {i} flipped"));
     }
     packet.chunks[at] = serde_json::from_value(j).map_err(|e| format!("rewritten chunk: {e}"))?;
     let plain = packet.to_bytes().map_err(|e| e.to_string())?;
@@ -157,7 +200,7 @@ pub struct SimHarness {
     echo: Echo,
     faults: Rc<RefCell<Vec<NetFault>>>,
     /// What faults did: (time, datagram as sent on, note).
-    notes: Rc<RefCell<Vec<(Instant, Vec<u8>, String)>>>,
+    notes: Notes,
     tester_addr: SocketAddr,
     alternate: SocketAddr,
     target_addr: SocketAddr,
@@ -191,7 +234,7 @@ impl SimHarness {
         net.add_node(Box::new(tester.clone()), &[tester_addr, alternate]);
         net.add_node(Box::new(target.clone()), &[target_addr]);
         let faults: Rc<RefCell<Vec<NetFault>>> = Rc::default();
-        let notes: Rc<RefCell<Vec<(Instant, Vec<u8>, String)>>> = Rc::default();
+        let notes: Notes = Rc::default();
         let (hf, ht, hn) = (faults.clone(), tester.clone(), notes.clone());
         net.add_hook(Box::new(move |now, d: &mut SimDatagram| {
             let from_tester = d.dst == target_addr;
@@ -293,7 +336,11 @@ impl Harness for SimHarness {
     }
 
     fn send_datagram(&mut self, data: Vec<u8>, alternate: bool) -> Result<(), String> {
-        let src = if alternate { self.alternate } else { self.tester_addr };
+        let src = if alternate {
+            self.alternate
+        } else {
+            self.tester_addr
+        };
         self.net.inject(src, self.target_addr, data);
         Ok(())
     }
@@ -307,7 +354,9 @@ impl Harness for SimHarness {
 
     fn target_connect(&mut self, epd: Vec<u8>) -> Result<(), String> {
         let now = self.net.now();
-        self.target.borrow_mut().connect(now, epd, &[self.tester_addr]);
+        self.target
+            .borrow_mut()
+            .connect(now, epd, &[self.tester_addr]);
         Ok(())
     }
 
@@ -362,7 +411,12 @@ pub struct UdpHarness {
 impl UdpHarness {
     /// `bind` is the tester's address (port 0 for any); the alternate socket takes
     /// the same IP and another port.
-    pub fn new(profile: Arc<dyn CryptoProfile>, target: Option<SocketAddr>, bind: SocketAddr, seed: u64) -> std::io::Result<Self> {
+    pub fn new(
+        profile: Arc<dyn CryptoProfile>,
+        target: Option<SocketAddr>,
+        bind: SocketAddr,
+        seed: u64,
+    ) -> std::io::Result<Self> {
         let primary = UdpSocket::bind(bind)?;
         let alternate = UdpSocket::bind(SocketAddr::new(bind.ip(), 0))?;
         let locals = vec![primary.local_addr()?, alternate.local_addr()?];
@@ -441,7 +495,14 @@ impl UdpHarness {
         }
     }
 
-    fn deliver(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: Vec<u8>, note: Option<String>) {
+    fn deliver(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: Vec<u8>,
+        note: Option<String>,
+    ) {
         self.records.push(WireRecord {
             time: now,
             src: from,
@@ -450,7 +511,9 @@ impl UdpHarness {
             from_tester: false,
             note,
         });
-        self.tester.borrow_mut().handle_datagram(now, local, from, &data);
+        self.tester
+            .borrow_mut()
+            .handle_datagram(now, local, from, &data);
     }
 }
 
@@ -514,10 +577,16 @@ impl Harness for UdpHarness {
                 self.tester.borrow_mut().handle_timeout(now);
                 continue;
             }
-            let wait = (next - now).min(Duration::from_millis(5)).max(Duration::from_micros(200));
+            let wait = (next - now)
+                .min(Duration::from_millis(5))
+                .max(Duration::from_micros(200));
             let mut got = None;
             for (i, s) in self.sockets.iter().enumerate() {
-                let _ = s.set_read_timeout(Some(if i == 0 { wait } else { Duration::from_micros(100) }));
+                let _ = s.set_read_timeout(Some(if i == 0 {
+                    wait
+                } else {
+                    Duration::from_micros(100)
+                }));
                 if let Ok((n, from)) = s.recv_from(&mut buf) {
                     got = Some((i, from, buf[..n].to_vec()));
                     break;
@@ -555,7 +624,12 @@ impl Harness for UdpHarness {
                 }
             }
             let now = self.clock();
-            if self.tester.borrow().next_timeout().is_some_and(|t| t <= now) {
+            if self
+                .tester
+                .borrow()
+                .next_timeout()
+                .is_some_and(|t| t <= now)
+            {
                 self.tester.borrow_mut().handle_timeout(now);
             }
         }
@@ -567,7 +641,11 @@ impl Harness for UdpHarness {
 
     fn send_datagram(&mut self, data: Vec<u8>, alternate: bool) -> Result<(), String> {
         let dst = self.target.ok_or("the target's address is not known yet")?;
-        let sock = if alternate { 1 - self.active } else { self.active };
+        let sock = if alternate {
+            1 - self.active
+        } else {
+            self.active
+        };
         self.send_now(sock, dst, &data, None);
         Ok(())
     }

@@ -4,4 +4,5 @@ pub mod harness;
 pub mod requirements;
 pub mod runner;
 pub mod scenario;
+pub mod suite;
 pub mod values;

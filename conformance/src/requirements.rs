@@ -297,7 +297,10 @@ pub const OBSERVABILITY: &str = include_str!("../requirements.yaml");
 /// The observability of every requirement, by ID.
 pub fn observability() -> &'static std::collections::BTreeMap<String, Observability> {
     static O: OnceLock<std::collections::BTreeMap<String, Observability>> = OnceLock::new();
-    O.get_or_init(|| serde_yaml::from_str(OBSERVABILITY).expect("conformance/requirements.yaml is valid (tested)"))
+    O.get_or_init(|| {
+        serde_yaml::from_str(OBSERVABILITY)
+            .expect("conformance/requirements.yaml is valid (tested)")
+    })
 }
 
 /// The catalogue of the shipped RFC, extracted once.
@@ -359,12 +362,16 @@ mod tests {
     fn every_requirement_is_classified() {
         let o: std::collections::BTreeMap<String, Observability> =
             serde_yaml::from_str(OBSERVABILITY).expect("requirements.yaml parses");
-        let ids: std::collections::BTreeSet<&str> = catalogue().iter().map(|r| r.id.as_str()).collect();
+        let ids: std::collections::BTreeSet<&str> =
+            catalogue().iter().map(|r| r.id.as_str()).collect();
         let keys: std::collections::BTreeSet<&str> = o.keys().map(|k| k.as_str()).collect();
         assert_eq!(ids, keys, "requirements.yaml and the catalogue disagree");
         for (id, x) in &o {
             if x.observable {
-                assert!(x.how.is_some() && x.tester.is_some(), "{id}: observable needs how and tester");
+                assert!(
+                    x.how.is_some() && x.tester.is_some(),
+                    "{id}: observable needs how and tester"
+                );
             } else {
                 assert!(x.reason.is_some(), "{id}: not observable needs a reason");
             }

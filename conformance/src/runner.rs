@@ -74,11 +74,17 @@ impl Observed {
                 let (header, chunks) = match &packet {
                     Some(p) => {
                         let mut h = serde_json::to_value(p.header).unwrap_or(Json::Null);
-                        let chunks: Vec<Json> =
-                            p.chunks.iter().map(|c| rtmfp::describe::chunk_json(c, self.profile)).collect();
+                        let chunks: Vec<Json> = p
+                            .chunks
+                            .iter()
+                            .map(|c| rtmfp::describe::chunk_json(c, self.profile))
+                            .collect();
                         if let Json::Object(m) = &mut h {
                             m.insert("session_id".into(), json!(session_id));
-                            m.insert("key".into(), json!(if default_key { "default" } else { "session" }));
+                            m.insert(
+                                "key".into(),
+                                json!(if default_key { "default" } else { "session" }),
+                            );
                             m.insert("padding_len".into(), json!(p.padding.len()));
                             m.insert(
                                 "chunks".into(),
@@ -90,7 +96,9 @@ impl Observed {
                     }
                     None => (Json::Null, Vec::new()),
                 };
-                let undecodable = packet.is_none().then(|| "plain packet does not parse".to_string());
+                let undecodable = packet
+                    .is_none()
+                    .then(|| "plain packet does not parse".to_string());
                 self.obs.push(Obs {
                     time: now,
                     from,
@@ -117,7 +125,9 @@ impl Observed {
                 undecodable: Some(reason),
             }),
             Event::SessionOpened { session, role, .. } => self.opened.push((session, role)),
-            Event::SessionOpenFailed { session, reason } => self.open_failed.push((session, reason)),
+            Event::SessionOpenFailed { session, reason } => {
+                self.open_failed.push((session, reason))
+            }
             Event::SessionClosed { session, reason } => self.closed.push((session, reason)),
             Event::KeyLog {
                 initiator,
@@ -147,7 +157,9 @@ impl Observed {
                 SessionEvent::Message { flow, .. } => {
                     self.recv_flows.entry(flow).or_default().messages += 1;
                 }
-                SessionEvent::FlowComplete { flow } => self.recv_flows.entry(flow).or_default().complete = true,
+                SessionEvent::FlowComplete { flow } => {
+                    self.recv_flows.entry(flow).or_default().complete = true
+                }
                 SessionEvent::SendFlowException { flow, code } => {
                     self.send_exceptions.insert(flow, code);
                 }
@@ -184,6 +196,10 @@ pub struct Executed {
     pub start: Instant,
 }
 
+/// A step's description with what was expected and what happened, as `Ok` when
+/// it held and `Err` when it did not.
+type StepOutcome = Result<(String, Option<String>, Option<String>), (String, String, String)>;
+
 struct Runner<'a> {
     h: &'a mut dyn Harness,
     seen: Observed,
@@ -206,7 +222,9 @@ fn describe_names(n: &Option<crate::scenario::Names>) -> String {
 
 /// A deterministic message body: message `i` of `size` bytes.
 pub fn message_body(i: u32, size: usize) -> Vec<u8> {
-    (0..size).map(|j| ((j as u32).wrapping_mul(7).wrapping_add(i) % 251) as u8).collect()
+    (0..size)
+        .map(|j| ((j as u32).wrapping_mul(7).wrapping_add(i) % 251) as u8)
+        .collect()
 }
 
 impl<'a> Runner<'a> {
@@ -235,7 +253,8 @@ impl<'a> Runner<'a> {
     }
 
     fn session(&self) -> Result<SessionHandle, String> {
-        self.session.ok_or_else(|| "no session: a `connect` or `accept` step must come first".to_string())
+        self.session
+            .ok_or_else(|| "no session: a `connect` or `accept` step must come first".to_string())
     }
 
     fn set_session_vars(&mut self, h: SessionHandle) {
@@ -251,17 +270,24 @@ impl<'a> Runner<'a> {
         self.vars.resolve_u64(v)
     }
 
-    fn step(&mut self, step: &Step) -> Result<(String, Option<String>, Option<String>), (String, String, String)> {
+    fn step(&mut self, step: &Step) -> StepOutcome {
         // Returns Ok((description, expected, actual)) or Err((description, expected, actual)).
         let fail = |d: String, e: String, a: String| Err((d, e, a));
         match step {
             Step::Connect(c) => {
                 let epd = match &c.epd {
-                    Some(v) => self.vars.resolve_bytes(v).map_err(|e| ("connect".into(), String::new(), e))?,
+                    Some(v) => self
+                        .vars
+                        .resolve_bytes(v)
+                        .map_err(|e| ("connect".into(), String::new(), e))?,
                     None => self.ids.target_epd.clone(),
                 };
                 let Some(target) = self.h.target_addr() else {
-                    return fail("connect".into(), "a target address".into(), "none (listen mode: use accept)".into());
+                    return fail(
+                        "connect".into(),
+                        "a target address".into(),
+                        "none (listen mode: use accept)".into(),
+                    );
                 };
                 let now = self.now();
                 let h = self.h.tester().borrow_mut().connect(now, epd, &[target]);
@@ -272,7 +298,9 @@ impl<'a> Runner<'a> {
                     return Ok((d, None, None));
                 }
                 let deadline = now + self.scaled(c.within);
-                self.pump(deadline, |s| s.opened.iter().any(|o| o.0 == h) || s.open_failed.iter().any(|o| o.0 == h));
+                self.pump(deadline, |s| {
+                    s.opened.iter().any(|o| o.0 == h) || s.open_failed.iter().any(|o| o.0 == h)
+                });
                 if self.seen.opened.iter().any(|o| o.0 == h) {
                     self.set_session_vars(h);
                     Ok((d, Some("session opens".into()), Some("S_OPEN".into())))
@@ -282,7 +310,9 @@ impl<'a> Runner<'a> {
                         .open_failed
                         .iter()
                         .find(|o| o.0 == h)
-                        .map_or(format!("not open after {:?}", c.within), |o| format!("open failed: {}", o.1));
+                        .map_or(format!("not open after {:?}", c.within), |o| {
+                            format!("open failed: {}", o.1)
+                        });
                     fail(d, format!("session opens within {:?}", c.within), why)
                 }
             }
@@ -294,23 +324,34 @@ impl<'a> Runner<'a> {
                 self.mark_action();
                 let already = self.seen.opened.len();
                 let deadline = self.now() + self.scaled(a.within);
-                self.pump(deadline, |s| s.opened[already..].iter().any(|o| o.1 == Role::Responder));
-                match self.seen.opened[already..].iter().find(|o| o.1 == Role::Responder) {
+                self.pump(deadline, |s| {
+                    s.opened[already..].iter().any(|o| o.1 == Role::Responder)
+                });
+                match self.seen.opened[already..]
+                    .iter()
+                    .find(|o| o.1 == Role::Responder)
+                {
                     Some(&(h, _)) => {
                         self.session = Some(h);
                         self.set_session_vars(h);
                         Ok((d, Some("session opens".into()), Some("S_OPEN".into())))
                     }
-                    None => fail(d, format!("the target opens a session within {:?}", a.within), "it did not".into()),
+                    None => fail(
+                        d,
+                        format!("the target opens a session within {:?}", a.within),
+                        "it did not".into(),
+                    ),
                 }
             }
             Step::Send(x) => {
-                let mut desc;
+                let desc;
                 let err = |e: String| ("send".to_string(), String::new(), e);
                 if let Some(dg) = &x.datagram {
                     let data = self.vars.resolve_bytes(dg).map_err(err)?;
                     desc = format!("send raw datagram ({} bytes)", data.len());
-                    self.h.send_datagram(data, x.from_alternate).map_err(|e| (desc.clone(), String::new(), e))?;
+                    self.h
+                        .send_datagram(data, x.from_alternate)
+                        .map_err(|e| (desc.clone(), String::new(), e))?;
                     self.mark_action();
                     return Ok((desc, None, None));
                 }
@@ -322,11 +363,19 @@ impl<'a> Runner<'a> {
                 let names: Vec<&str> = chunks.iter().map(|c| c.name()).collect();
                 desc = format!(
                     "send {}{}[{}]",
-                    if x.session { "session packet " } else { "startup packet " },
+                    if x.session {
+                        "session packet "
+                    } else {
+                        "startup packet "
+                    },
                     if x.corrupt { "(corrupted) " } else { "" },
                     names.join(", ")
                 );
-                let session = if x.session { Some(self.session().map_err(err)?) } else { None };
+                let session = if x.session {
+                    Some(self.session().map_err(err)?)
+                } else {
+                    None
+                };
                 let header = match &x.header {
                     None => None,
                     Some(v) => {
@@ -348,7 +397,10 @@ impl<'a> Runner<'a> {
                                 }
                             }
                         }
-                        Some(serde_json::from_value::<Header>(j).map_err(|e| err(format!("header {patch}: {e}")))?)
+                        Some(
+                            serde_json::from_value::<Header>(j)
+                                .map_err(|e| err(format!("header {patch}: {e}")))?,
+                        )
                     }
                 };
                 let session_id = match &x.session_id {
@@ -390,7 +442,8 @@ impl<'a> Runner<'a> {
                 };
                 let md = bytes(&o.metadata).unwrap_or_else(|_| o.metadata.as_bytes().to_vec());
                 let md = if o.metadata.starts_with("hex:") {
-                    hex::decode(&o.metadata[4..]).map_err(|e| (d.clone(), String::new(), e.to_string()))?
+                    hex::decode(&o.metadata[4..])
+                        .map_err(|e| (d.clone(), String::new(), e.to_string()))?
                 } else if o.metadata.starts_with("text:") {
                     md
                 } else {
@@ -411,7 +464,9 @@ impl<'a> Runner<'a> {
             Step::SendMessage(m) => {
                 let d = format!("send {} message(s) of {} bytes", m.count, m.size);
                 let s = self.session().map_err(|e| (d.clone(), String::new(), e))?;
-                let f = self.flow_id(&m.flow).map_err(|e| (d.clone(), String::new(), e))?;
+                let f = self
+                    .flow_id(&m.flow)
+                    .map_err(|e| (d.clone(), String::new(), e))?;
                 let now = self.now();
                 let n0 = *self.sent.get(&f).unwrap_or(&0);
                 for i in 0..m.count {
@@ -431,7 +486,9 @@ impl<'a> Runner<'a> {
                 let reject = matches!(step, Step::RejectFlow(_));
                 let d = if reject { "reject flow" } else { "close flow" }.to_string();
                 let s = self.session().map_err(|e| (d.clone(), String::new(), e))?;
-                let f = self.flow_id(&r.flow).map_err(|e| (d.clone(), String::new(), e))?;
+                let f = self
+                    .flow_id(&r.flow)
+                    .map_err(|e| (d.clone(), String::new(), e))?;
                 let now = self.now();
                 let t = self.h.tester();
                 let r = if reject {
@@ -446,7 +503,12 @@ impl<'a> Runner<'a> {
             Step::Fault(f) => {
                 let mut set = serde_json::Map::new();
                 for (k, v) in &f.set {
-                    set.insert(k.clone(), self.vars.resolve_json(v).map_err(|e| ("fault".into(), String::new(), e))?);
+                    set.insert(
+                        k.clone(),
+                        self.vars
+                            .resolve_json(v)
+                            .map_err(|e| ("fault".into(), String::new(), e))?,
+                    );
                 }
                 let d = format!(
                     "fault: {:?} the next {} {} from the {:?}",
@@ -480,7 +542,10 @@ impl<'a> Runner<'a> {
                 Ok((format!("wait {:?}", w.duration), None, None))
             }
             Step::Close(c) => {
-                let d = format!("close the session{}", if c.abrupt { " abruptly" } else { "" });
+                let d = format!(
+                    "close the session{}",
+                    if c.abrupt { " abruptly" } else { "" }
+                );
                 let s = self.session().map_err(|e| (d.clone(), String::new(), e))?;
                 let now = self.now();
                 self.h.tester().borrow_mut().close(now, s, c.abrupt);
@@ -489,10 +554,17 @@ impl<'a> Runner<'a> {
             }
             Step::Set(m) => {
                 for (k, v) in m {
-                    let j = self.vars.resolve_json(v).map_err(|e| ("set".into(), String::new(), e))?;
+                    let j = self
+                        .vars
+                        .resolve_json(v)
+                        .map_err(|e| ("set".into(), String::new(), e))?;
                     self.vars.set(k, j);
                 }
-                Ok((format!("set {}", m.keys().cloned().collect::<Vec<_>>().join(", ")), None, None))
+                Ok((
+                    format!("set {}", m.keys().cloned().collect::<Vec<_>>().join(", ")),
+                    None,
+                    None,
+                ))
             }
             Step::Assert(a) => self.assert(a),
         }
@@ -503,7 +575,7 @@ impl<'a> Runner<'a> {
         self.h.tester().borrow().session(h).map(|s| s.role)
     }
 
-    fn expect(&mut self, e: &ExpectStep, none: bool) -> Result<(String, Option<String>, Option<String>), (String, String, String)> {
+    fn expect(&mut self, e: &ExpectStep, none: bool) -> StepOutcome {
         let what = describe_names(&e.chunk);
         let mut conds: Vec<String> = Vec::new();
         let err = |x: String| (format!("expect {what}"), String::new(), x);
@@ -527,7 +599,11 @@ impl<'a> Runner<'a> {
             format!(
                 "{} {}{}{} within {:?}",
                 if none { "expect no" } else { "expect" },
-                if e.undecodable { "undecodable datagram".to_string() } else { what.clone() },
+                if e.undecodable {
+                    "undecodable datagram".to_string()
+                } else {
+                    what.clone()
+                },
                 if conds.is_empty() { "" } else { " where " },
                 conds.join(", "),
                 e.within
@@ -539,14 +615,24 @@ impl<'a> Runner<'a> {
             Since::Match => self.match_mark,
         };
         let matcher = |o: &Obs| -> Option<Option<Json>> { obs_match(o, e, &wh, &hd) };
-        let find = |s: &Observed| s.obs.iter().enumerate().skip(from).find_map(|(i, o)| matcher(o).map(|c| (i, c)));
+        let find = |s: &Observed| {
+            s.obs
+                .iter()
+                .enumerate()
+                .skip(from)
+                .find_map(|(i, o)| matcher(o).map(|c| (i, c)))
+        };
         let deadline = self.now() + within;
         self.pump(deadline, |s| find(s).is_some());
         let found = find(&self.seen);
         let expected = format!(
             "{} {}{}{}",
             if none { "no" } else { "a" },
-            if e.undecodable { "undecodable datagram".to_string() } else { what.clone() },
+            if e.undecodable {
+                "undecodable datagram".to_string()
+            } else {
+                what.clone()
+            },
             if conds.is_empty() { "" } else { " with " },
             conds.join(", ")
         );
@@ -566,11 +652,20 @@ impl<'a> Runner<'a> {
                             captured.push(format!("{name}={}", short_json(&v)));
                             self.vars.set(name, v);
                         }
-                        None => return Err((desc, expected, format!("matched, but it has no field `{p}` to capture as `{name}`"))),
+                        None => {
+                            return Err((
+                                desc,
+                                expected,
+                                format!(
+                                    "matched, but it has no field `{p}` to capture as `{name}`"
+                                ),
+                            ));
+                        }
                     }
                 }
                 let o = &self.seen.obs[i];
-                let mut actual = format!("at +{:.3}s: {}", secs(o.time, self.start), obs_summary(o));
+                let mut actual =
+                    format!("at +{:.3}s: {}", secs(o.time, self.start), obs_summary(o));
                 if !captured.is_empty() {
                     actual.push_str(&format!(" (captured {})", captured.join(", ")));
                 }
@@ -579,7 +674,11 @@ impl<'a> Runner<'a> {
             (None, false) => Err((desc, expected, self.received_since(from, within))),
             (Some((i, _)), true) => {
                 let o = &self.seen.obs[i];
-                Err((desc, expected, format!("at +{:.3}s: {}", secs(o.time, self.start), obs_summary(o))))
+                Err((
+                    desc,
+                    expected,
+                    format!("at +{:.3}s: {}", secs(o.time, self.start), obs_summary(o)),
+                ))
             }
             (None, true) => Ok((desc, Some(expected), Some(format!("none in {within:?}")))),
         }
@@ -597,12 +696,19 @@ impl<'a> Runner<'a> {
             format!("nothing received from the target in {within:?}")
         } else {
             let n = got.len();
-            let tail: Vec<String> = got.into_iter().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: Vec<String> = got
+                .into_iter()
+                .rev()
+                .take(8)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             format!("no match among {n} packet(s); last: {}", tail.join("; "))
         }
     }
 
-    fn assert(&mut self, a: &crate::scenario::AssertStep) -> Result<(String, Option<String>, Option<String>), (String, String, String)> {
+    fn assert(&mut self, a: &crate::scenario::AssertStep) -> StepOutcome {
         if let Some(state) = &a.session {
             let d = format!("assert the session is {state}");
             let s = self.session().map_err(|e| (d.clone(), String::new(), e))?;
@@ -616,7 +722,11 @@ impl<'a> Runner<'a> {
                 Some(State::S_NEARCLOSE) | Some(State::S_FARCLOSE_LINGER) => "closing",
                 Some(_) => "opening",
             };
-            let actual = if closed && actual != "closing" { "closed" } else { actual };
+            let actual = if closed && actual != "closing" {
+                "closed"
+            } else {
+                actual
+            };
             return if actual == state {
                 Ok((d, Some(state.clone()), Some(actual.into())))
             } else {
@@ -624,24 +734,41 @@ impl<'a> Runner<'a> {
             };
         }
         if let Some(e) = &a.echoed {
-            let f = self.flow_id(&e.flow).map_err(|x| ("assert echoed".into(), String::new(), x))?;
+            let f = self
+                .flow_id(&e.flow)
+                .map_err(|x| ("assert echoed".into(), String::new(), x))?;
             let want = e.count.unwrap_or_else(|| *self.sent.get(&f).unwrap_or(&0));
-            let d = format!("assert {want} message(s) of flow {f} come back on a return flow within {:?}", e.within);
+            let d = format!(
+                "assert {want} message(s) of flow {f} come back on a return flow within {:?}",
+                e.within
+            );
             let count = |s: &Observed| -> u32 {
-                s.recv_flows.values().filter(|r| r.association == Some(f)).map(|r| r.messages).sum()
+                s.recv_flows
+                    .values()
+                    .filter(|r| r.association == Some(f))
+                    .map(|r| r.messages)
+                    .sum()
             };
             let deadline = self.now() + self.scaled(e.within);
             self.pump(deadline, |s| count(s) >= want);
             let got = count(&self.seen);
             return if got >= want {
-                Ok((d, Some(format!("{want} message(s)")), Some(format!("{got} message(s)"))))
+                Ok((
+                    d,
+                    Some(format!("{want} message(s)")),
+                    Some(format!("{got} message(s)")),
+                ))
             } else {
                 Err((d, format!("{want} message(s)"), format!("{got} message(s)")))
             };
         }
         if let Some(r) = &a.acknowledged {
-            let f = self.flow_id(&r.flow).map_err(|x| ("assert acknowledged".into(), String::new(), x))?;
-            let s = self.session().map_err(|x| ("assert acknowledged".into(), String::new(), x))?;
+            let f = self
+                .flow_id(&r.flow)
+                .map_err(|x| ("assert acknowledged".into(), String::new(), x))?;
+            let s = self
+                .session()
+                .map_err(|x| ("assert acknowledged".into(), String::new(), x))?;
             let d = format!("assert everything sent on flow {f} is acknowledged within 5s");
             let t = self.h.tester();
             let pending = move || -> Option<(usize, usize)> {
@@ -651,13 +778,27 @@ impl<'a> Runner<'a> {
             };
             let deadline = self.now() + self.scaled(Duration::from_secs(5));
             let p2 = pending.clone();
-            self.pump(deadline, move |_| p2().is_none_or(|(o, q)| o == 0 && q == 0));
+            self.pump(deadline, move |_| {
+                p2().is_none_or(|(o, q)| o == 0 && q == 0)
+            });
             return match pending() {
-                Some((o, q)) if o + q > 0 => Err((d, "nothing outstanding".into(), format!("{o} fragment(s) in flight, {q} queued"))),
-                _ => Ok((d, Some("nothing outstanding".into()), Some("all acknowledged".into()))),
+                Some((o, q)) if o + q > 0 => Err((
+                    d,
+                    "nothing outstanding".into(),
+                    format!("{o} fragment(s) in flight, {q} queued"),
+                )),
+                _ => Ok((
+                    d,
+                    Some("nothing outstanding".into()),
+                    Some("all acknowledged".into()),
+                )),
             };
         }
-        Err(("assert".into(), "one of session, echoed, acknowledged".into(), "nothing to assert".into()))
+        Err((
+            "assert".into(),
+            "one of session, echoed, acknowledged".into(),
+            "nothing to assert".into(),
+        ))
     }
 }
 
@@ -667,13 +808,20 @@ fn secs(t: Instant, start: Instant) -> f64 {
 
 fn short_json(v: &Json) -> String {
     let s = v.to_string();
-    if s.len() > 40 { format!("{}…", &s[..40]) } else { s }
+    if s.len() > 40 {
+        format!("{}…", &s[..40])
+    } else {
+        s
+    }
 }
 
 /// One line for a received packet: key, mode and chunk names.
 pub fn obs_summary(o: &Obs) -> String {
     match &o.packet {
-        None => format!("undecodable datagram ({})", o.undecodable.as_deref().unwrap_or("?")),
+        None => format!(
+            "undecodable datagram ({})",
+            o.undecodable.as_deref().unwrap_or("?")
+        ),
         Some(p) => {
             let names: Vec<String> = o
                 .chunks
@@ -698,7 +846,12 @@ pub fn obs_summary(o: &Obs) -> String {
 
 /// Whether an observation matches an expectation; on a match, the matched
 /// chunk's JSON (None when matching a whole packet).
-fn obs_match(o: &Obs, e: &ExpectStep, wh: &BTreeMap<String, Json>, hd: &BTreeMap<String, Json>) -> Option<Option<Json>> {
+fn obs_match(
+    o: &Obs,
+    e: &ExpectStep,
+    wh: &BTreeMap<String, Json>,
+    hd: &BTreeMap<String, Json>,
+) -> Option<Option<Json>> {
     if e.undecodable {
         return (o.undecodable.is_some()).then_some(None);
     }
@@ -718,7 +871,8 @@ fn obs_match(o: &Obs, e: &ExpectStep, wh: &BTreeMap<String, Json>, hd: &BTreeMap
         .iter()
         .find(|c| {
             let name = c["chunk"].as_str().unwrap_or("");
-            e.chunk.as_ref().is_none_or(|n| n.contains(name)) && wh.iter().all(|(k, v)| matches(v, path(c, k)))
+            e.chunk.as_ref().is_none_or(|n| n.contains(name))
+                && wh.iter().all(|(k, v)| matches(v, path(c, k)))
         })
         .map(|c| Some(c.clone()))
 }
@@ -730,13 +884,21 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
     let mut vars = Vars::default();
     vars.set("target.epd", json!(hex::encode(&ids.target_epd)));
     vars.set("tester.epd", json!(hex::encode(&ids.tester_epd)));
-    vars.set("tester.certificate", json!(hex::encode(&ids.tester_certificate)));
+    vars.set(
+        "tester.certificate",
+        json!(hex::encode(&ids.tester_certificate)),
+    );
     if let Some(a) = h.target_addr() {
         vars.set("target.address", json!(a.to_string()));
     }
     vars.set("tester.address", json!(h.tester_addr().to_string()));
     vars.set("tester.alternate", json!(h.alternate_addr().to_string()));
-    let r16: u128 = u128::from(h.tester().borrow_mut().random_u64()) << 64 | u128::from(h.tester().borrow_mut().random_u64());
+    let (a, b) = {
+        let t = h.tester();
+        let mut t = t.borrow_mut();
+        (t.random_u64(), t.random_u64())
+    };
+    let r16 = (u128::from(a) << 64) | u128::from(b);
     vars.set("random16", json!(format!("{r16:032x}")));
     let seen = Observed {
         profile: Some(ids.profile),
@@ -773,7 +935,10 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
                 actual,
             }),
             Err((description, expected, actual)) => {
-                failure = Some(format!("step {} ({description}): expected {expected}; got {actual}", i + 1));
+                failure = Some(format!(
+                    "step {} ({description}): expected {expected}; got {actual}",
+                    i + 1
+                ));
                 steps.push(StepResult {
                     description,
                     ok: false,

@@ -77,10 +77,19 @@ pub struct TargetSetup {
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     if let Some(ms) = s.strip_suffix("ms") {
-        return ms.trim().parse::<f64>().ok().filter(|v| *v >= 0.0).map(|v| Duration::from_secs_f64(v / 1000.0));
+        return ms
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| *v >= 0.0)
+            .map(|v| Duration::from_secs_f64(v / 1000.0));
     }
     let secs = s.strip_suffix('s').unwrap_or(s);
-    secs.trim().parse::<f64>().ok().filter(|v| *v >= 0.0 && v.is_finite()).map(Duration::from_secs_f64)
+    secs.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| *v >= 0.0 && v.is_finite())
+        .map(Duration::from_secs_f64)
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -88,9 +97,15 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = match &v {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
-        _ => return Err(serde::de::Error::custom("expected a duration like 250ms or 2s")),
+        _ => {
+            return Err(serde::de::Error::custom(
+                "expected a duration like 250ms or 2s",
+            ));
+        }
     };
-    parse_duration(&s).ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a duration (like 250ms or 2s)")))
+    parse_duration(&s).ok_or_else(|| {
+        serde::de::Error::custom(format!("`{s}` is not a duration (like 250ms or 2s)"))
+    })
 }
 
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -436,7 +451,10 @@ pub struct Scenario {
 fn steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Step>, D::Error> {
     #[derive(Deserialize)]
     struct One(#[serde(with = "serde_yaml::with::singleton_map")] Step);
-    Ok(Vec::<One>::deserialize(d)?.into_iter().map(|o| o.0).collect())
+    Ok(Vec::<One>::deserialize(d)?
+        .into_iter()
+        .map(|o| o.0)
+        .collect())
 }
 
 /// Builtin variables a scenario may use without defining them.
@@ -490,11 +508,19 @@ impl Scenario {
                 .find(|r| &r.id == id)
                 .is_none_or(|r| r.keyword.is_absolute())
         });
-        if absolute || self.requirements.is_empty() { Level::Must } else { Level::Should }
+        if absolute || self.requirements.is_empty() {
+            Level::Must
+        } else {
+            Level::Should
+        }
     }
 
     /// Parses and validates one scenario file's text.
-    pub fn parse(text: &str, file: &Path, known_requirements: &BTreeSet<String>) -> Result<Scenario, ScenarioError> {
+    pub fn parse(
+        text: &str,
+        file: &Path,
+        known_requirements: &BTreeSet<String>,
+    ) -> Result<Scenario, ScenarioError> {
         let name = file.display().to_string();
         let err = |line: usize, column: usize, message: String| ScenarioError {
             file: name.clone(),
@@ -504,7 +530,15 @@ impl Scenario {
         };
         let mut s: Scenario = serde_yaml::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            err(line, column, e.to_string().split(" at line ").next().unwrap_or_default().to_string())
+            err(
+                line,
+                column,
+                e.to_string()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
         })?;
         s.file = file.to_path_buf();
         let at = |needle: &str, message: String| {
@@ -512,19 +546,28 @@ impl Scenario {
             err(l, c, message)
         };
         if s.id.trim().is_empty() || s.id.contains(char::is_whitespace) {
-            return Err(at("id:", format!("bad id `{}` (non-empty, no spaces)", s.id)));
+            return Err(at(
+                "id:",
+                format!("bad id `{}` (non-empty, no spaces)", s.id),
+            ));
         }
         if s.rfc.is_empty() {
             return Err(at("rfc:", "at least one RFC reference is required".into()));
         }
         for r in &s.rfc {
             if !r.starts_with("7016 §") && !r.starts_with("7425 §") {
-                return Err(at(r, format!("RFC reference `{r}` is not like `7016 §3.5.1`")));
+                return Err(at(
+                    r,
+                    format!("RFC reference `{r}` is not like `7016 §3.5.1`"),
+                ));
             }
         }
         for id in &s.requirements {
             if !known_requirements.contains(id) {
-                return Err(at(id, format!("unknown requirement ID `{id}` (see `rtmfp-conformance requirements`)")));
+                return Err(at(
+                    id,
+                    format!("unknown requirement ID `{id}` (see `rtmfp-conformance requirements`)"),
+                ));
             }
         }
         if s.steps.is_empty() {
@@ -538,12 +581,34 @@ impl Scenario {
             match step {
                 Step::Connect(c) => c.epd.iter().for_each(|v| collect_refs(v, &mut refs)),
                 Step::Send(x) => {
-                    for v in x.chunks.iter().chain(&x.header).chain(&x.session_id).chain(&x.padding).chain(&x.datagram) {
+                    for v in x
+                        .chunks
+                        .iter()
+                        .chain(&x.header)
+                        .chain(&x.session_id)
+                        .chain(&x.padding)
+                        .chain(&x.datagram)
+                    {
                         collect_refs(v, &mut refs);
+                    }
+                    // Chunks without variables are checked now.
+                    for c in &x.chunks {
+                        let mut r = Vec::new();
+                        collect_refs(c, &mut r);
+                        if r.is_empty()
+                            && let Err(e) =
+                                crate::values::chunk_from(&crate::values::yaml_to_json(c))
+                        {
+                            let name = c.get("chunk").and_then(|n| n.as_str()).unwrap_or("chunk:");
+                            return Err(at(name, e));
+                        }
                     }
                 }
                 Step::Expect(x) | Step::ExpectNone(x) => {
-                    x.where_.values().chain(x.header.values()).for_each(|v| collect_refs(v, &mut refs));
+                    x.where_
+                        .values()
+                        .chain(x.header.values())
+                        .for_each(|v| collect_refs(v, &mut refs));
                     defines.extend(x.capture.keys().cloned());
                     if let Some(c) = &x.chunk {
                         for n in c.list() {
@@ -554,7 +619,9 @@ impl Scenario {
                     }
                 }
                 Step::OpenFlow(o) => {
-                    o.association.iter().for_each(|v| collect_refs(v, &mut refs));
+                    o.association
+                        .iter()
+                        .for_each(|v| collect_refs(v, &mut refs));
                     defines.push(o.name.clone());
                 }
                 Step::SendMessage(m) => collect_refs(&m.flow, &mut refs),
@@ -571,7 +638,10 @@ impl Scenario {
                         return Err(at("delay", "a delay fault needs `by`".into()));
                     }
                     if f.action == FaultAction::Rewrite && f.set.is_empty() && f.flip.is_none() {
-                        return Err(at("rewrite", "a rewrite fault needs `set` or `flip`".into()));
+                        return Err(at(
+                            "rewrite",
+                            "a rewrite fault needs `set` or `flip`".into(),
+                        ));
                     }
                     f.set.values().for_each(|v| collect_refs(v, &mut refs));
                 }
@@ -592,7 +662,10 @@ impl Scenario {
             for r in refs {
                 let base = r.split('.').next().unwrap_or(&r).to_string();
                 if !defined.contains(&r) && !defined.contains(&base) {
-                    return Err(at(&format!("${r}"), format!("`${r}` is not defined by an earlier step")));
+                    return Err(at(
+                        &format!("${r}"),
+                        format!("`${r}` is not defined by an earlier step"),
+                    ));
                 }
             }
             defined.extend(defines);
@@ -627,7 +700,11 @@ pub fn load_dir(dir: &Path, known: &BTreeSet<String>) -> Result<Vec<Scenario>, S
                 file: f.display().to_string(),
                 line: l,
                 column: c,
-                message: format!("duplicate scenario id `{}` (also in {})", s.id, prev.display()),
+                message: format!(
+                    "duplicate scenario id `{}` (also in {})",
+                    s.id,
+                    prev.display()
+                ),
             });
         }
         out.push(s);
@@ -658,14 +735,18 @@ pub fn selected(s: &Scenario, patterns: &[String]) -> bool {
             return s.tags.iter().any(|t| t == tag);
         }
         let sec = p.trim_start_matches('§');
-        if sec.chars().next().is_some_and(|c| c.is_ascii_digit()) && !p.contains('*') && p != &s.id {
+        if sec.chars().next().is_some_and(|c| c.is_ascii_digit()) && !p.contains('*') && p != &s.id
+        {
             let in_rfc = s.rfc.iter().any(|r| {
-                r.split('§').nth(1).is_some_and(|x| x == sec || x.starts_with(&format!("{sec}.")))
+                r.split('§')
+                    .nth(1)
+                    .is_some_and(|x| x == sec || x.starts_with(&format!("{sec}.")))
             });
-            let in_req = s
-                .requirements
-                .iter()
-                .any(|r| r.split('#').next().is_some_and(|x| x == sec || x.starts_with(&format!("{sec}."))));
+            let in_req = s.requirements.iter().any(|r| {
+                r.split('#')
+                    .next()
+                    .is_some_and(|x| x == sec || x.starts_with(&format!("{sec}.")))
+            });
             return in_rfc || in_req;
         }
         glob(p, &s.id)
@@ -703,7 +784,10 @@ mod tests {
     use super::*;
 
     fn known() -> BTreeSet<String> {
-        crate::requirements::catalogue().iter().map(|r| r.id.clone()).collect()
+        crate::requirements::catalogue()
+            .iter()
+            .map(|r| r.id.clone())
+            .collect()
     }
 
     const GOOD: &str = "id: x.y
@@ -734,7 +818,11 @@ steps:
     fn errors_have_file_line_column() {
         let bad_key = GOOD.replace("within: 2s", "withn: 2s");
         let e = Scenario::parse(&bad_key, Path::new("a.yaml"), &known()).unwrap_err();
-        assert_eq!((e.file.as_str(), e.line, e.column), ("a.yaml", 11, 7), "{e}");
+        assert_eq!(
+            (e.file.as_str(), e.line, e.column),
+            ("a.yaml", 11, 7),
+            "{e}"
+        );
         assert!(e.message.contains("unknown field `withn`"), "{e}");
         let bad_type = GOOD.replace("within: 2s", "within: [1]");
         let e = Scenario::parse(&bad_type, Path::new("a.yaml"), &known()).unwrap_err();

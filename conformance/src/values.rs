@@ -79,9 +79,17 @@ impl Vars {
         Ok(match v {
             Yaml::String(s) if s.starts_with('$') => {
                 let r = &s[1..];
-                json_to_yaml(&self.lookup(r).ok_or_else(|| format!("`${r}` has no value"))?)
+                json_to_yaml(
+                    &self
+                        .lookup(r)
+                        .ok_or_else(|| format!("`${r}` has no value"))?,
+                )
             }
-            Yaml::Sequence(seq) => Yaml::Sequence(seq.iter().map(|x| self.substitute(x)).collect::<Result<_, _>>()?),
+            Yaml::Sequence(seq) => Yaml::Sequence(
+                seq.iter()
+                    .map(|x| self.substitute(x))
+                    .collect::<Result<_, _>>()?,
+            ),
             Yaml::Mapping(m) => {
                 let mut out = serde_yaml::Mapping::new();
                 for (k, x) in m {
@@ -106,7 +114,9 @@ impl Vars {
     /// A value as bytes: hex string (spaces allowed) or `text:...`.
     pub fn resolve_bytes(&self, v: &Yaml) -> Result<Vec<u8>, String> {
         let j = self.resolve_json(v)?;
-        let s = j.as_str().ok_or_else(|| format!("`{j}` is not a byte string"))?;
+        let s = j
+            .as_str()
+            .ok_or_else(|| format!("`{j}` is not a byte string"))?;
         bytes(s)
     }
 }
@@ -129,9 +139,31 @@ pub fn as_u64(j: &Json) -> Option<u64> {
 }
 
 /// Builds a chunk from its fields (after substitution), as serde knows them.
+/// Byte strings may be written `text:...` or as hex with spaces.
 pub fn chunk_from(v: &Json) -> Result<Chunk, String> {
-    // Short forms: `{chunk: close}`.
-    serde_json::from_value::<Chunk>(v.clone()).map_err(|e| format!("bad chunk {v}: {e}"))
+    fn norm(v: &Json) -> Result<Json, String> {
+        Ok(match v {
+            Json::String(s) if s.starts_with("text:") => {
+                Json::String(hex::encode(&s.as_bytes()[5..]))
+            }
+            Json::String(s)
+                if s.contains(' ') && s.chars().all(|c| c.is_ascii_hexdigit() || c == ' ') =>
+            {
+                Json::String(s.replace(' ', ""))
+            }
+            Json::Array(a) => Json::Array(a.iter().map(norm).collect::<Result<_, _>>()?),
+            Json::Object(m) => {
+                let mut o = serde_json::Map::new();
+                for (k, x) in m {
+                    o.insert(k.clone(), norm(x)?);
+                }
+                Json::Object(o)
+            }
+            other => other.clone(),
+        })
+    }
+    let n = norm(v)?;
+    serde_json::from_value::<Chunk>(n).map_err(|e| format!("bad chunk {v}: {e}"))
 }
 
 fn num(j: &Json) -> Option<f64> {
@@ -146,10 +178,19 @@ fn num(j: &Json) -> Option<f64> {
 fn scalar_eq(expected: &Json, actual: &Json) -> bool {
     match (expected, actual) {
         (Json::String(e), Json::String(a)) => {
-            let norm = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
-            norm(e) == norm(a) || e.strip_prefix("text:").is_some_and(|t| hex::encode(t.as_bytes()) == norm(a))
+            let norm = |s: &str| {
+                s.chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>()
+                    .to_lowercase()
+            };
+            norm(e) == norm(a)
+                || e.strip_prefix("text:")
+                    .is_some_and(|t| hex::encode(t.as_bytes()) == norm(a))
         }
-        (Json::Array(e), Json::Array(a)) => e.len() == a.len() && e.iter().zip(a).all(|(x, y)| matches(x, Some(y))),
+        (Json::Array(e), Json::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(x, y)| matches(x, Some(y)))
+        }
         (e, a) if num(e).is_some() && num(a).is_some() && !e.is_string() => num(e) == num(a),
         (e, a) => e == a,
     }
@@ -160,7 +201,12 @@ fn scalar_eq(expected: &Json, actual: &Json) -> bool {
 pub fn matches(expected: &Json, actual: Option<&Json>) -> bool {
     if let Json::Object(ops) = expected
         && !ops.is_empty()
-        && ops.keys().all(|k| ["eq", "ne", "lt", "le", "gt", "ge", "len", "present", "any_of", "not", "contains"].contains(&k.as_str()))
+        && ops.keys().all(|k| {
+            [
+                "eq", "ne", "lt", "le", "gt", "ge", "len", "present", "any_of", "not", "contains",
+            ]
+            .contains(&k.as_str())
+        })
     {
         return ops.iter().all(|(op, v)| match op.as_str() {
             "present" => v.as_bool() == Some(actual.is_some_and(|a| !a.is_null())),
@@ -183,10 +229,14 @@ pub fn matches(expected: &Json, actual: Option<&Json>) -> bool {
                 };
                 len.is_some_and(|l| matches(v, Some(&Json::from(l as u64))))
             }
-            "any_of" => v.as_array().is_some_and(|opts| opts.iter().any(|o| actual.is_some_and(|a| scalar_eq(o, a)))),
+            "any_of" => v
+                .as_array()
+                .is_some_and(|opts| opts.iter().any(|o| actual.is_some_and(|a| scalar_eq(o, a)))),
             "not" => !matches(v, actual),
             "contains" => match (actual, v) {
-                (Some(Json::String(a)), Json::String(b)) => a.to_lowercase().contains(&b.to_lowercase()),
+                (Some(Json::String(a)), Json::String(b)) => {
+                    a.to_lowercase().contains(&b.to_lowercase())
+                }
                 (Some(Json::Array(a)), b) => a.iter().any(|x| scalar_eq(b, x)),
                 _ => false,
             },
@@ -206,10 +256,14 @@ mod tests {
         let mut v = Vars::default();
         v.set("cookie", json!("aabb"));
         v.set("ack", json!({"flow_id": 3, "ranges": [[1, 2]]}));
-        let y: Yaml = serde_yaml::from_str("{a: $cookie, b: [$ack.flow_id], c: $ack.ranges.0.1}").unwrap();
+        let y: Yaml =
+            serde_yaml::from_str("{a: $cookie, b: [$ack.flow_id], c: $ack.ranges.0.1}").unwrap();
         let j = v.resolve_json(&y).unwrap();
         assert_eq!(j, json!({"a": "aabb", "b": [3], "c": 2}));
-        assert!(v.resolve_json(&serde_yaml::from_str("$nope").unwrap()).is_err());
+        assert!(
+            v.resolve_json(&serde_yaml::from_str("$nope").unwrap())
+                .is_err()
+        );
     }
 
     #[test]
@@ -219,17 +273,31 @@ mod tests {
         assert!(matches(&json!(3), Some(&json!(3))));
         assert!(!matches(&json!(3), Some(&json!(4))));
         assert!(matches(&json!({"ge": 3, "lt": 5}), Some(&json!(4))));
-        assert!(matches(&json!({"len": 16}), Some(&json!("00112233445566778899aabbccddeeff"))));
+        assert!(matches(
+            &json!({"len": 16}),
+            Some(&json!("00112233445566778899aabbccddeeff"))
+        ));
         assert!(matches(&json!({"present": false}), None));
-        assert!(matches(&json!({"any_of": ["responder", "startup"]}), Some(&json!("responder"))));
+        assert!(matches(
+            &json!({"any_of": ["responder", "startup"]}),
+            Some(&json!("responder"))
+        ));
         assert!(matches(&json!({"not": {"eq": 0}}), Some(&json!(1))));
         assert!(matches(&json!([[1, 2]]), Some(&json!([[1, 2]]))));
     }
 
     #[test]
     fn chunks_from_fields() {
-        let c = chunk_from(&json!({"chunk": "ihello", "epd": "070a72746d66703a", "tag": "0011"})).unwrap();
+        let c = chunk_from(&json!({"chunk": "ihello", "epd": "070a72746d66703a", "tag": "0011"}))
+            .unwrap();
         assert_eq!(c.chunk_type(), 0x30);
+        let c = chunk_from(&json!({"chunk": "ping", "message": "text:hi"})).unwrap();
+        assert_eq!(
+            c,
+            Chunk::Ping(rtmfp::wire::chunk::Ping {
+                message: b"hi".to_vec()
+            })
+        );
         let c = chunk_from(&json!({"chunk": "close"})).unwrap();
         assert_eq!(c, Chunk::Close);
         assert!(chunk_from(&json!({"chunk": "ihello", "epd": "zz"})).is_err());

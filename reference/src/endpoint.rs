@@ -1741,11 +1741,16 @@ impl Endpoint {
         for s in self.sessions.values() {
             if let Some(o) = &s.opening {
                 at(o.deadline);
-                for c in &o.candidates {
-                    at(c.next_send);
-                }
-                if let Some(r) = &o.retry {
-                    at(r.next);
+                // IHellos are only resent in S_IHELLO_SENT, the IIKeying only in
+                // S_KEYING_SENT (each timer is serviced in its own state).
+                match s.state {
+                    State::S_IHELLO_SENT => o.candidates.iter().for_each(|c| at(c.next_send)),
+                    State::S_KEYING_SENT => {
+                        if let Some(r) = &o.retry {
+                            at(r.next);
+                        }
+                    }
+                    _ => {}
                 }
                 continue;
             }
@@ -1770,6 +1775,7 @@ impl Endpoint {
                     }
                     match &s.ping {
                         Some(r) => at(r.next),
+                        None if self.config.faults.no_keepalive => {}
                         None => at(s.last_heard + period),
                     }
                     // The dead-peer check only matters while waiting for an answer.

@@ -323,8 +323,7 @@ impl Network {
             self.count("lost");
             return;
         }
-        let copies = d.copies.max(1)
-            + u32::from(self.rng.gen_bool(link.duplicate.clamp(0.0, 1.0)));
+        let copies = d.copies.max(1) + u32::from(self.rng.gen_bool(link.duplicate.clamp(0.0, 1.0)));
         for _ in 0..copies {
             let mut delay = link.delay + d.extra_delay;
             if !link.jitter.is_zero() {
@@ -384,11 +383,15 @@ impl Network {
         if t <= self.now {
             self.stalled += 1;
             // A node whose next_timeout stays in the past would spin forever.
-            assert!(
-                self.stalled < 1_000_000,
-                "simulated time stuck at {}: a node's next_timeout is not advancing",
-                self.now
-            );
+            if self.stalled >= 1_000_000 {
+                let stuck: Vec<usize> = (0..self.nodes.len())
+                    .filter(|&i| self.nodes[i].next_timeout().is_some_and(|x| x <= self.now))
+                    .collect();
+                panic!(
+                    "simulated time stuck at {}: next_timeout of node(s) {stuck:?} is not advancing",
+                    self.now
+                );
+            }
         } else {
             self.stalled = 0;
         }

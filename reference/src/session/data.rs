@@ -210,10 +210,9 @@ impl Data {
         }
         let id = self.next_flow_id;
         self.next_flow_id = self.next_flow_id.wrapping_add(1);
-        self.send.insert(
-            id,
-            SendFlow::new(id, metadata, association, o.priority, o.time_critical),
-        );
+        let mut f = SendFlow::new(id, metadata, association, o.priority, o.time_critical);
+        f.faults = self.faults;
+        self.send.insert(id, f);
         self.last_activity = self.last_activity.max(self.last_sent);
         Ok(id)
     }

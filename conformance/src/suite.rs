@@ -1,0 +1,653 @@
+//! A whole run: pick the scenarios, build a harness per case for the chosen
+//! target, run, decide outcomes (with the expectations file), record evidence,
+//! and assemble the results with the requirement coverage.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use serde::Deserialize;
+
+use rtmfp::crypto::CryptoProfile;
+use rtmfp::crypto::flash::{FlashConfig, FlashProfile};
+use rtmfp::crypto::plain::PlainProfile;
+use rtmfp::decode::{DatagramRef, Decoder, Profile, ProfileChoice};
+use rtmfp::keylog::{KeyLog, KeyLogWriter};
+use rtmfp::session::config::EndpointConfig;
+use rtmfp_reports::model::{self, Case, Evidence, Outcome, Results, TracePacket};
+
+use crate::harness::{Harness, SimHarness, UdpHarness, WireRecord};
+use crate::requirements;
+use crate::runner::{self, Identities};
+use crate::scenario::{Capability, Level, ProfileReq, Role, Scenario};
+
+/// Where the suite runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The built-in reference implementation over the simulated network.
+    Reference,
+    /// A live stack at this address; the tester initiates.
+    Udp(SocketAddr),
+    /// A live stack that initiates to the tester, which listens here.
+    Listen(SocketAddr),
+    /// A capture, checked offline.
+    Pcap {
+        file: PathBuf,
+        keys: Option<PathBuf>,
+    },
+}
+
+impl Target {
+    /// Parses `reference`, `udp://HOST:PORT`, `pcap:FILE[?keys=FILE]`.
+    pub fn parse(s: &str) -> Result<Target, String> {
+        if s == "reference" {
+            return Ok(Target::Reference);
+        }
+        if let Some(a) = s.strip_prefix("udp://") {
+            use std::net::ToSocketAddrs;
+            let addr = a
+                .to_socket_addrs()
+                .map_err(|e| format!("--target {s}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("--target {s}: no address"))?;
+            return Ok(Target::Udp(addr));
+        }
+        if let Some(rest) = s.strip_prefix("pcap:") {
+            let (file, keys) = match rest.split_once("?keys=") {
+                Some((f, k)) => (f, Some(PathBuf::from(k))),
+                None => (rest, None),
+            };
+            if file.is_empty() {
+                return Err(format!("--target {s}: no capture file"));
+            }
+            return Ok(Target::Pcap {
+                file: PathBuf::from(file),
+                keys,
+            });
+        }
+        Err(format!(
+            "--target `{s}`: expected reference, udp://HOST:PORT or pcap:FILE[?keys=FILE]"
+        ))
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Target::Reference => "reference".into(),
+            Target::Udp(a) => format!("udp://{a}"),
+            Target::Listen(a) => format!("listen://{a}"),
+            Target::Pcap { file, keys } => match keys {
+                Some(k) => format!("pcap:{}?keys={}", file.display(), k.display()),
+                None => format!("pcap:{}", file.display()),
+            },
+        }
+    }
+}
+
+/// The cryptography profile of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileName {
+    Flash,
+    Plain,
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub target: Target,
+    pub profile: ProfileName,
+    pub seed: u64,
+    /// `--inject` faults for the reference target.
+    pub inject: Vec<String>,
+    /// Where evidence files go (the report directory); none: not written.
+    pub out: Option<PathBuf>,
+    /// An EPD selecting a live target (default: any, for flash; `target` for plain).
+    pub epd: Option<Vec<u8>>,
+    /// The live target echoes flows (like `rtmfp serve`).
+    pub echo: bool,
+    /// Multiplies every time bound (slow live stacks).
+    pub time_scale: f64,
+    /// The tester's address for the udp target.
+    pub bind: SocketAddr,
+    /// The command line of this run without the selection, to build re-run commands.
+    pub rerun: String,
+    pub expectations: Option<Expectations>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            target: Target::Reference,
+            profile: ProfileName::Flash,
+            seed: 1,
+            inject: Vec::new(),
+            out: None,
+            epd: None,
+            echo: true,
+            time_scale: 1.0,
+            bind: "0.0.0.0:0".parse().expect("valid"),
+            rerun: "rtmfp-conformance run".into(),
+            expectations: None,
+        }
+    }
+}
+
+// -------------------------------------------------------------- expectations
+
+/// Known deviations of one implementation.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectations {
+    /// Which implementation this describes (for people).
+    #[serde(default)]
+    pub implementation: String,
+    #[serde(default)]
+    pub expected: Vec<Expected>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    /// A case ID or glob.
+    pub case: String,
+    /// The outcome it is known to have (fail, warn or unsupported); absent with
+    /// `skip: true`.
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+    /// Do not run it at all.
+    #[serde(default)]
+    pub skip: bool,
+    pub reason: String,
+}
+
+impl Expectations {
+    pub fn load(path: &Path) -> Result<Expectations, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let e: Expectations = serde_yaml::from_str(&text).map_err(|e| {
+            let (l, c) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            format!(
+                "{}:{l}:{c}: {}",
+                path.display(),
+                e.to_string().split(" at line ").next().unwrap_or_default()
+            )
+        })?;
+        for x in &e.expected {
+            if x.outcome.is_none() && !x.skip {
+                return Err(format!(
+                    "{}: `{}`: give `outcome:` or `skip: true`",
+                    path.display(),
+                    x.case
+                ));
+            }
+        }
+        Ok(e)
+    }
+
+    fn find(&self, id: &str) -> Option<&Expected> {
+        self.expected
+            .iter()
+            .find(|x| crate::scenario::glob(&x.case, id))
+    }
+}
+
+// ---------------------------------------------------------------- profiles
+
+/// The identities of a run (built once: key generation is not free).
+pub struct Identity {
+    pub tester: Arc<dyn CryptoProfile>,
+    pub target: Arc<dyn CryptoProfile>,
+}
+
+pub fn identity(p: ProfileName, seed: u64) -> Result<Identity, String> {
+    Ok(match p {
+        ProfileName::Plain => Identity {
+            tester: Arc::new(PlainProfile::new(b"tester".to_vec())),
+            target: Arc::new(PlainProfile::new(b"target".to_vec())),
+        },
+        ProfileName::Flash => {
+            let make = |name: &str, s: u64| -> Result<Arc<dyn CryptoProfile>, String> {
+                let mut c = FlashConfig::server(true);
+                c.hostname = Some(name.as_bytes().to_vec());
+                let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(s);
+                FlashProfile::new(c, &mut rng)
+                    .map(|p| Arc::new(p) as Arc<dyn CryptoProfile>)
+                    .map_err(|e| e.to_string())
+            };
+            Identity {
+                tester: make("tester", seed ^ 0x7e57)?,
+                target: make("target", seed ^ 0x7a46)?,
+            }
+        }
+    })
+}
+
+// ------------------------------------------------------------------- running
+
+/// Runs the selected scenarios; `progress` is told after each case.
+pub fn run(
+    scenarios: &[&Scenario],
+    opts: &Options,
+    mut progress: impl FnMut(&Case),
+) -> Result<Results, String> {
+    let started = chrono_like_now();
+    let t0 = std::time::Instant::now();
+    let mut ids: BTreeMap<&'static str, Identity> = BTreeMap::new();
+    let mut cases = Vec::new();
+    let mut target_config = EndpointConfig::default();
+    for f in &opts.inject {
+        target_config.faults.set(f)?;
+    }
+    for s in scenarios {
+        let case = run_one(s, opts, &target_config, &mut ids)?;
+        progress(&case);
+        cases.push(case);
+    }
+    Ok(results(
+        opts.target.name(),
+        started,
+        t0.elapsed(),
+        opts,
+        cases,
+    ))
+}
+
+/// Builds the results around `cases`: catalogue, coverage, sections, RFC text.
+pub fn results(
+    target: String,
+    started: String,
+    took: Duration,
+    opts: &Options,
+    cases: Vec<Case>,
+) -> Results {
+    let obs = requirements::observability();
+    let mut by_req: BTreeMap<&str, Vec<&Case>> = BTreeMap::new();
+    for c in &cases {
+        for r in &c.requirements {
+            by_req.entry(r.as_str()).or_default().push(c);
+        }
+    }
+    let reqs = requirements::catalogue()
+        .iter()
+        .map(|r| {
+            let o = obs.get(&r.id);
+            let cs = by_req.get(r.id.as_str()).cloned().unwrap_or_default();
+            model::Requirement {
+                id: r.id.clone(),
+                section: r.section.clone(),
+                section_title: r.section_title.clone(),
+                keyword: r.keyword.as_str().to_string(),
+                text: r.text.clone(),
+                line: r.line,
+                observable: o.is_some_and(|o| o.observable),
+                reason: o.and_then(|o| o.reason.clone()),
+                cases: cs.iter().map(|c| c.id.clone()).collect(),
+                outcome: worst(cs.iter().map(|c| c.outcome)),
+            }
+        })
+        .collect();
+    let sections = requirements::sections(requirements::RFC7016)
+        .into_iter()
+        .map(|s| model::Section {
+            number: s.number,
+            title: s.title,
+            line: s.line,
+        })
+        .collect();
+    Results {
+        target,
+        started,
+        duration_ms: took.as_millis() as u64,
+        seed: opts.seed,
+        command: opts.rerun.clone(),
+        cases,
+        requirements: reqs,
+        sections,
+        rfc_text: requirements::RFC7016.to_string(),
+    }
+}
+
+fn worst(outcomes: impl Iterator<Item = Outcome>) -> Option<Outcome> {
+    let rank = |o: &Outcome| match o {
+        Outcome::Fail => 4,
+        Outcome::Warn => 3,
+        Outcome::Pass => 2,
+        Outcome::Unsupported => 1,
+        Outcome::Skipped => 0,
+    };
+    outcomes.max_by_key(rank)
+}
+
+/// Seconds since the epoch as an RFC 3339 UTC time, without a date crate.
+pub fn chrono_like_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn base_case(s: &Scenario, opts: &Options) -> Case {
+    Case {
+        id: s.id.clone(),
+        title: s.title.clone(),
+        rfc: s.rfc.clone(),
+        requirements: s.requirements.clone(),
+        tags: s.tags.clone(),
+        level: match s.level(requirements::catalogue()) {
+            Level::Must => "must".into(),
+            Level::Should => "should".into(),
+        },
+        outcome: Outcome::Skipped,
+        reason: None,
+        duration_ms: 0,
+        rerun: format!("{} '{}'", opts.rerun, s.id),
+        steps: Vec::new(),
+        evidence: None,
+    }
+}
+
+/// Why a scenario cannot run on this target, if it cannot.
+fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<String> {
+    let live = !matches!(opts.target, Target::Reference);
+    match (s.profile, profile) {
+        (ProfileReq::Flash, ProfileName::Plain) | (ProfileReq::Plain, ProfileName::Flash)
+            if live =>
+        {
+            return Some(
+                format!(
+                    "needs the {:?} profile; the run uses {profile:?}",
+                    s.profile
+                )
+                .to_lowercase(),
+            );
+        }
+        _ => {}
+    }
+    if !live {
+        return None;
+    }
+    let listen = matches!(opts.target, Target::Listen(_));
+    if s.role == Role::Responder && !listen {
+        return Some(
+            "the target must initiate: run with --listen and start your stack's initiator".into(),
+        );
+    }
+    if s.role == Role::Initiator && listen {
+        return Some("the tester must initiate: run with --target udp://HOST:PORT".into());
+    }
+    for n in &s.needs {
+        match n {
+            Capability::Echo if !opts.echo => {
+                return Some("needs a target that echoes flows (drop --no-echo)".into());
+            }
+            Capability::ReferenceOnly => {
+                return Some("needs settings only the reference target has".into());
+            }
+            _ => {}
+        }
+    }
+    let t = &s.target;
+    if t.keepalive.is_some() || t.reject_flows || t.sink {
+        return Some(
+            "needs target settings (keepalive, flow rejection, sink) only the reference target has"
+                .into(),
+        );
+    }
+    None
+}
+
+fn run_one(
+    s: &Scenario,
+    opts: &Options,
+    target_config: &EndpointConfig,
+    ids: &mut BTreeMap<&'static str, Identity>,
+) -> Result<Case, String> {
+    let mut case = base_case(s, opts);
+    let t0 = std::time::Instant::now();
+    if let Some(x) = opts.expectations.as_ref().and_then(|e| e.find(&s.id))
+        && x.skip
+    {
+        case.reason = Some(format!("skipped by the expectations file: {}", x.reason));
+        return Ok(case);
+    }
+    let profile = match s.profile {
+        ProfileReq::Any => opts.profile,
+        ProfileReq::Flash => ProfileName::Flash,
+        ProfileReq::Plain => ProfileName::Plain,
+    };
+    if let Some(why) = unsupported(s, opts, profile) {
+        case.outcome = Outcome::Unsupported;
+        case.reason = Some(why);
+        return Ok(case);
+    }
+    let key = match profile {
+        ProfileName::Flash => "flash",
+        ProfileName::Plain => "plain",
+    };
+    if !ids.contains_key(key) {
+        ids.insert(key, identity(profile, opts.seed)?);
+    }
+    let id = &ids[key];
+    let decode_profile = match profile {
+        ProfileName::Flash => Profile::Flash,
+        ProfileName::Plain => Profile::Plain,
+    };
+    let tester_epd = id.tester.canonical_epd(id.tester.certificate());
+    let seed = opts.seed ^ fnv(&s.id);
+    let mut harness: Box<dyn Harness> = match &opts.target {
+        Target::Reference => {
+            let mut cfg = target_config.clone();
+            if let Some(k) = s.target.keepalive {
+                cfg.keepalive = k;
+            }
+            cfg.accept_flows = !s.target.reject_flows;
+            Box::new(SimHarness::new(
+                seed,
+                id.tester.clone(),
+                id.target.clone(),
+                cfg,
+                s.target.sink,
+            ))
+        }
+        Target::Udp(a) => {
+            let mut h =
+                UdpHarness::new(id.tester.clone(), Some(*a), opts.bind, seed).map_err(|e| {
+                    format!("cannot bind the tester's UDP socket to {}: {e}", opts.bind)
+                })?;
+            h.echoes = opts.echo;
+            Box::new(h)
+        }
+        Target::Listen(a) => {
+            let mut h = UdpHarness::new(id.tester.clone(), None, *a, seed)
+                .map_err(|e| format!("cannot listen on {a}: {e}"))?;
+            h.echoes = opts.echo;
+            Box::new(h)
+        }
+        Target::Pcap { .. } => return Err("the pcap target has no scenarios".into()),
+    };
+    let target_epd = match (&opts.target, &opts.epd) {
+        (_, Some(e)) => e.clone(),
+        (Target::Reference, None) => id.target.canonical_epd(id.target.certificate()),
+        (_, None) => match profile {
+            ProfileName::Flash => rtmfp::crypto::flash::epd::Epd::from_spec("any")?,
+            ProfileName::Plain => b"server".to_vec(),
+        },
+    };
+    let identities = Identities {
+        target_epd,
+        tester_epd,
+        tester_certificate: id.tester.certificate().to_vec(),
+        profile: decode_profile,
+        time_scale: opts.time_scale,
+    };
+    let ex = runner::execute(s, harness.as_mut(), &identities);
+    case.duration_ms = t0.elapsed().as_millis() as u64;
+    case.steps = ex.steps;
+    case.outcome = match (&ex.failure, s.level(requirements::catalogue())) {
+        (None, _) => Outcome::Pass,
+        (Some(_), Level::Must) => Outcome::Fail,
+        (Some(_), Level::Should) => Outcome::Warn,
+    };
+    case.reason = ex.failure;
+    if let Some(x) = opts.expectations.as_ref().and_then(|e| e.find(&s.id)) {
+        match (case.outcome, x.outcome) {
+            (Outcome::Pass, _) => {
+                case.reason = Some(format!(
+                    "listed as a known deviation ({}) but passes: remove it from the expectations file",
+                    x.reason
+                ))
+            }
+            (actual, Some(expected)) if actual == expected => {
+                case.reason = Some(format!(
+                    "known deviation ({}); {:?} as expected: {}",
+                    x.reason,
+                    actual,
+                    case.reason.clone().unwrap_or_default()
+                ));
+                case.outcome = Outcome::Skipped;
+            }
+            _ => {}
+        }
+    }
+    let records = harness.records();
+    let keylog = KeyLog {
+        sessions: ex.observed.keylog.clone(),
+    };
+    let packets = trace(&records, &keylog, decode_profile, ex.start);
+    let mut evidence = Evidence {
+        packets,
+        pcap: None,
+        keylog: None,
+    };
+    if let Some(dir) = &opts.out {
+        let base = rtmfp_reports::case_file_name(&s.id);
+        let base = base.trim_end_matches(".html");
+        let ev = dir.join("evidence");
+        std::fs::create_dir_all(&ev).map_err(|e| format!("{}: {e}", ev.display()))?;
+        let pcap = ev.join(format!("{base}.pcap"));
+        write_pcap(&pcap, &records, ex.start).map_err(|e| format!("{}: {e}", pcap.display()))?;
+        evidence.pcap = Some(format!("evidence/{base}.pcap"));
+        let keys = ev.join(format!("{base}.keys"));
+        let mut w = KeyLogWriter::new(
+            std::fs::File::create(&keys).map_err(|e| format!("{}: {e}", keys.display()))?,
+        );
+        for k in &keylog.sessions {
+            w.write_session(k.initiator, k.responder, &k.facts)
+                .map_err(|e| format!("{}: {e}", keys.display()))?;
+        }
+        evidence.keylog = Some(format!("evidence/{base}.keys"));
+    }
+    case.evidence = Some(evidence);
+    Ok(case)
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The decoded exchange, for the report's trace and sequence chart.
+pub fn trace(
+    records: &[WireRecord],
+    keylog: &KeyLog,
+    profile: Profile,
+    start: rtmfp::time::Instant,
+) -> Vec<TracePacket> {
+    let choice = match profile {
+        Profile::Flash => ProfileChoice::Flash,
+        Profile::Plain => ProfileChoice::Plain,
+    };
+    let mut dec = Decoder::new(Some(keylog), choice);
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let t = Duration::from_micros(r.time.as_micros().saturating_sub(start.as_micros()));
+            let d = dec.decode(DatagramRef {
+                index: i,
+                time: t,
+                src: r.src,
+                dst: r.dst,
+                payload: &r.data,
+            });
+            let (chunks, header) = match &d.packet {
+                Some(p) => (
+                    p.chunks
+                        .iter()
+                        .map(|c| rtmfp::describe::chunk_line(c, d.profile, false))
+                        .collect(),
+                    format!(
+                        "{} mode {} {}{}",
+                        match d.key {
+                            Some(rtmfp::decode::KeyUsed::Default) => "startup",
+                            _ => "session",
+                        },
+                        p.header.mode.name(),
+                        rtmfp::describe::header_flags(&p.header),
+                        d.session_id
+                            .map(|s| format!(" sid={s:#010x}"))
+                            .unwrap_or_default()
+                    ),
+                ),
+                None => (
+                    vec![match &d.status {
+                        rtmfp::decode::Status::Failed { reason }
+                        | rtmfp::decode::Status::Skipped { reason } => {
+                            format!("undecodable: {reason}")
+                        }
+                        rtmfp::decode::Status::Decoded => "?".into(),
+                    }],
+                    format!("{} bytes", r.data.len()),
+                ),
+            };
+            TracePacket {
+                time: t.as_secs_f64(),
+                from: if r.from_tester { "tester" } else { "target" }.into(),
+                src: r.src.to_string(),
+                dst: r.dst.to_string(),
+                chunks,
+                header,
+                note: r.note.clone(),
+            }
+        })
+        .collect()
+}
+
+fn write_pcap(
+    path: &Path,
+    records: &[WireRecord],
+    start: rtmfp::time::Instant,
+) -> std::io::Result<()> {
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut w = rtmfp::capture::PcapWriter::create(path)?;
+    for r in records {
+        if r.note.as_deref().is_some_and(|n| n.starts_with("dropped")) && r.from_tester {
+            // Never reached the wire.
+            continue;
+        }
+        let t = base + Duration::from_micros(r.time.as_micros().saturating_sub(start.as_micros()));
+        w.write_udp(t, r.src, r.dst, &r.data)?;
+    }
+    use std::io::Write;
+    w.finish().flush()
+}
