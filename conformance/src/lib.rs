@@ -1,6 +1,8 @@
 //! `rtmfp-conformance`: the RTMFP (RFC 7016) conformance suite.
 
+pub mod capture_check;
 pub mod harness;
+pub mod invariants;
 pub mod requirements;
 pub mod runner;
 pub mod scenario;

@@ -354,7 +354,12 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
         Target::Pcap { file, keys } => {
             let t0 = std::time::Instant::now();
             let started = suite::chrono_like_now();
-            let cases = check_capture(file, keys.as_deref(), &opts.rerun)?;
+            let cases = rtmfp_conformance::capture_check::check_capture(
+                file,
+                keys.as_deref(),
+                &opts.rerun,
+                Some(&a.out),
+            )?;
             let cases: Vec<_> = cases
                 .into_iter()
                 .filter(|c| {
@@ -423,13 +428,4 @@ fn write_outputs(results: &Results, out: &std::path::Path) -> Result<(), String>
     std::fs::write(&p, rtmfp_reports::junit_xml(results))
         .map_err(|e| format!("{}: {e}", p.display()))?;
     rtmfp_reports::render_site(results, out).map_err(|e| e.to_string())
-}
-
-// TEMP until capture_check lands.
-fn check_capture(
-    _f: &std::path::Path,
-    _k: Option<&std::path::Path>,
-    _r: &str,
-) -> Result<Vec<rtmfp_reports::model::Case>, String> {
-    Err("pcap target not built yet".into())
 }

@@ -567,6 +567,7 @@ impl<'a> Runner<'a> {
                 ))
             }
             Step::Assert(a) => self.assert(a),
+            Step::Invariants(n) => self.invariants(n),
         }
     }
 
@@ -705,6 +706,87 @@ impl<'a> Runner<'a> {
                 .rev()
                 .collect();
             format!("no match among {n} packet(s); last: {}", tail.join("; "))
+        }
+    }
+
+    /// Judges the target's packets so far (RFC rules checkable on a recording).
+    fn invariants(&mut self, names: &crate::scenario::Names) -> StepOutcome {
+        use crate::invariants::{INVARIANTS, Monitor, find};
+        use rtmfp::decode::{DatagramRef, Decoder, ProfileChoice, Status};
+        let all = names.contains("all");
+        let chosen: Vec<&crate::invariants::Invariant> = if all {
+            INVARIANTS.iter().filter(|i| !i.should).collect()
+        } else {
+            names.list().iter().filter_map(|n| find(n)).collect()
+        };
+        let description = format!(
+            "invariants {}",
+            chosen.iter().map(|i| i.name).collect::<Vec<_>>().join(", ")
+        );
+        let keylog = rtmfp::keylog::KeyLog {
+            sessions: self.seen.keylog.clone(),
+        };
+        let choice = match self.ids.profile {
+            Profile::Flash => ProfileChoice::Flash,
+            Profile::Plain => ProfileChoice::Plain,
+        };
+        let mut dec = Decoder::new(Some(&keylog), choice);
+        let mut m = Monitor::new();
+        for (i, r) in self.h.records().iter().enumerate() {
+            if r.from_tester && r.note.as_deref().is_some_and(|n| n.starts_with("dropped")) {
+                continue;
+            }
+            let d = dec.decode(DatagramRef {
+                index: i + 1,
+                time: Duration::from_micros(r.time.as_micros()),
+                src: r.src,
+                dst: r.dst,
+                payload: &r.data,
+            });
+            if matches!(d.status, Status::Skipped { .. }) {
+                continue;
+            }
+            m.packet(&d, !r.from_tester);
+        }
+        let report = m.finish();
+        let mut problems = Vec::new();
+        let mut counts = Vec::new();
+        for inv in &chosen {
+            let n = report.checked.get(inv.name).copied().unwrap_or(0);
+            counts.push(format!("{} {n}", inv.name));
+            for f in report.findings_of(inv.name).take(3) {
+                problems.push(format!(
+                    "{}: datagram #{} at {:.3} s: {}",
+                    inv.name,
+                    f.index,
+                    f.time - self.start.as_micros() as f64 / 1e6,
+                    f.message
+                ));
+            }
+            if n == 0 && !all {
+                problems.push(format!(
+                    "{}: the target sent nothing it applies to",
+                    inv.name
+                ));
+            }
+        }
+        let expected = if all {
+            "the target's packets keep every MUST-level recording invariant".to_string()
+        } else {
+            chosen
+                .iter()
+                .map(|i| i.title)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        if problems.is_empty() {
+            Ok((
+                description,
+                Some(expected),
+                Some(format!("checked: {}", counts.join(", "))),
+            ))
+        } else {
+            Err((description, expected, problems.join("; ")))
         }
     }
 

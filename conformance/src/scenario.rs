@@ -394,6 +394,9 @@ pub enum Step {
     /// Set variables.
     Set(BTreeMap<String, Value>),
     Assert(AssertStep),
+    /// Judge everything the target has sent so far against recording
+    /// invariants (`all`, or a list of names from `rtmfp-conformance invariants`).
+    Invariants(Names),
 }
 
 impl Step {
@@ -414,6 +417,7 @@ impl Step {
             Step::Close(_) => "close",
             Step::Set(_) => "set",
             Step::Assert(_) => "assert",
+            Step::Invariants(_) => "invariants",
         }
     }
 }
@@ -655,6 +659,13 @@ impl Scenario {
                     }
                     if let Some(f) = &a.acknowledged {
                         collect_refs(&f.flow, &mut refs);
+                    }
+                }
+                Step::Invariants(n) => {
+                    for name in n.list() {
+                        if name != "all" && crate::invariants::find(&name).is_none() {
+                            return Err(at(&name, format!("unknown invariant `{name}`")));
+                        }
                     }
                 }
                 Step::Accept(_) | Step::Rebind(_) | Step::Wait(_) | Step::Close(_) => {}

@@ -1,0 +1,214 @@
+//! `--target pcap:FILE[?keys=FILE]`: judge a recording. Every datagram is
+//! decoded (with the key log, or the default keys where RFC 7016 §2.2.3 allows)
+//! and fed to the [`Monitor`]; each invariant becomes one case.
+
+use std::path::Path;
+
+use rtmfp::decode::{DatagramRef, DecodedPacket, Decoder, ProfileChoice, Status};
+use rtmfp::keylog::KeyLog;
+use rtmfp_reports::model::{Case, Evidence, Outcome, StepResult, TracePacket};
+
+use crate::invariants::{INVARIANTS, Monitor, Report};
+
+/// What a capture showed, before it becomes cases.
+pub struct Checked {
+    pub packets: Vec<DecodedPacket>,
+    pub report: Report,
+    pub datagrams: usize,
+}
+
+/// Decodes and judges a capture file.
+pub fn check_file(pcap: &Path, keys: Option<&Path>) -> Result<Checked, String> {
+    let capture = rtmfp::capture::read_file(pcap).map_err(|e| e.to_string())?;
+    let keylog = match keys {
+        Some(k) => Some(KeyLog::read_file(k).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let mut dec = Decoder::new(keylog.as_ref(), ProfileChoice::Auto);
+    let mut packets = Vec::new();
+    for (rec, u) in capture.datagrams() {
+        packets.push(dec.decode(DatagramRef {
+            index: rec.index,
+            time: rec.timestamp,
+            src: u.src,
+            dst: u.dst,
+            payload: &u.payload,
+        }));
+    }
+    let report = judge(&packets, |_| true);
+    Ok(Checked {
+        datagrams: packets.len(),
+        packets,
+        report,
+    })
+}
+
+/// Runs the monitor over decoded packets; `judged` picks the senders under test.
+pub fn judge(packets: &[DecodedPacket], judged: impl Fn(&DecodedPacket) -> bool) -> Report {
+    let mut m = Monitor::new();
+    for d in packets {
+        if matches!(d.status, Status::Skipped { .. }) {
+            continue;
+        }
+        m.packet(d, judged(d));
+    }
+    m.finish()
+}
+
+/// One case per invariant, for the report.
+pub fn check_capture(
+    pcap: &Path,
+    keys: Option<&Path>,
+    rerun: &str,
+    out: Option<&Path>,
+) -> Result<Vec<Case>, String> {
+    let t0 = std::time::Instant::now();
+    let checked = check_file(pcap, keys)?;
+    let evidence_files = match out {
+        Some(dir) => copy_evidence(dir, pcap, keys)?,
+        None => (None, None),
+    };
+    let first_src = checked.packets.first().map(|p| p.src);
+    let mut cases = Vec::new();
+    for inv in INVARIANTS {
+        let n = checked.report.checked.get(inv.name).copied().unwrap_or(0);
+        let findings: Vec<_> = checked.report.findings_of(inv.name).collect();
+        let (outcome, reason) = if !findings.is_empty() {
+            (
+                if inv.should {
+                    Outcome::Warn
+                } else {
+                    Outcome::Fail
+                },
+                Some(format!(
+                    "{} violation(s), first at packet #{}: {}",
+                    findings.len(),
+                    findings[0].index,
+                    findings[0].message
+                )),
+            )
+        } else if n == 0 {
+            (
+                Outcome::Unsupported,
+                Some("nothing in this capture to check".into()),
+            )
+        } else {
+            (Outcome::Pass, None)
+        };
+        let mut steps = vec![StepResult {
+            description: format!("checked {n} item(s) in {} datagram(s)", checked.datagrams),
+            ok: findings.is_empty(),
+            expected: Some(inv.title.to_string()),
+            actual: Some(format!("{} violation(s)", findings.len())),
+        }];
+        for f in &findings {
+            steps.push(StepResult {
+                description: format!("packet #{} at {:.6} from {}", f.index, f.time, f.src),
+                ok: false,
+                expected: Some(inv.title.to_string()),
+                actual: Some(f.message.clone()),
+            });
+        }
+        // The evidence: the violating packets with two before each.
+        let mut wanted = std::collections::BTreeSet::new();
+        for f in &findings {
+            if let Some(pos) = checked.packets.iter().position(|p| p.index == f.index) {
+                for i in pos.saturating_sub(2)..=pos {
+                    wanted.insert(i);
+                }
+            }
+        }
+        let t_start = checked.packets.first().map_or(0.0, |p| p.time);
+        let packets = wanted
+            .into_iter()
+            .take(200)
+            .map(|i| trace_packet(&checked.packets[i], first_src, t_start))
+            .collect();
+        cases.push(Case {
+            id: format!("capture.{}", inv.name),
+            title: inv.title.into(),
+            rfc: inv.rfc.iter().map(|s| s.to_string()).collect(),
+            requirements: inv.requirements.iter().map(|s| s.to_string()).collect(),
+            tags: vec!["capture".into()],
+            level: if inv.should { "should" } else { "must" }.into(),
+            outcome,
+            reason,
+            duration_ms: t0.elapsed().as_millis() as u64,
+            rerun: format!("{rerun} 'capture.{}'", inv.name),
+            steps,
+            evidence: Some(Evidence {
+                packets,
+                pcap: evidence_files.0.clone(),
+                keylog: evidence_files.1.clone(),
+            }),
+        });
+    }
+    Ok(cases)
+}
+
+fn copy_evidence(
+    dir: &Path,
+    pcap: &Path,
+    keys: Option<&Path>,
+) -> Result<(Option<String>, Option<String>), String> {
+    let ev = dir.join("evidence");
+    std::fs::create_dir_all(&ev).map_err(|e| format!("{}: {e}", ev.display()))?;
+    let copy = |from: &Path| -> Result<String, String> {
+        let name = from
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "capture".into());
+        let to = ev.join(&name);
+        std::fs::copy(from, &to).map_err(|e| format!("{}: {e}", to.display()))?;
+        Ok(format!("evidence/{name}"))
+    };
+    Ok((Some(copy(pcap)?), keys.map(copy).transpose()?))
+}
+
+fn trace_packet(
+    d: &DecodedPacket,
+    first_src: Option<std::net::SocketAddr>,
+    t0: f64,
+) -> TracePacket {
+    let (chunks, header) = match &d.packet {
+        Some(p) => (
+            p.chunks
+                .iter()
+                .map(|c| rtmfp::describe::chunk_line(c, d.profile, false))
+                .collect(),
+            format!(
+                "#{} mode {} {}{}",
+                d.index,
+                p.header.mode.name(),
+                rtmfp::describe::header_flags(&p.header),
+                d.session_id
+                    .map(|s| format!(" sid={s:#010x}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        None => (
+            vec![match &d.status {
+                Status::Failed { reason } | Status::Skipped { reason } => {
+                    format!("undecodable: {reason}")
+                }
+                Status::Decoded => "?".into(),
+            }],
+            format!("#{} {} bytes", d.index, d.length),
+        ),
+    };
+    TracePacket {
+        // Sides: whoever sent the capture's first datagram is drawn on the left.
+        time: d.time - t0,
+        from: if Some(d.src) == first_src {
+            "tester"
+        } else {
+            "target"
+        }
+        .into(),
+        src: d.src.to_string(),
+        dst: d.dst.to_string(),
+        chunks,
+        header,
+        note: None,
+    }
+}

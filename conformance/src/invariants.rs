@@ -1,0 +1,1252 @@
+//! Rules that can be checked on a recording of an exchange, without taking
+//! part in it: what an endpoint sent, judged against what it had seen.
+//!
+//! The same [`Monitor`] judges a capture file (`--target pcap:FILE`) and the
+//! target's side of every scenario that has an `invariants` step. Each rule is
+//! written so that a recording made at either end, with losses on the way,
+//! cannot make a conforming endpoint look wrong: where the RFC's rule depends
+//! on what the endpoint received, the monitor uses only evidence that it did
+//! receive it (for example, that it acknowledged a sequence number).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+
+use rtmfp::decode::{DecodedPacket, Direction, KeyUsed, Status};
+use rtmfp::wire::chunk::{Chunk, Fragmentation, UserDataFlags};
+use rtmfp::wire::packet::Mode;
+
+/// One rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Invariant {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub rfc: &'static [&'static str],
+    /// Catalogue IDs the rule checks.
+    pub requirements: &'static [&'static str],
+    /// A SHOULD-level rule: a violation is a warning.
+    pub should: bool,
+}
+
+pub const INVARIANTS: &[Invariant] = &[
+    Invariant {
+        name: "decodes",
+        title: "Every packet decrypts, verifies and parses on its own, with the key of its session",
+        rfc: &["7016 §2.2.3", "7016 §2.3"],
+        requirements: &["2.2.3#2"],
+        should: false,
+    },
+    Invariant {
+        name: "modes",
+        title: "Startup chunks travel in startup packets; session packets carry the sender's role mark",
+        rfc: &["7016 §2.2.4", "7016 §2.3"],
+        requirements: &["2.2.4#6", "2.2.4#8"],
+        should: false,
+    },
+    Invariant {
+        name: "handshake",
+        title: "RHello echoes an IHello's tag, IIKeying echoes a cookie it was given, session IDs are not 0",
+        rfc: &["7016 §2.3.4", "7016 §2.3.7", "7016 §3.3", "7016 §3.5.1"],
+        requirements: &["2.3.7#1", "3.3#2"],
+        should: false,
+    },
+    Invariant {
+        name: "ping-reply",
+        title: "A Ping Reply is sent only in response to a Ping, echoing its message",
+        rfc: &["7016 §2.3.10", "7016 §3.5.4"],
+        requirements: &["3.5.4#4"],
+        should: false,
+    },
+    Invariant {
+        name: "timestamps",
+        title: "Timestamp echoes are a received timestamp plus the time held, and are sent",
+        rfc: &["7016 §2.2.4", "7016 §3.5.2.2"],
+        requirements: &["3.5.2.2#3"],
+        should: false,
+    },
+    Invariant {
+        name: "sequence-numbers",
+        title: "Fragment sequence numbers: positive, unique, contiguous within a message; FSN rules; no un-abandoning",
+        rfc: &[
+            "7016 §2.3.11",
+            "7016 §3.6.1.2",
+            "7016 §3.6.2.3",
+            "7016 §3.6.2.7",
+        ],
+        requirements: &[
+            "2.3.11#1",
+            "2.3.11#4",
+            "2.3.11#5",
+            "2.3.11#6",
+            "3.6.1.2#1",
+            "3.6.2.3#1",
+            "3.6.2.3#2",
+            "3.6.2.7#1",
+        ],
+        should: false,
+    },
+    Invariant {
+        name: "first-sequence-number",
+        title: "The first sequence number of a flow is 1",
+        rfc: &["7016 §2.3.11"],
+        requirements: &["2.3.11#3"],
+        should: true,
+    },
+    Invariant {
+        name: "next-user-data",
+        title: "Next User Data only follows User Data or Next User Data in the same packet",
+        rfc: &["7016 §2.3.12", "7016 §3.6.2.3.2"],
+        requirements: &["2.3.12#1", "3.6.2.3.2#2"],
+        should: false,
+    },
+    Invariant {
+        name: "metadata",
+        title: "Metadata (and return association) ride the first User Data chunk of a flow in every packet until acknowledged",
+        rfc: &["7016 §2.3.11.1.1", "7016 §2.3.11.1.2"],
+        requirements: &[
+            "2.3.11.1.1#1",
+            "2.3.11.1.1#2",
+            "2.3.11.1.2#1",
+            "2.3.11.1.2#4",
+            "2.3.11.1.2#5",
+        ],
+        should: false,
+    },
+    Invariant {
+        name: "metadata-economy",
+        title: "Metadata and association options are not repeated in a packet, not sent once acknowledged, metadata at most 512 bytes",
+        rfc: &["7016 §2.3.11.1.1", "7016 §2.3.11.1.2"],
+        requirements: &[
+            "2.3.11.1.1#3",
+            "2.3.11.1.1#4",
+            "2.3.11.1.1#5",
+            "2.3.11.1.2#2",
+            "2.3.11.1.2#3",
+        ],
+        should: true,
+    },
+    Invariant {
+        name: "acks",
+        title: "Acknowledgements cover only sent sequence numbers and never fall below a received FSN",
+        rfc: &["7016 §2.3.13", "7016 §2.3.14", "7016 §3.6.3.4"],
+        requirements: &["2.3.13#2", "2.3.14#2"],
+        should: false,
+    },
+    Invariant {
+        name: "fragments",
+        title: "Packet Fragments: numbered from 0, not empty, one mode per fragmented packet",
+        rfc: &["7016 §2.3.1", "7016 §3.4"],
+        requirements: &["2.3.1#1", "2.3.1#2", "3.4#7"],
+        should: false,
+    },
+    Invariant {
+        name: "packet-size",
+        title: "Datagrams carrying user data fit a 1500-byte path MTU",
+        rfc: &["7016 §3.6.2.2"],
+        requirements: &["3.6.2.2#1"],
+        should: false,
+    },
+    Invariant {
+        name: "close",
+        title: "After its Close Acknowledgement an endpoint sends nothing else in that session",
+        rfc: &["7016 §3.5.5"],
+        requirements: &[],
+        should: false,
+    },
+    Invariant {
+        name: "flow-id-reuse",
+        title: "A completed sending flow's ID is not reused for 130 seconds",
+        rfc: &["7016 §3.6.2.11"],
+        requirements: &["3.6.2.11#1"],
+        should: false,
+    },
+    Invariant {
+        name: "reserved-zero",
+        title: "Reserved fields are sent as 0",
+        rfc: &["7016 §2"],
+        requirements: &[],
+        should: true,
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Invariant> {
+    INVARIANTS.iter().find(|i| i.name == name)
+}
+
+/// One violation.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub invariant: &'static str,
+    /// The packet's index, as given to [`Monitor::packet`].
+    pub index: usize,
+    pub time: f64,
+    pub src: SocketAddr,
+    pub message: String,
+}
+
+/// What the monitor concluded.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Items checked per rule (0: nothing in the recording to check).
+    pub checked: BTreeMap<&'static str, u64>,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn findings_of(&self, name: &str) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.invariant == name)
+    }
+}
+
+/// Findings kept per rule; the count goes on.
+const MAX_FINDINGS: usize = 50;
+/// Distinct timestamps remembered per direction for the echo check.
+const TS_MEMORY: usize = 4096;
+/// RFC 7016 §3.6.2.11: F_COMPLETE_LINGER.
+const COMPLETE_LINGER: f64 = 130.0;
+/// 1500-byte MTU less IPv4 (20) or IPv6 (40) and UDP (8) headers.
+const MAX_UDP_V4: usize = 1472;
+const MAX_UDP_V6: usize = 1452;
+
+/// A set of u64 as disjoint inclusive ranges.
+#[derive(Debug, Default, Clone)]
+struct Ranges(BTreeMap<u64, u64>);
+
+impl Ranges {
+    fn insert(&mut self, v: u64) {
+        self.insert_range(v, v)
+    }
+    fn insert_range(&mut self, mut a: u64, mut b: u64) {
+        if let Some((&s, &e)) = self.0.range(..=a).next_back()
+            && e.saturating_add(1) >= a
+        {
+            a = s;
+            b = b.max(e);
+        }
+        while let Some((&s, &e)) = self.0.range(a..).next() {
+            if s > b.saturating_add(1) {
+                break;
+            }
+            b = b.max(e);
+            self.0.remove(&s);
+        }
+        self.0.insert(a, b);
+    }
+    fn contains_range(&self, a: u64, b: u64) -> bool {
+        self.0.range(..=a).next_back().is_some_and(|(_, &e)| e >= b)
+    }
+    fn max(&self) -> Option<u64> {
+        self.0.values().next_back().copied()
+    }
+}
+
+/// What one side's sending flow has shown.
+#[derive(Debug, Default)]
+struct SendFlow {
+    first_seq: u64,
+    /// Sequence numbers sent, first transmissions and repeats alike.
+    sent: Ranges,
+    /// Per sequence number not yet behind the FSN: the fragment's identity.
+    frags: BTreeMap<u64, (Fragmentation, u64)>,
+    /// Highest FSN sent.
+    fsn: u64,
+    /// Sequence numbers sent with the abandon flag.
+    abandoned: Ranges,
+    /// Steps of the FSN carried by the first transmission of each sequence
+    /// number (monotone, so a step function).
+    first_fsn: BTreeMap<u64, u64>,
+    metadata: Option<Vec<u8>>,
+    association: Option<u64>,
+    /// Whether the first transmission carried an association.
+    association_first: bool,
+    /// Time the other side first acknowledged this flow.
+    acked_at: Option<f64>,
+    fin_seq: Option<u64>,
+    completed_at: Option<f64>,
+    started_at: f64,
+}
+
+/// One direction of a conversation (a session, or an address pair at startup).
+#[derive(Debug, Default)]
+struct Side {
+    pings: HashSet<Vec<u8>>,
+    /// (capture time, value) of distinct timestamps sent.
+    ts: VecDeque<(f64, u16)>,
+    /// Packets sent after the first timestamp from the other side arrived
+    /// more than a second earlier, and whether any carried an echo.
+    late_packets: u32,
+    echoed: bool,
+    first_ts_from_other: Option<f64>,
+    flows: HashMap<u64, SendFlow>,
+    /// Highest sequence number acknowledged per flow of the other side.
+    acked_max: HashMap<u64, u64>,
+    close_ack_sent: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Conv {
+    Session(usize),
+    Addr(SocketAddr, SocketAddr),
+}
+
+#[derive(Debug, Default)]
+pub struct Monitor {
+    report: Report,
+    counts: HashMap<&'static str, usize>,
+    sides: HashMap<(Conv, bool), Side>,
+    tags: HashSet<Vec<u8>>,
+    /// Cookies given to each address.
+    cookies: HashMap<SocketAddr, HashSet<Vec<u8>>>,
+    /// (sender, packet ID) -> (mode, fragment numbers seen, last seen).
+    reassembly: HashMap<(SocketAddr, u64), (Mode, Ranges, bool)>,
+}
+
+fn hash(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn frag_name(f: Fragmentation) -> &'static str {
+    match f {
+        Fragmentation::Whole => "whole",
+        Fragmentation::Begin => "begin",
+        Fragmentation::End => "end",
+        Fragmentation::Middle => "middle",
+    }
+}
+
+/// A data chunk resolved to its flow, sequence number and FSN.
+struct Data<'a> {
+    flow: u64,
+    seq: u64,
+    fsn_offset: u64,
+    flags: &'a UserDataFlags,
+    options: Option<&'a Vec<rtmfp::wire::option::Opt>>,
+    data: &'a [u8],
+    first_in_packet: bool,
+}
+
+const OPT_METADATA: u64 = 0x00;
+const OPT_ASSOCIATION: u64 = 0x0a;
+
+impl Monitor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn check(&mut self, name: &'static str) {
+        *self.report.checked.entry(name).or_default() += 1;
+    }
+
+    fn violation(&mut self, name: &'static str, d: &DecodedPacket, message: String) {
+        let n = self.counts.entry(name).or_default();
+        *n += 1;
+        if *n <= MAX_FINDINGS {
+            self.report.findings.push(Finding {
+                invariant: name,
+                index: d.index,
+                time: d.time,
+                src: d.src,
+                message,
+            });
+        }
+    }
+
+    /// Feeds one decoded datagram, in recording order. `judged`: whether its
+    /// sender is under test (the other side's packets are context only).
+    pub fn packet(&mut self, d: &DecodedPacket, judged: bool) {
+        if let Status::Failed { reason } = &d.status {
+            if judged {
+                self.check("decodes");
+                self.violation("decodes", d, format!("undecodable: {reason}"));
+            }
+            return;
+        }
+        let Some(p) = &d.packet else { return };
+        if judged {
+            self.check("decodes");
+        }
+        // Which conversation and which side of it.
+        let (conv, initiator_side) = match (d.session, d.direction) {
+            (Some(s), Some(dir)) if d.key == Some(KeyUsed::Session) => {
+                (Conv::Session(s), dir == Direction::InitiatorToResponder)
+            }
+            _ => {
+                let (a, b) = if d.src <= d.dst {
+                    (d.src, d.dst)
+                } else {
+                    (d.dst, d.src)
+                };
+                (Conv::Addr(a, b), d.src == a)
+            }
+        };
+        let in_session = matches!(conv, Conv::Session(_));
+        if judged {
+            self.header_rules(d, p, in_session, initiator_side);
+            self.startup_rules(d, p);
+            self.fragment_rules(d, p);
+        } else {
+            self.startup_context(d, p);
+        }
+        self.timestamps(d, p, conv, initiator_side, judged);
+        self.session_chunks(d, p, conv, initiator_side, judged);
+    }
+
+    fn header_rules(
+        &mut self,
+        d: &DecodedPacket,
+        p: &rtmfp::wire::packet::Packet,
+        in_session: bool,
+        initiator_side: bool,
+    ) {
+        if in_session {
+            self.check("modes");
+            let want = if initiator_side {
+                Mode::Initiator
+            } else {
+                Mode::Responder
+            };
+            if p.header.mode != want {
+                // RFC 7016 §2.2.4: initiator marks mode 1, responder mode 2.
+                self.violation(
+                    "modes",
+                    d,
+                    format!(
+                        "session packet from the {} marked mode {}, expected {}",
+                        if initiator_side {
+                            "initiator"
+                        } else {
+                            "responder"
+                        },
+                        p.header.mode as u8,
+                        want as u8
+                    ),
+                );
+            }
+        }
+        for c in &p.chunks {
+            let startup = matches!(
+                c,
+                Chunk::IHello(_)
+                    | Chunk::FIHello(_)
+                    | Chunk::RHello(_)
+                    | Chunk::Redirect(_)
+                    | Chunk::RHelloCookieChange(_)
+                    | Chunk::IIKeying(_)
+                    | Chunk::RIKeying(_)
+            );
+            if startup {
+                self.check("modes");
+                if p.header.mode != Mode::Startup {
+                    self.violation(
+                        "modes",
+                        d,
+                        format!(
+                            "{} in a mode {} packet (startup chunks belong in mode 3)",
+                            chunk_name(c),
+                            p.header.mode as u8
+                        ),
+                    );
+                }
+            }
+            // Reserved fields (SHOULD be 0).
+            let reserved = match c {
+                Chunk::UserData(u) => u.flags.reserved,
+                Chunk::NextUserData(u) => u.flags.reserved,
+                Chunk::PacketFragment(f) => f.reserved,
+                _ => 0,
+            };
+            self.check("reserved-zero");
+            if reserved != 0 {
+                self.violation(
+                    "reserved-zero",
+                    d,
+                    format!("{} with reserved bits {reserved:#x}", chunk_name(c)),
+                );
+            }
+            if let Chunk::Malformed(m) = c {
+                let rule = match m.chunk_type {
+                    0x10 | 0x11 => "sequence-numbers",
+                    0x7f => "fragments",
+                    _ => "decodes",
+                };
+                self.check(rule);
+                self.violation(
+                    rule,
+                    d,
+                    format!("malformed chunk {:#04x}: {}", m.chunk_type, m.error),
+                );
+            }
+        }
+        self.check("reserved-zero");
+        if p.header.reserved != 0 {
+            self.violation(
+                "reserved-zero",
+                d,
+                format!("header reserved bits {:#x}", p.header.reserved),
+            );
+        }
+        let has_data = p
+            .chunks
+            .iter()
+            .any(|c| matches!(c, Chunk::UserData(_) | Chunk::NextUserData(_)));
+        if has_data {
+            self.check("packet-size");
+            let max = if d.src.is_ipv4() {
+                MAX_UDP_V4
+            } else {
+                MAX_UDP_V6
+            };
+            if d.length > max {
+                self.violation(
+                    "packet-size",
+                    d,
+                    format!(
+                        "{}-byte datagram carrying user data; a 1500-byte path allows {max}",
+                        d.length
+                    ),
+                );
+            }
+        }
+    }
+
+    fn startup_context(&mut self, d: &DecodedPacket, p: &rtmfp::wire::packet::Packet) {
+        for c in &p.chunks {
+            match c {
+                Chunk::IHello(h) => {
+                    self.tags.insert(h.tag.clone());
+                }
+                Chunk::FIHello(h) => {
+                    self.tags.insert(h.tag.clone());
+                }
+                Chunk::RHello(h) => {
+                    self.cookies
+                        .entry(d.dst)
+                        .or_default()
+                        .insert(h.cookie.clone());
+                }
+                Chunk::RHelloCookieChange(h) => {
+                    self.cookies
+                        .entry(d.dst)
+                        .or_default()
+                        .insert(h.new_cookie.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn startup_rules(&mut self, d: &DecodedPacket, p: &rtmfp::wire::packet::Packet) {
+        for c in &p.chunks {
+            match c {
+                Chunk::RHello(h) => {
+                    self.check("handshake");
+                    if !self.tags.is_empty() && !self.tags.contains(&h.tag_echo) {
+                        // RFC 7016 §2.3.4 / §3.5.1.1.2: the RHello echoes the IHello's tag.
+                        self.violation(
+                            "handshake",
+                            d,
+                            format!(
+                                "RHello echoes tag {} which no IHello or FIHello carried",
+                                hex::encode(&h.tag_echo)
+                            ),
+                        );
+                    }
+                }
+                Chunk::IIKeying(k) => {
+                    self.check("handshake");
+                    if let Some(given) = self.cookies.get(&d.src)
+                        && !given.contains(&k.cookie_echo)
+                    {
+                        // RFC 7016 §2.3.7: the initiator must have obtained a valid cookie.
+                        self.violation(
+                            "handshake",
+                            d,
+                            format!(
+                                "IIKeying echoes a {}-byte cookie that no RHello to {} carried",
+                                k.cookie_echo.len(),
+                                d.src
+                            ),
+                        );
+                    }
+                    if k.initiator_session_id == 0 {
+                        // RFC 7016 §3.3: session ID 0 is reserved for startup.
+                        self.violation("handshake", d, "IIKeying with initiatorSessionID 0".into());
+                    }
+                }
+                Chunk::RIKeying(k) => {
+                    self.check("handshake");
+                    if k.responder_session_id == 0 {
+                        self.violation("handshake", d, "RIKeying with responderSessionID 0".into());
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.startup_context(d, p);
+    }
+
+    fn fragment_rules(&mut self, d: &DecodedPacket, p: &rtmfp::wire::packet::Packet) {
+        for c in &p.chunks {
+            let Chunk::PacketFragment(f) = c else {
+                continue;
+            };
+            self.check("fragments");
+            if f.packet_fragment.is_empty() {
+                self.violation("fragments", d, "empty packetFragment".into());
+            }
+            let key = (d.src, f.packet_id);
+            let mode = p.header.mode;
+            let entry = self
+                .reassembly
+                .entry(key)
+                .or_insert_with(|| (mode, Ranges::default(), false));
+            let first_mode = entry.0;
+            entry.1.insert(f.fragment_num);
+            if !f.more_fragments {
+                entry.2 = true;
+            }
+            let complete_without_zero = entry.2 && entry.1.0.keys().next() != Some(&0);
+            if first_mode != mode {
+                // RFC 7016 §3.4: one mode for all fragments of a packet.
+                self.violation(
+                    "fragments",
+                    d,
+                    format!(
+                        "fragment {} of packet {} in a mode {} packet; earlier fragments were mode {}",
+                        f.fragment_num, f.packet_id, mode as u8, first_mode as u8
+                    ),
+                );
+            }
+            if complete_without_zero && !f.more_fragments {
+                // RFC 7016 §2.3.1: the first fragment is index 0.
+                self.violation(
+                    "fragments",
+                    d,
+                    format!(
+                        "packet {} ends at fragment {} but no fragment 0 was sent",
+                        f.packet_id, f.fragment_num
+                    ),
+                );
+            }
+        }
+    }
+
+    fn timestamps(
+        &mut self,
+        d: &DecodedPacket,
+        p: &rtmfp::wire::packet::Packet,
+        conv: Conv,
+        initiator_side: bool,
+        judged: bool,
+    ) {
+        // Timestamps flow across startup and session packets alike (an
+        // initiator may echo the RIKeying's), so key them by address pair.
+        let pair = {
+            let (a, b) = if d.src <= d.dst {
+                (d.src, d.dst)
+            } else {
+                (d.dst, d.src)
+            };
+            (Conv::Addr(a, b), d.src == a)
+        };
+        if let Some(ts) = p.header.timestamp {
+            for key in [(conv, initiator_side), pair] {
+                let side = self.sides.entry(key).or_default();
+                if side.ts.back().map(|x| x.1) != Some(ts) {
+                    side.ts.push_back((d.time, ts));
+                    if side.ts.len() > TS_MEMORY {
+                        side.ts.pop_front();
+                    }
+                }
+                let other = self.sides.entry((key.0, !key.1)).or_default();
+                other.first_ts_from_other.get_or_insert(d.time);
+            }
+        }
+        if !judged {
+            return;
+        }
+        if let Some(echo) = p.header.timestamp_echo {
+            self.check("timestamps");
+            let mut found = false;
+            let mut any = false;
+            for key in [(conv, !initiator_side), pair_other(pair)] {
+                if let Some(other) = self.sides.get(&key) {
+                    for &(t0, v) in other.ts.iter().rev() {
+                        any = true;
+                        let ticks = ((d.time - t0).max(0.0) / 0.004) as u64;
+                        let slack = 2 + ticks / 50;
+                        let diff = u64::from(echo.wrapping_sub(v));
+                        if diff <= ticks + slack && d.time - t0 <= 128.5 {
+                            found = true;
+                            break;
+                        }
+                    }
+                }
+                if found {
+                    break;
+                }
+            }
+            if any && !found {
+                // RFC 7016 §3.5.2.2: TS_ECHO = TS_RX + elapsed 4 ms ticks.
+                self.violation(
+                    "timestamps",
+                    d,
+                    format!(
+                        "timestamp echo {echo} is not a timestamp received from the peer plus the time since"
+                    ),
+                );
+            }
+        }
+        if matches!(conv, Conv::Session(_)) {
+            let side = self.sides.entry((conv, initiator_side)).or_default();
+            if p.header.timestamp_echo.is_some() {
+                side.echoed = true;
+            }
+            if side.first_ts_from_other.is_some_and(|t| d.time - t > 1.0) {
+                side.late_packets += 1;
+                if side.late_packets == 5 && !side.echoed {
+                    self.check("timestamps");
+                    self.violation(
+                        "timestamps",
+                        d,
+                        "five session packets sent more than a second after the peer's first timestamp, none with a timestamp echo".into(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn session_chunks(
+        &mut self,
+        d: &DecodedPacket,
+        p: &rtmfp::wire::packet::Packet,
+        conv: Conv,
+        initiator_side: bool,
+        judged: bool,
+    ) {
+        let me = (conv, initiator_side);
+        let them = (conv, !initiator_side);
+        if judged && self.sides.get(&me).is_some_and(|s| s.close_ack_sent) {
+            let others: Vec<&str> = p
+                .chunks
+                .iter()
+                .filter(|c| !matches!(c, Chunk::CloseAck | Chunk::Unknown { .. }))
+                .map(chunk_name)
+                .collect();
+            self.check("close");
+            if !others.is_empty() {
+                self.violation(
+                    "close",
+                    d,
+                    format!(
+                        "sent {} after its Close Acknowledgement in this session",
+                        others.join(", ")
+                    ),
+                );
+            }
+        }
+        // Resolve Next User Data to flow and sequence number.
+        let mut cur: Option<(u64, u64, u64)> = None;
+        let mut prev_was_data = false;
+        let mut seen_flows: HashMap<u64, (u32, u32)> = HashMap::new();
+        let mut data_chunks = Vec::new();
+        for c in &p.chunks {
+            match c {
+                Chunk::UserData(u) => {
+                    let first = !seen_flows.contains_key(&u.flow_id);
+                    cur = Some((u.flow_id, u.sequence_number, u.fsn_offset));
+                    data_chunks.push(Data {
+                        flow: u.flow_id,
+                        seq: u.sequence_number,
+                        fsn_offset: u.fsn_offset,
+                        flags: &u.flags,
+                        options: u.options.as_ref(),
+                        data: &u.user_data,
+                        first_in_packet: first,
+                    });
+                    seen_flows.entry(u.flow_id).or_default();
+                    prev_was_data = true;
+                }
+                Chunk::NextUserData(n) => {
+                    if judged {
+                        self.check("next-user-data");
+                    }
+                    match cur {
+                        Some((flow, seq, off)) if prev_was_data => {
+                            let (seq, off) = (seq.wrapping_add(1), off.wrapping_add(1));
+                            cur = Some((flow, seq, off));
+                            data_chunks.push(Data {
+                                flow,
+                                seq,
+                                fsn_offset: off,
+                                flags: &n.flags,
+                                options: n.options.as_ref(),
+                                data: &n.user_data,
+                                first_in_packet: false,
+                            });
+                        }
+                        _ => {
+                            if judged {
+                                // RFC 7016 §2.3.12: follows User Data or Next User Data.
+                                self.violation(
+                                    "next-user-data",
+                                    d,
+                                    "Next User Data not preceded by a User Data or Next User Data chunk in the packet".into(),
+                                );
+                            }
+                            cur = None;
+                        }
+                    }
+                    prev_was_data = true;
+                }
+                _ => prev_was_data = false,
+            }
+        }
+        for x in &data_chunks {
+            self.data_chunk(d, me, x, judged, &mut seen_flows);
+        }
+        for c in &p.chunks {
+            match c {
+                Chunk::Ping(ping) => {
+                    self.sides
+                        .entry(me)
+                        .or_default()
+                        .pings
+                        .insert(ping.message.clone());
+                }
+                Chunk::PingReply(r) if judged => {
+                    self.check("ping-reply");
+                    let asked = self
+                        .sides
+                        .get(&them)
+                        .is_some_and(|s| s.pings.contains(&r.message));
+                    if !asked {
+                        // RFC 7016 §3.5.4: only in response to a Ping.
+                        self.violation(
+                            "ping-reply",
+                            d,
+                            format!(
+                                "Ping Reply with message {} answers no Ping the peer sent",
+                                hex::encode(&r.message)
+                            ),
+                        );
+                    }
+                }
+                Chunk::BitmapAck(a) => {
+                    let ranges = a.ranges();
+                    self.ack(d, me, them, a.flow_id, a.cumulative_ack, &ranges, judged);
+                }
+                Chunk::RangeAck(a) => {
+                    let ranges = a.ranges();
+                    self.ack(d, me, them, a.flow_id, a.cumulative_ack, &ranges, judged);
+                }
+                Chunk::CloseAck => {
+                    if judged {
+                        self.check("close");
+                    }
+                    self.sides.entry(me).or_default().close_ack_sent = true;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn data_chunk(
+        &mut self,
+        d: &DecodedPacket,
+        me: (Conv, bool),
+        x: &Data<'_>,
+        judged: bool,
+        seen: &mut HashMap<u64, (u32, u32)>,
+    ) {
+        let now = d.time;
+        let opts: Vec<&rtmfp::wire::option::Opt> =
+            x.options.map(|o| o.iter().collect()).unwrap_or_default();
+        let metadata = opts
+            .iter()
+            .find(|o| o.kind == OPT_METADATA)
+            .map(|o| o.value.clone());
+        let assocs: Vec<u64> = opts
+            .iter()
+            .filter(|o| o.kind == OPT_ASSOCIATION)
+            .filter_map(|o| {
+                rtmfp::wire::vlu::decode(&o.value, "association")
+                    .ok()
+                    .map(|(v, _)| v)
+            })
+            .collect();
+        let counts = seen.entry(x.flow).or_default();
+        counts.0 += u32::from(metadata.is_some());
+        counts.1 += assocs.len() as u32;
+        let (meta_n, assoc_n) = *counts;
+        let abandon = x.flags.abandon;
+        let fsn = x.seq.saturating_sub(x.fsn_offset);
+        let ident = hash(x.data);
+        let side = self.sides.entry(me).or_default();
+        // A new flow: first sight of the ID, or the ID back after completion.
+        let restarted = side.flows.get(&x.flow).is_some_and(|f| {
+            f.completed_at.is_some() && metadata.is_some() && x.seq <= f.fin_seq.unwrap_or(0)
+        });
+        let mut out: Vec<(&'static str, String)> = Vec::new();
+        let mut checked: Vec<&'static str> = Vec::new();
+        if restarted {
+            let f = &side.flows[&x.flow];
+            let done = f.completed_at.unwrap_or(now);
+            checked.push("flow-id-reuse");
+            if now - done < COMPLETE_LINGER {
+                out.push((
+                    "flow-id-reuse",
+                    format!(
+                        "flow {} reopened {:.1} s after it completed (F_COMPLETE_LINGER is 130 s)",
+                        x.flow,
+                        now - done
+                    ),
+                ));
+            }
+            side.flows.remove(&x.flow);
+        }
+        let new_flow = !side.flows.contains_key(&x.flow);
+        let f = side.flows.entry(x.flow).or_insert_with(|| SendFlow {
+            first_seq: x.seq,
+            started_at: now,
+            ..Default::default()
+        });
+        let _ = f.started_at;
+        if new_flow {
+            checked.push("flow-id-reuse");
+            checked.push("first-sequence-number");
+            if x.seq != 1 && x.seq.saturating_sub(x.fsn_offset) == 0 {
+                out.push((
+                    "first-sequence-number",
+                    format!("flow {} starts at sequence number {}", x.flow, x.seq),
+                ));
+            }
+        }
+        checked.push("sequence-numbers");
+        if x.seq == 0 {
+            out.push((
+                "sequence-numbers",
+                format!("flow {}: sequence number 0", x.flow),
+            ));
+        }
+        if !abandon && x.fsn_offset == 0 {
+            out.push((
+                "sequence-numbers",
+                format!(
+                    "flow {} seq {}: fsnOffset 0 without the abandon flag (FSN equals an outstanding sequence number)",
+                    x.flow, x.seq
+                ),
+            ));
+        }
+        if x.fsn_offset > x.seq {
+            out.push((
+                "sequence-numbers",
+                format!(
+                    "flow {} seq {}: fsnOffset {} > sequence number",
+                    x.flow, x.seq, x.fsn_offset
+                ),
+            ));
+        }
+        if fsn < f.fsn && !new_flow {
+            out.push((
+                "sequence-numbers",
+                format!(
+                    "flow {} seq {}: FSN {} went back from {}",
+                    x.flow, x.seq, fsn, f.fsn
+                ),
+            ));
+        }
+        let was_abandoned = x.seq <= f.fsn && !new_flow || f.abandoned.contains_range(x.seq, x.seq);
+        if was_abandoned && !abandon {
+            // RFC 7016 §3.6.2.7: an abandoned fragment is not un-abandoned.
+            out.push((
+                "sequence-numbers",
+                format!(
+                    "flow {} seq {} sent again without the abandon flag after it was abandoned or passed by the FSN",
+                    x.flow, x.seq
+                ),
+            ));
+        }
+        if !abandon {
+            match f.frags.get(&x.seq) {
+                Some(&(kind, h)) if kind != x.flags.fragment_control || h != ident => {
+                    out.push((
+                        "sequence-numbers",
+                        format!(
+                            "flow {} seq {} sent again with different content ({} → {})",
+                            x.flow,
+                            x.seq,
+                            frag_name(kind),
+                            frag_name(x.flags.fragment_control)
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    // Contiguity with the neighbours already seen.
+                    let want_cont = |prev: Fragmentation| {
+                        matches!(prev, Fragmentation::Begin | Fragmentation::Middle)
+                    };
+                    let is_cont =
+                        |k: Fragmentation| matches!(k, Fragmentation::Middle | Fragmentation::End);
+                    if let Some(&(prev, _)) = x.seq.checked_sub(1).and_then(|s| f.frags.get(&s))
+                        && want_cont(prev) != is_cont(x.flags.fragment_control)
+                    {
+                        out.push((
+                            "sequence-numbers",
+                            format!(
+                                "flow {}: seq {} is {} after a {} fragment (message fragments must be contiguous)",
+                                x.flow,
+                                x.seq,
+                                frag_name(x.flags.fragment_control),
+                                frag_name(prev)
+                            ),
+                        ));
+                    }
+                    if let Some(&(next, _)) = f.frags.get(&(x.seq + 1))
+                        && want_cont(x.flags.fragment_control) != is_cont(next)
+                    {
+                        out.push((
+                            "sequence-numbers",
+                            format!(
+                                "flow {}: seq {} is {} before a {} fragment (message fragments must be contiguous)",
+                                x.flow,
+                                x.seq,
+                                frag_name(x.flags.fragment_control),
+                                frag_name(next)
+                            ),
+                        ));
+                    }
+                    if !f.sent.contains_range(x.seq, x.seq) {
+                        f.frags.insert(x.seq, (x.flags.fragment_control, ident));
+                    }
+                }
+            }
+        } else {
+            f.abandoned.insert(x.seq);
+        }
+        if !f.sent.contains_range(x.seq, x.seq)
+            && f.first_fsn.values().next_back().is_none_or(|&v| fsn > v)
+        {
+            f.first_fsn.insert(x.seq, fsn);
+        }
+        f.sent.insert(x.seq);
+        f.fsn = f.fsn.max(fsn);
+        // Forget fragments behind the FSN (only their neighbour matters).
+        let keep_from = f.fsn.saturating_sub(1);
+        while let Some((&s, _)) = f.frags.first_key_value() {
+            if s >= keep_from {
+                break;
+            }
+            f.frags.pop_first();
+        }
+        if x.flags.fin {
+            f.fin_seq = Some(x.seq);
+        }
+        // Metadata and association (RFC 7016 §2.3.11.1.1, §2.3.11.1.2).
+        checked.push("metadata");
+        let unacked = f.acked_at.is_none();
+        if x.first_in_packet && unacked && metadata.is_none() && !abandon {
+            out.push((
+                "metadata",
+                format!(
+                    "flow {} seq {}: first User Data chunk of the flow in the packet lacks the metadata option while the flow is unacknowledged",
+                    x.flow, x.seq
+                ),
+            ));
+        }
+        if let Some(m) = &metadata {
+            match &f.metadata {
+                Some(old) if old != m => out.push((
+                    "metadata",
+                    format!("flow {}: metadata changed between transmissions", x.flow),
+                )),
+                _ => f.metadata = Some(m.clone()),
+            }
+        }
+        if assocs.len() > 1 {
+            out.push((
+                "metadata",
+                format!(
+                    "flow {}: {} return association options in one chunk",
+                    x.flow,
+                    assocs.len()
+                ),
+            ));
+        }
+        if let Some(&a) = assocs.first() {
+            if new_flow {
+                f.association_first = true;
+            } else if f.association.is_none() && !f.association_first {
+                out.push((
+                    "metadata",
+                    format!(
+                        "flow {}: return association {a} first indicated after the flow's first transmission",
+                        x.flow
+                    ),
+                ));
+            }
+            match f.association {
+                Some(old) if old != a => out.push((
+                    "metadata",
+                    format!(
+                        "flow {}: return association changed from {old} to {a}",
+                        x.flow
+                    ),
+                )),
+                _ => f.association = Some(a),
+            }
+        } else if f.association.is_some() && x.first_in_packet && unacked && !abandon {
+            out.push((
+                "metadata",
+                format!(
+                    "flow {} seq {}: first chunk in the packet lacks the return association while unacknowledged",
+                    x.flow, x.seq
+                ),
+            ));
+        }
+        checked.push("metadata-economy");
+        if meta_n == 2 || assoc_n == 2 && assocs.len() < 2 {
+            out.push((
+                "metadata-economy",
+                format!("flow {}: option repeated in one packet", x.flow),
+            ));
+        }
+        if metadata.as_ref().is_some_and(|m| m.len() > 512) {
+            out.push((
+                "metadata-economy",
+                format!(
+                    "flow {}: {}-byte metadata (SHOULD NOT exceed 512)",
+                    x.flow,
+                    metadata.as_ref().map_or(0, Vec::len)
+                ),
+            ));
+        }
+        if let Some(t) = f.acked_at
+            && (metadata.is_some() || !assocs.is_empty())
+            && now - t > 0.5
+        {
+            out.push((
+                "metadata-economy",
+                format!(
+                    "flow {}: metadata/association sent {:.3} s after the flow was acknowledged",
+                    x.flow,
+                    now - t
+                ),
+            ));
+        }
+        if judged {
+            for c in checked {
+                self.check(c);
+            }
+            for (rule, m) in out {
+                self.violation(rule, d, m);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ack(
+        &mut self,
+        d: &DecodedPacket,
+        me: (Conv, bool),
+        them: (Conv, bool),
+        flow: u64,
+        cum: u64,
+        ranges: &[(u64, u64)],
+        judged: bool,
+    ) {
+        let now = d.time;
+        let max_acked = ranges.iter().map(|r| r.1).fold(cum, u64::max);
+        let prev_max = {
+            let side = self.sides.entry(me).or_default();
+            let e = side.acked_max.entry(flow).or_default();
+            let prev = *e;
+            *e = prev.max(max_acked);
+            prev.max(max_acked)
+        };
+        let mut out = Vec::new();
+        let mut checked = false;
+        if let Some(f) = self
+            .sides
+            .get_mut(&them)
+            .and_then(|s| s.flows.get_mut(&flow))
+        {
+            checked = true;
+            f.acked_at.get_or_insert(now);
+            let max_sent = f.sent.max().unwrap_or(0);
+            let fsn_floor = f.first_seq.saturating_sub(1);
+            if cum > max_sent.max(f.fsn) {
+                out.push(format!(
+                    "flow {flow}: cumulativeAck {cum} but the highest sequence number sent is {max_sent}"
+                ));
+            }
+            for &(a, b) in ranges {
+                let covered = f.sent.contains_range(a, b) || b <= fsn_floor.max(f.fsn);
+                if !covered {
+                    out.push(format!(
+                        "flow {flow}: acknowledges {a}..={b}, which includes sequence numbers never sent"
+                    ));
+                    break;
+                }
+            }
+            // RFC 7016 §2.3.13/§2.3.14: cumulativeAck >= highest FSN
+            // received. Received for sure: the FSN carried by the first
+            // transmission of the highest sequence number acknowledged so far.
+            if let Some((_, &floor)) = f.first_fsn.range(..=prev_max).next_back()
+                && cum < floor
+            {
+                out.push(format!(
+                    "flow {flow}: cumulativeAck {cum} is below FSN {floor}, which the receiver had (it acknowledged a fragment carrying it)"
+                ));
+            }
+            if let Some(fin) = f.fin_seq
+                && cum >= fin
+                && f.completed_at.is_none()
+            {
+                f.completed_at = Some(now);
+            }
+        }
+        if judged && checked {
+            self.check("acks");
+            for m in out {
+                self.violation("acks", d, m);
+            }
+        }
+    }
+
+    /// The report; `decoded` counts the recording's datagrams.
+    pub fn finish(self) -> Report {
+        self.report
+    }
+}
+
+fn pair_other(k: (Conv, bool)) -> (Conv, bool) {
+    (k.0, !k.1)
+}
+
+fn chunk_name(c: &Chunk) -> &'static str {
+    match c {
+        Chunk::PacketFragment(_) => "Packet Fragment",
+        Chunk::IHello(_) => "IHello",
+        Chunk::FIHello(_) => "FIHello",
+        Chunk::RHello(_) => "RHello",
+        Chunk::Redirect(_) => "Redirect",
+        Chunk::RHelloCookieChange(_) => "RHello Cookie Change",
+        Chunk::IIKeying(_) => "IIKeying",
+        Chunk::RIKeying(_) => "RIKeying",
+        Chunk::Ping(_) => "Ping",
+        Chunk::PingReply(_) => "Ping Reply",
+        Chunk::UserData(_) => "User Data",
+        Chunk::NextUserData(_) => "Next User Data",
+        Chunk::BitmapAck(_) => "Bitmap Ack",
+        Chunk::RangeAck(_) => "Range Ack",
+        Chunk::BufferProbe(_) => "Buffer Probe",
+        Chunk::FlowExceptionReport(_) => "Flow Exception Report",
+        Chunk::Close => "Close",
+        Chunk::CloseAck => "Close Ack",
+        Chunk::Unknown { .. } => "unknown chunk",
+        Chunk::Malformed(_) => "malformed chunk",
+    }
+}
