@@ -1,0 +1,399 @@
+//! The pcap target's invariants on the independent implementation's captures
+//! (which must pass), and on those captures with one thing changed (which must
+//! be caught by the rule about that thing).
+
+use std::path::PathBuf;
+
+use rtmfp::decode::{DecodedPacket, Direction, KeyUsed, Status};
+use rtmfp::wire::chunk::{Chunk, Fragmentation, NextUserData, PacketFragment};
+use rtmfp::wire::packet::Mode;
+use rtmfp_conformance::capture_check::{check_file, judge};
+use rtmfp_conformance::invariants::Report;
+
+fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors")
+}
+
+const NAMES: [&str; 4] = [
+    "flash-echo",
+    "flash-echo-hmac",
+    "flash-redirect",
+    "plain-session",
+];
+
+fn load(name: &str) -> Vec<DecodedPacket> {
+    let v = vectors();
+    check_file(
+        &v.join(format!("{name}.pcap")),
+        Some(&v.join(format!("{name}.keys"))),
+    )
+    .unwrap()
+    .packets
+}
+
+fn judged(p: &[DecodedPacket]) -> Report {
+    judge(p, |_| true)
+}
+
+fn assert_caught(r: &Report, rule: &str, what: &str) {
+    let f: Vec<_> = r.findings_of(rule).collect();
+    assert!(
+        !f.is_empty(),
+        "{what}: rule {rule} did not fire; findings: {:?}",
+        r.findings
+    );
+}
+
+#[test]
+fn the_independent_captures_keep_every_invariant() {
+    for name in NAMES {
+        let c = check_file(
+            &vectors().join(format!("{name}.pcap")),
+            Some(&vectors().join(format!("{name}.keys"))),
+        )
+        .unwrap();
+        assert!(
+            c.report.findings.is_empty(),
+            "{name}: {:#?}",
+            c.report.findings
+        );
+        for rule in [
+            "decodes",
+            "modes",
+            "handshake",
+            "timestamps",
+            "sequence-numbers",
+            "metadata",
+            "acks",
+        ] {
+            assert!(
+                c.report.checked.get(rule).copied().unwrap_or(0) > 0,
+                "{name}: nothing checked for {rule}"
+            );
+        }
+    }
+}
+
+/// Index of the first packet matching `f`.
+fn first(p: &[DecodedPacket], f: impl Fn(&DecodedPacket) -> bool) -> usize {
+    p.iter().position(f).expect("a packet to mutate")
+}
+
+fn has(d: &DecodedPacket, f: impl Fn(&Chunk) -> bool) -> bool {
+    d.packet.as_ref().is_some_and(|p| p.chunks.iter().any(f))
+}
+
+fn chunks(d: &mut DecodedPacket) -> &mut Vec<Chunk> {
+    &mut d.packet.as_mut().unwrap().chunks
+}
+
+#[test]
+fn an_undecodable_packet_is_caught() {
+    let mut p = load("flash-echo");
+    p[10].status = Status::Failed {
+        reason: "HMAC mismatch".into(),
+    };
+    p[10].packet = None;
+    assert_caught(&judged(&p), "decodes", "failed packet");
+}
+
+#[test]
+fn a_wrong_mode_is_caught() {
+    let mut p = load("flash-echo");
+    let i = first(&p, |d| {
+        d.key == Some(KeyUsed::Session) && d.direction == Some(Direction::ResponderToInitiator)
+    });
+    p[i].packet.as_mut().unwrap().header.mode = Mode::Initiator;
+    assert_caught(&judged(&p), "modes", "responder packet marked 1");
+    let mut p = load("flash-echo");
+    let i = first(&p, |d| d.key == Some(KeyUsed::Session));
+    chunks(&mut p[i]).push(Chunk::IHello(rtmfp::wire::chunk::IHello {
+        epd: vec![0x0a],
+        tag: vec![1; 16],
+    }));
+    assert_caught(&judged(&p), "modes", "IHello in a session packet");
+}
+
+#[test]
+fn handshake_mistakes_are_caught() {
+    let base = load("flash-echo-hmac");
+    let mut p = base.clone();
+    let i = first(&p, |d| has(d, |c| matches!(c, Chunk::RHello(_))));
+    for c in chunks(&mut p[i]) {
+        if let Chunk::RHello(h) = c {
+            h.tag_echo[0] ^= 1;
+        }
+    }
+    assert_caught(&judged(&p), "handshake", "altered tag echo");
+    let mut p = base.clone();
+    let i = first(&p, |d| has(d, |c| matches!(c, Chunk::IIKeying(_))));
+    for c in chunks(&mut p[i]) {
+        if let Chunk::IIKeying(k) = c {
+            k.cookie_echo[5] ^= 1;
+        }
+    }
+    assert_caught(&judged(&p), "handshake", "altered cookie echo");
+    let mut p = base;
+    let i = first(&p, |d| has(d, |c| matches!(c, Chunk::RIKeying(_))));
+    for c in chunks(&mut p[i]) {
+        if let Chunk::RIKeying(k) = c {
+            k.responder_session_id = 0;
+        }
+    }
+    assert_caught(&judged(&p), "handshake", "session ID 0");
+}
+
+#[test]
+fn an_unsolicited_ping_reply_is_caught() {
+    let mut p = load("plain-session");
+    let i = first(&p, |d| has(d, |c| matches!(c, Chunk::PingReply(_))));
+    for c in chunks(&mut p[i]) {
+        if let Chunk::PingReply(r) = c {
+            r.message.push(0x99);
+        }
+    }
+    assert_caught(&judged(&p), "ping-reply", "altered Ping Reply");
+}
+
+#[test]
+fn a_wrong_timestamp_echo_is_caught() {
+    let mut p = load("flash-echo");
+    let i = p
+        .iter()
+        .rposition(|d| {
+            d.packet
+                .as_ref()
+                .is_some_and(|p| p.header.timestamp_echo.is_some())
+        })
+        .unwrap();
+    let h = &mut p[i].packet.as_mut().unwrap().header;
+    h.timestamp_echo = h.timestamp_echo.map(|t| t.wrapping_add(5000));
+    assert_caught(&judged(&p), "timestamps", "echo 20 s ahead");
+}
+
+fn first_user_data(p: &[DecodedPacket], skip: usize) -> usize {
+    p.iter()
+        .enumerate()
+        .filter(|(_, d)| has(d, |c| matches!(c, Chunk::UserData(_))))
+        .nth(skip)
+        .unwrap()
+        .0
+}
+
+#[test]
+fn sequence_number_mistakes_are_caught() {
+    let base = load("flash-echo");
+    // fsnOffset 0 without the abandon flag: parsed as a malformed chunk.
+    let mut p = base.clone();
+    let i = first_user_data(&p, 3);
+    for c in chunks(&mut p[i]) {
+        if let Chunk::UserData(u) = c {
+            u.fsn_offset = 0;
+        }
+    }
+    assert_caught(&judged(&p), "sequence-numbers", "fsnOffset 0");
+    // The FSN going back.
+    let mut p = base.clone();
+    let i = first_user_data(&p, 40);
+    for c in chunks(&mut p[i]) {
+        if let Chunk::UserData(u) = c {
+            u.fsn_offset = u.sequence_number;
+        }
+    }
+    assert_caught(&judged(&p), "sequence-numbers", "FSN back to 0");
+    // The first fragment of a message turned into a whole message (or the
+    // reverse): its neighbour no longer fits.
+    let mut p = base.clone();
+    let i = first_user_data(&p, 0);
+    for c in chunks(&mut p[i]) {
+        if let Chunk::UserData(u) = c {
+            u.flags.fragment_control = match u.flags.fragment_control {
+                Fragmentation::Whole => Fragmentation::Begin,
+                _ => Fragmentation::Whole,
+            };
+        }
+    }
+    assert_caught(&judged(&p), "sequence-numbers", "not contiguous");
+    // A sequence number sent again with other content.
+    let mut p = base;
+    let i = first_user_data(&p, 0);
+    let mut again = p[i].clone();
+    for c in chunks(&mut again) {
+        if let Chunk::UserData(u) = c {
+            u.user_data.push(0);
+        }
+    }
+    p.insert(i + 1, again);
+    assert_caught(&judged(&p), "sequence-numbers", "same seq, other data");
+}
+
+#[test]
+fn a_next_user_data_without_user_data_is_caught() {
+    let mut p = load("flash-echo");
+    let i = first_user_data(&p, 5);
+    let c = chunks(&mut p[i]);
+    let pos = c
+        .iter()
+        .position(|c| matches!(c, Chunk::UserData(_)))
+        .unwrap();
+    if let Chunk::UserData(u) = c[pos].clone() {
+        c[pos] = Chunk::NextUserData(NextUserData {
+            flags: u.flags,
+            options: None,
+            user_data: u.user_data,
+        });
+    }
+    assert_caught(&judged(&p), "next-user-data", "NUD first");
+}
+
+#[test]
+fn missing_metadata_is_caught() {
+    let mut p = load("flash-echo");
+    let i = first_user_data(&p, 0);
+    for c in chunks(&mut p[i]) {
+        if let Chunk::UserData(u) = c {
+            u.options = None;
+        }
+    }
+    assert_caught(&judged(&p), "metadata", "first chunk without metadata");
+}
+
+fn acks(p: &[DecodedPacket]) -> Vec<usize> {
+    p.iter()
+        .enumerate()
+        .filter(|(_, d)| has(d, |c| matches!(c, Chunk::BitmapAck(_) | Chunk::RangeAck(_))))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn set_cum(d: &mut DecodedPacket, f: impl Fn(u64) -> u64) {
+    for c in chunks(d) {
+        match c {
+            Chunk::BitmapAck(a) => a.cumulative_ack = f(a.cumulative_ack),
+            Chunk::RangeAck(a) => a.cumulative_ack = f(a.cumulative_ack),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn acknowledgement_mistakes_are_caught() {
+    let base = load("flash-echo");
+    let a = acks(&base);
+    // Acknowledging what was never sent.
+    let mut p = base.clone();
+    set_cum(&mut p[a[2]], |c| c + 50);
+    assert_caught(&judged(&p), "acks", "cumulative ack beyond what was sent");
+    // Falling below an FSN the receiver had.
+    let mut p = base.clone();
+    let last = *a.last().unwrap();
+    set_cum(&mut p[last], |_| 0);
+    for c in chunks(&mut p[last]) {
+        if let Chunk::RangeAck(r) = c {
+            r.ranges.clear();
+        }
+        if let Chunk::BitmapAck(b) = c {
+            b.bitmap.clear();
+        }
+    }
+    assert_caught(&judged(&p), "acks", "cumulative ack 0 at the end");
+    // A selective ack beyond what was sent.
+    let mut p = base;
+    for c in chunks(&mut p[a[2]]) {
+        if let Chunk::RangeAck(r) = c {
+            r.ranges.push(rtmfp::wire::chunk::AckRange {
+                holes_minus_one: 100,
+                received_minus_one: 0,
+            });
+        }
+        if let Chunk::BitmapAck(b) = c {
+            b.bitmap.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0x80]);
+        }
+    }
+    assert_caught(&judged(&p), "acks", "selective ack of unsent");
+}
+
+#[test]
+fn oversized_datagrams_are_caught() {
+    let mut p = load("flash-echo");
+    let i = first_user_data(&p, 2);
+    p[i].length = 1480;
+    assert_caught(&judged(&p), "packet-size", "1480-byte datagram");
+}
+
+#[test]
+fn sending_after_close_ack_is_caught() {
+    let mut p = load("plain-session");
+    let i = first(&p, |d| {
+        d.key == Some(KeyUsed::Session) && d.direction == Some(Direction::ResponderToInitiator)
+    });
+    chunks(&mut p[i]).push(Chunk::CloseAck);
+    assert_caught(&judged(&p), "close", "data after Close Ack");
+}
+
+#[test]
+fn empty_or_misnumbered_packet_fragments_are_caught() {
+    let mut p = load("flash-echo");
+    let i = first(&p, |d| has(d, |c| matches!(c, Chunk::IHello(_))));
+    let frag = |num, more, data: &[u8]| {
+        Chunk::PacketFragment(PacketFragment {
+            more_fragments: more,
+            reserved: 0,
+            packet_id: 7,
+            fragment_num: num,
+            packet_fragment: data.to_vec(),
+        })
+    };
+    chunks(&mut p[i]).push(frag(1, true, b"ab"));
+    chunks(&mut p[i]).push(frag(2, false, b""));
+    let r = judged(&p);
+    assert_caught(&r, "fragments", "empty fragment, no fragment 0");
+    assert!(r.findings_of("fragments").count() >= 2, "{:?}", r.findings);
+}
+
+#[test]
+fn reusing_a_completed_flow_id_is_caught() {
+    // A flow that finishes, then starts again under the same ID at once.
+    let base = load("plain-session");
+    let mut p = base.clone();
+    // Find the last User Data chunk of some flow carrying the fin flag and
+    // the ack covering it, then replay that flow's first packet afterwards.
+    let fin = p.iter().position(|d| {
+        has(d, |c| matches!(c, Chunk::UserData(u) if u.flags.fin))
+            || has(d, |c| matches!(c, Chunk::NextUserData(u) if u.flags.fin))
+    });
+    let Some(fin) = fin else {
+        panic!("plain-session has a flow that finishes");
+    };
+    let flow = p[..=fin]
+        .iter()
+        .rev()
+        .find_map(|d| {
+            d.packet
+                .as_ref()?
+                .chunks
+                .iter()
+                .rev()
+                .find_map(|c| match c {
+                    Chunk::UserData(u) => Some(u.flow_id),
+                    _ => None,
+                })
+        })
+        .unwrap();
+    let opening = first(&p, |d| {
+        has(
+            d,
+            |c| matches!(c, Chunk::UserData(u) if u.flow_id == flow && u.options.is_some()),
+        )
+    });
+    let mut replay = p[opening].clone();
+    replay.time = p.last().unwrap().time + 1.0;
+    p.push(replay);
+    assert_caught(&judged(&p), "flow-id-reuse", "flow reopened at once");
+    // The same replay 131 s later is fine.
+    let mut p = base;
+    let mut replay = p[opening].clone();
+    replay.time = p.last().unwrap().time + 131.0;
+    p.push(replay);
+    assert_eq!(judged(&p).findings_of("flow-id-reuse").count(), 0);
+}
