@@ -593,3 +593,70 @@ fn s3_5_1_1_2_retransmitted_iikeying_and_session_override() {
         1
     );
 }
+
+/// RFC 7016 §3.5.1.1.1: in S_KEYING_SENT the initiator retransmits its IIKeying
+/// with backoff until the RIKeying arrives. Regression: the opening timers were
+/// computed for every opening state, so once S_KEYING_SENT lasted longer than
+/// the first IHello interval (1.5 s) the endpoint asked to be woken in the past
+/// forever (the simulator stops a node whose timer never advances).
+#[test]
+fn s3_5_1_1_1_long_keying_state_keeps_a_sane_timer() {
+    let mut net = Network::new(12);
+    net.record();
+    let (ca, sa) = (addr("10.0.0.1:5000"), addr("10.0.0.2:1935"));
+    let client = endpoint(
+        &mut net,
+        flash(false, 1, None),
+        ca,
+        1,
+        EndpointConfig::default(),
+    );
+    let server = endpoint(
+        &mut net,
+        flash(true, 2, None),
+        sa,
+        2,
+        EndpointConfig::default(),
+    );
+    // Lose the server's first three RIKeyings.
+    let mut from_server = 0;
+    net.add_hook(Box::new(move |_, d| {
+        if d.src == sa {
+            from_server += 1;
+            // The first datagram is the RHello; then three RIKeyings.
+            return !(2..=4).contains(&from_server);
+        }
+        true
+    }));
+    client
+        .borrow_mut()
+        .connect(Instant::ZERO, ANY_SERVER.to_vec(), &[sa]);
+    net.run_until(Instant::from_millis(1_400));
+    assert!(opened(&events(&client)).is_empty());
+    assert_eq!(
+        client.borrow().sessions().next().map(|s| s.state),
+        Some(State::S_KEYING_SENT)
+    );
+    net.run_until(Instant::from_millis(30_000));
+    let evs = events(&client);
+    assert_eq!(opened(&evs), vec![(Role::Initiator, sa)], "{evs:?}");
+    assert_eq!(opened(&events(&server)).len(), 1);
+    // The IIKeying was retransmitted with growing intervals (not in a loop).
+    let recs = net.records.as_ref().unwrap();
+    let iikeying_times: Vec<u64> = recs
+        .iter()
+        .filter(|r| r.src == ca)
+        .skip(1)
+        .take(4)
+        .map(|r| (r.sent.as_micros() / 1000))
+        .collect();
+    assert_eq!(iikeying_times.len(), 4, "{iikeying_times:?}");
+    let gaps: Vec<u64> = iikeying_times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.iter().all(|&g| g >= 1_000), "{gaps:?}");
+    // Once open, nothing keeps it busy: at most a few keepalive-free packets.
+    let after = recs
+        .iter()
+        .filter(|r| (r.sent.as_micros() / 1000) > 20_000)
+        .count();
+    assert!(after < 10, "{after} datagrams after the session settled");
+}
