@@ -648,7 +648,7 @@ fn s3_5_1_1_1_long_keying_state_keeps_a_sane_timer() {
         .filter(|r| r.src == ca)
         .skip(1)
         .take(4)
-        .map(|r| (r.sent.as_micros() / 1000))
+        .map(|r| r.sent.as_micros() / 1000)
         .collect();
     assert_eq!(iikeying_times.len(), 4, "{iikeying_times:?}");
     let gaps: Vec<u64> = iikeying_times.windows(2).map(|w| w[1] - w[0]).collect();
