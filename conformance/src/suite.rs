@@ -366,6 +366,10 @@ fn base_case(s: &Scenario, opts: &Options) -> Case {
 /// Why a scenario cannot run on this target, if it cannot.
 fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<String> {
     let live = !matches!(opts.target, Target::Reference);
+    // A live stack speaks the run's profile; the reference target adopts the
+    // scenario's.
+    let _ = profile;
+    let profile = opts.profile;
     match (s.profile, profile) {
         (ProfileReq::Flash, ProfileName::Plain) | (ProfileReq::Plain, ProfileName::Flash)
             if live =>
