@@ -46,6 +46,8 @@ enum Command {
     },
     /// List the faults `run --inject` can put into the reference target.
     Faults,
+    /// List the rules checked on recordings (the pcap target and `invariants` steps)
+    Invariants,
 }
 
 #[derive(clap::Args, Debug)]
@@ -130,6 +132,18 @@ fn main() -> ExitCode {
             list_requirements(json, &scenario_dir(&scenarios))
         }
         Command::List { select, scenarios } => list(&select, &scenario_dir(&scenarios)),
+        Command::Invariants => {
+            for i in rtmfp_conformance::invariants::INVARIANTS {
+                println!(
+                    "{:22} {:6} {:40} {}",
+                    i.name,
+                    if i.should { "should" } else { "must" },
+                    i.requirements.join(" "),
+                    i.title
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Faults => {
             for (name, what) in rtmfp::session::config::Faults::ALL {
                 println!("{name:24} {what}");

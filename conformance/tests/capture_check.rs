@@ -397,3 +397,58 @@ fn reusing_a_completed_flow_id_is_caught() {
     p.push(replay);
     assert_eq!(judged(&p).findings_of("flow-id-reuse").count(), 0);
 }
+
+#[test]
+fn should_level_sender_habits_are_caught() {
+    let base = load("flash-echo");
+    // Metadata sent again long after the flow was acknowledged.
+    let mut p = base.clone();
+    let i = p
+        .iter()
+        .rposition(|d| {
+            has(
+                d,
+                |c| matches!(c, Chunk::UserData(u) if u.options.is_none()),
+            )
+        })
+        .unwrap();
+    let flow = p[i]
+        .packet
+        .as_ref()
+        .unwrap()
+        .chunks
+        .iter()
+        .find_map(|c| match c {
+            Chunk::UserData(u) if u.options.is_none() => Some(u.flow_id),
+            _ => None,
+        })
+        .unwrap();
+    let src = p[i].src;
+    let options = p
+        .iter()
+        .filter(|d| d.src == src)
+        .find_map(|d| {
+            d.packet.as_ref()?.chunks.iter().find_map(|c| match c {
+                Chunk::UserData(u) if u.flow_id == flow && u.options.is_some() => u.options.clone(),
+                _ => None,
+            })
+        })
+        .unwrap();
+    for c in chunks(&mut p[i]) {
+        if let Chunk::UserData(u) = c
+            && u.flow_id == flow
+        {
+            u.options = Some(options.clone());
+        }
+    }
+    // This capture takes 25 ms; leave the in-flight grace (0.5 s) behind.
+    let t = p[i].time;
+    p[i].time = t + 1.0;
+    let r = judged(&p);
+    assert_eq!(r.findings_of("metadata").count(), 0, "{:?}", r.findings);
+    assert_caught(&r, "metadata-economy", "metadata after the ack");
+    // Reserved header bits.
+    let mut p = base;
+    p[20].packet.as_mut().unwrap().header.reserved = 1;
+    assert_caught(&judged(&p), "reserved-zero", "reserved header bits");
+}
