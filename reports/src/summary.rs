@@ -93,7 +93,7 @@ pub fn summary_text_with_report(results: &Results, color: bool, report: Option<&
     let (covered, observable) = coverage::must_coverage(results);
     let _ = writeln!(
         s,
-        "observable MUST/MUST NOT covered: {covered}/{observable} ({})",
+        "observable MUST/MUST NOT/SHALL/REQUIRED covered: {covered}/{observable} ({})",
         coverage::percent_text(covered, observable)
     );
     let v = coverage::verdict(results);
