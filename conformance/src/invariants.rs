@@ -133,9 +133,9 @@ pub const INVARIANTS: &[Invariant] = &[
     },
     Invariant {
         name: "fragments",
-        title: "Packet Fragments: numbered from 0, not empty, one mode per fragmented packet",
+        title: "Packet Fragments: only at startup, numbered from 0, not empty, one mode per fragmented packet",
         rfc: &["7016 §2.3.1", "7016 §3.4"],
-        requirements: &["2.3.1#1", "2.3.1#2", "3.4#7"],
+        requirements: &["2.3.1#1", "2.3.1#2", "3.4#3", "3.4#7"],
         should: false,
     },
     Invariant {
@@ -400,6 +400,8 @@ impl Monitor {
         initiator_side: bool,
     ) {
         if in_session {
+            // Every session packet is checked for Packet Fragments (§3.4).
+            self.check("fragments");
             self.check("modes");
             let want = if initiator_side {
                 Mode::Initiator
@@ -595,8 +597,20 @@ impl Monitor {
             if f.packet_fragment.is_empty() {
                 self.violation("fragments", d, "empty packetFragment".into());
             }
-            let key = (d.src, f.packet_id);
             let mode = p.header.mode;
+            if mode != Mode::Startup {
+                // RFC 7016 §3.4: only for unavoidably large startup packets, never
+                // instead of User Data's own fragmentation.
+                self.violation(
+                    "fragments",
+                    d,
+                    format!(
+                        "Packet Fragment in a mode {} (session) packet; User Data has its own fragmentation",
+                        mode as u8
+                    ),
+                );
+            }
+            let key = (d.src, f.packet_id);
             let entry = self
                 .reassembly
                 .entry(key)

@@ -201,8 +201,8 @@ pub fn coverage(scenarios: &[Scenario]) -> BTreeMap<&'static str, (usize, usize,
 fn print_coverage(scenarios: &[Scenario]) {
     for (group, (all, observable, covered)) in coverage(scenarios) {
         println!(
-            "coverage {group}: {covered}/{observable} wire-observable requirements covered ({:.0}%), {all} in the RFC",
-            100.0 * covered as f64 / observable.max(1) as f64
+            "coverage {group}: {covered}/{observable} wire-observable requirements covered ({}%), {all} in the RFC",
+            (covered * 100).checked_div(observable).unwrap_or(0)
         );
     }
 }

@@ -452,3 +452,23 @@ fn should_level_sender_habits_are_caught() {
     p[20].packet.as_mut().unwrap().header.reserved = 1;
     assert_caught(&judged(&p), "reserved-zero", "reserved header bits");
 }
+
+#[test]
+fn packet_fragments_in_an_open_session_are_caught() {
+    let mut p = load("flash-echo");
+    let i = first_user_data(&p, 4);
+    chunks(&mut p[i]).push(Chunk::PacketFragment(PacketFragment {
+        more_fragments: false,
+        reserved: 0,
+        packet_id: 1,
+        fragment_num: 0,
+        packet_fragment: vec![1, 2, 3],
+    }));
+    let r = judged(&p);
+    assert!(
+        r.findings_of("fragments")
+            .any(|f| f.message.contains("session")),
+        "{:?}",
+        r.findings
+    );
+}

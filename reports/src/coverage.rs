@@ -219,7 +219,12 @@ pub(crate) fn by_keyword<'r>(reqs: impl IntoIterator<Item = &'r Requirement>) ->
 pub(crate) fn must_coverage(results: &Results) -> (usize, usize) {
     by_keyword(&results.requirements)
         .iter()
-        .filter(|k| matches!(k.keyword.as_str(), "MUST" | "MUST NOT" | "SHALL" | "SHALL NOT" | "REQUIRED"))
+        .filter(|k| {
+            matches!(
+                k.keyword.as_str(),
+                "MUST" | "MUST NOT" | "SHALL" | "SHALL NOT" | "REQUIRED"
+            )
+        })
         .fold((0, 0), |(c, o), k| (c + k.covered, o + k.observable))
 }
 
