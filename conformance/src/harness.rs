@@ -364,14 +364,19 @@ impl Harness for SimHarness {
         true
     }
 
+    /// Each datagram at the time it reached its receiver (or was sent, if it
+    /// never arrived): the recording of a capture at both ends' receive side,
+    /// causally ordered, where a delay fault on the tester's packets shows as
+    /// a longer round trip, as it does for the target.
     fn records(&self) -> Vec<WireRecord> {
         let notes = self.notes.borrow();
-        self.net
+        let mut v: Vec<WireRecord> = self
+            .net
             .records
             .iter()
             .flatten()
             .map(|r| WireRecord {
-                time: r.sent,
+                time: r.arrived.unwrap_or(r.sent),
                 src: r.src,
                 dst: r.dst,
                 data: r.data.clone(),
@@ -385,7 +390,9 @@ impl Harness for SimHarness {
                         f => Some(format!("{f:?}").to_lowercase()),
                     }),
             })
-            .collect()
+            .collect();
+        v.sort_by_key(|r| r.time);
+        v
     }
 }
 

@@ -125,6 +125,13 @@ pub const INVARIANTS: &[Invariant] = &[
         should: true,
     },
     Invariant {
+        name: "retransmit-timing",
+        title: "Nothing is resent before a round trip has passed since the oldest outstanding fragment was sent (ERTO >= RTT)",
+        rfc: &["7016 §3.5.2.2", "7016 §3.6.2.6"],
+        requirements: &["3.5.2.2#2"],
+        should: false,
+    },
+    Invariant {
         name: "acks",
         title: "Acknowledgements cover only sent sequence numbers and never fall below a received FSN",
         rfc: &["7016 §2.3.13", "7016 §2.3.14", "7016 §3.6.3.4"],
@@ -263,6 +270,10 @@ struct SendFlow {
     fin_seq: Option<u64>,
     completed_at: Option<f64>,
     started_at: f64,
+    /// First transmission time of each sequence number not yet acknowledged
+    /// cumulatively, and whether it was sent again (Karn: no RTT sample then).
+    times: BTreeMap<u64, (f64, bool)>,
+    cum_acked: u64,
 }
 
 /// One direction of a conversation (a session, or an address pair at startup).
@@ -280,6 +291,9 @@ struct Side {
     /// Highest sequence number acknowledged per flow of the other side.
     acked_max: HashMap<u64, u64>,
     close_ack_sent: bool,
+    /// Smallest round trip seen for this side's data (send to first ack).
+    rtt_min: Option<f64>,
+    rtt_samples: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -920,6 +934,38 @@ impl Monitor {
             }
             side.flows.remove(&x.flow);
         }
+        // RFC 7016 §3.5.2.2: ERTO >= RTT. A retransmission (by timeout or
+        // by negative acknowledgement) cannot be due before one round trip
+        // after the oldest fragment still outstanding was sent. The round
+        // trip seen here includes the receiver's ack delay (up to 200 ms,
+        // §3.6.3.4.2), which the sender's measurement excludes: allowed for.
+        let resend = !abandon
+            && side
+                .flows
+                .get(&x.flow)
+                .is_some_and(|f| f.sent.contains_range(x.seq, x.seq));
+        if resend && side.rtt_samples >= 3 {
+            checked.push("retransmit-timing");
+            let oldest = side
+                .flows
+                .values()
+                .filter_map(|g| g.times.range(g.cum_acked.saturating_add(1)..).next())
+                .map(|(_, t)| t.0)
+                .fold(f64::INFINITY, f64::min);
+            let rtt = side.rtt_min.unwrap_or(0.0);
+            if oldest.is_finite() && now - oldest < rtt - 0.202 {
+                out.push((
+                    "retransmit-timing",
+                    format!(
+                        "flow {} seq {} resent {:.0} ms after the oldest outstanding fragment was sent; round trips here take at least {:.0} ms",
+                        x.flow,
+                        x.seq,
+                        (now - oldest) * 1e3,
+                        rtt * 1e3
+                    ),
+                ));
+            }
+        }
         let new_flow = !side.flows.contains_key(&x.flow);
         let f = side.flows.entry(x.flow).or_insert_with(|| SendFlow {
             first_seq: x.seq,
@@ -1044,6 +1090,13 @@ impl Monitor {
             && f.first_fsn.values().next_back().is_none_or(|&v| fsn > v)
         {
             f.first_fsn.insert(x.seq, fsn);
+        }
+        if resend {
+            if let Some(t) = f.times.get_mut(&x.seq) {
+                t.1 = true;
+            }
+        } else if !f.sent.contains_range(x.seq, x.seq) && x.seq > f.cum_acked {
+            f.times.insert(x.seq, (now, false));
         }
         f.sent.insert(x.seq);
         f.fsn = f.fsn.max(fsn);
@@ -1182,6 +1235,7 @@ impl Monitor {
         };
         let mut out = Vec::new();
         let mut checked = false;
+        let mut rtt_sample = None;
         if let Some(f) = self
             .sides
             .get_mut(&them)
@@ -1189,6 +1243,28 @@ impl Monitor {
         {
             checked = true;
             f.acked_at.get_or_insert(now);
+            let mut sample = None;
+            if max_acked > f.cum_acked
+                && let Some(&(t, resent)) = f.times.get(&max_acked)
+                && !resent
+            {
+                sample = Some(now - t);
+            }
+            if cum > f.cum_acked {
+                f.cum_acked = cum;
+                while let Some((&q, _)) = f.times.first_key_value() {
+                    if q > cum {
+                        break;
+                    }
+                    f.times.pop_first();
+                }
+            }
+            // Only selectively acknowledged entries stay; forget them too once
+            // far behind (bounded memory on long captures).
+            while f.times.len() > 65_536 {
+                f.times.pop_first();
+            }
+            rtt_sample = sample;
             let max_sent = f.sent.max().unwrap_or(0);
             let fsn_floor = f.first_seq.saturating_sub(1);
             if cum > max_sent.max(f.fsn) {
@@ -1221,6 +1297,11 @@ impl Monitor {
             {
                 f.completed_at = Some(now);
             }
+        }
+        if let Some(r) = rtt_sample {
+            let side = self.sides.entry(them).or_default();
+            side.rtt_samples += 1;
+            side.rtt_min = Some(side.rtt_min.map_or(r, |m| m.min(r)));
         }
         if judged && checked {
             self.check("acks");

@@ -136,6 +136,8 @@ pub struct Faults {
     pub no_exception_on_reject: bool,
     /// Send the flow metadata only once, not until the flow is acknowledged (§2.3.11.1.1).
     pub no_metadata_repeat: bool,
+    /// Use a fixed 60 ms ERTO, less than the round-trip time (§3.5.2.2).
+    pub short_erto: bool,
 }
 
 impl Faults {
@@ -175,6 +177,10 @@ impl Faults {
             "rejects flows without a Flow Exception Report",
         ),
         ("no-metadata-repeat", "sends flow metadata only once"),
+        (
+            "short-erto",
+            "retransmits on a 60 ms timer, less than the round-trip time",
+        ),
     ];
 
     /// Turns on the fault named `name`.
@@ -193,6 +199,7 @@ impl Faults {
             "no-close-ack" => &mut self.no_close_ack,
             "no-exception-on-reject" => &mut self.no_exception_on_reject,
             "no-metadata-repeat" => &mut self.no_metadata_repeat,
+            "short-erto" => &mut self.short_erto,
             other => {
                 return Err(format!(
                     "unknown fault `{other}` (known: {})",

@@ -330,6 +330,11 @@ impl Data {
     }
 
     pub fn erto(&self) -> Duration {
+        if self.faults.short_erto {
+            // Deliberately wrong (conformance self-test): below the RTT and the
+            // §3.5.2.2 floor of 250 ms.
+            return Duration::from_millis(60);
+        }
         self.rtt.erto
     }
 
@@ -571,7 +576,7 @@ impl Data {
             self.stats.losses += u64::from(losses);
             // §3.6.2.6: a packet with an acknowledgement resets the alarm.
             if self.timeout_alarm.is_some() {
-                self.timeout_alarm = Some(now + self.rtt.erto);
+                self.timeout_alarm = Some(now + self.erto());
             }
         }
         self.cc.end_packet(self.time_critical.signals(now, tc_any));
@@ -601,6 +606,7 @@ impl Data {
         let in_flight = self.outstanding_bytes();
         let tcr_recent = !self.time_critical.signals(now, None).fastgrow_allowed
             && !self.time_critical.tc_sent_recently(now);
+        let erto = self.erto();
         if let Some(t) = self.trace.as_mut() {
             t.push(Sample {
                 time: now,
@@ -612,7 +618,7 @@ impl Data {
                 srtt: self.rtt.srtt,
                 rtt: self.rtt.last,
                 mrto: self.rtt.mrto,
-                erto: self.rtt.erto,
+                erto,
                 loss,
                 tcr_recent,
             });
@@ -784,7 +790,7 @@ impl Data {
         if (has_data || !chunks.is_empty()) && !self.ack_ready().is_empty() {
             self.add_acks(room, &mut used, &mut chunks, false);
         }
-        let erto = self.rtt.erto;
+        let erto = self.erto();
         for f in self.send.values_mut() {
             let probe = Chunk::BufferProbe(BufferProbe { flow_id: f.id });
             if used + probe.encoded_len() <= room && f.probe_due(now, erto) {
@@ -809,7 +815,7 @@ impl Data {
             self.burst.on_data_packet_sent();
             self.stats.data_packets_sent += 1;
             // §3.6.2.6: set or reset TIMEOUT_ALARM to fire in ERTO.
-            self.timeout_alarm = Some(now + self.rtt.erto);
+            self.timeout_alarm = Some(now + self.erto());
             self.last_activity = now;
             if p.header.time_critical {
                 self.time_critical.tc_sent = Some(now);
