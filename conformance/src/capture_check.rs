@@ -96,7 +96,14 @@ pub fn check_capture(
             (Outcome::Pass, None)
         };
         let mut steps = vec![StepResult {
-            description: format!("checked {n} item(s) in {} datagram(s)", checked.datagrams),
+            description: format!(
+                "checked {n} item(s) in {} datagram(s){}",
+                checked.datagrams,
+                match checked.report.checked.get("unkeyed") {
+                    Some(k) => format!("; {k} datagram(s) of sessions without keys not judged"),
+                    None => String::new(),
+                }
+            ),
             ok: findings.is_empty(),
             expected: Some(inv.title.to_string()),
             actual: Some(format!("{} violation(s)", findings.len())),

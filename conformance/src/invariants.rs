@@ -132,6 +132,13 @@ pub const INVARIANTS: &[Invariant] = &[
         should: false,
     },
     Invariant {
+        name: "congestion-window",
+        title: "Data in flight stays within what slow start from a 4380-byte initial window allows",
+        rfc: &["7016 §3.5.2"],
+        requirements: &["3.5.2#1", "3.5.2#2"],
+        should: false,
+    },
+    Invariant {
         name: "acks",
         title: "Acknowledgements cover only sent sequence numbers and never fall below a received FSN",
         rfc: &["7016 §2.3.13", "7016 §2.3.14", "7016 §3.6.3.4"],
@@ -210,6 +217,10 @@ const MAX_FINDINGS: usize = 50;
 const TS_MEMORY: usize = 4096;
 /// RFC 7016 §3.6.2.11: F_COMPLETE_LINGER.
 const COMPLETE_LINGER: f64 = 130.0;
+/// RFC 5681's largest initial window (3 × 1460), as RFC 7016 Appendix A uses.
+const INITIAL_WINDOW: u64 = 4380;
+/// A User Data chunk header is at most this long (type, length, flags, three VLUs).
+const UD_HEADER_MAX: u64 = 4 + 3 * 10;
 /// 1500-byte MTU less IPv4 (20) or IPv6 (40) and UDP (8) headers.
 const MAX_UDP_V4: usize = 1472;
 const MAX_UDP_V6: usize = 1452;
@@ -272,8 +283,10 @@ struct SendFlow {
     started_at: f64,
     /// First transmission time of each sequence number not yet acknowledged
     /// cumulatively, and whether it was sent again (Karn: no RTT sample then).
-    times: BTreeMap<u64, (f64, bool)>,
+    times: BTreeMap<u64, (f64, bool, u64)>,
     cum_acked: u64,
+    /// A first sequence number other than 1, unless a lower one shows up.
+    late_start: Option<Finding>,
 }
 
 /// One direction of a conversation (a session, or an address pair at startup).
@@ -294,6 +307,11 @@ struct Side {
     /// Smallest round trip seen for this side's data (send to first ack).
     rtt_min: Option<f64>,
     rtt_samples: u32,
+    /// User data bytes of first transmissions not yet acknowledged, and an
+    /// upper bound of the bytes acknowledged so far (payload + chunk header).
+    flight: u64,
+    acked_upper: u64,
+    window_reported: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -370,6 +388,11 @@ impl Monitor {
     /// sender is under test (the other side's packets are context only).
     pub fn packet(&mut self, d: &DecodedPacket, judged: bool) {
         if let Status::Failed { reason } = &d.status {
+            if reason.contains("no key log entry") {
+                // Not the sender's fault: the recording lacks the keys.
+                *self.report.checked.entry("unkeyed").or_default() += 1;
+                return;
+            }
             if judged {
                 self.check("decodes");
                 self.violation("decodes", d, format!("undecodable: {reason}"));
@@ -932,7 +955,10 @@ impl Monitor {
                     ),
                 ));
             }
-            side.flows.remove(&x.flow);
+            if let Some(old) = side.flows.remove(&x.flow) {
+                let left: u64 = old.times.values().map(|t| t.2).sum();
+                side.flight = side.flight.saturating_sub(left);
+            }
         }
         // RFC 7016 §3.5.2.2: ERTO >= RTT. A retransmission (by timeout or
         // by negative acknowledgement) cannot be due before one round trip
@@ -966,6 +992,7 @@ impl Monitor {
                 ));
             }
         }
+        let mut first_bytes = 0u64;
         let new_flow = !side.flows.contains_key(&x.flow);
         let f = side.flows.entry(x.flow).or_insert_with(|| SendFlow {
             first_seq: x.seq,
@@ -976,12 +1003,22 @@ impl Monitor {
         if new_flow {
             checked.push("flow-id-reuse");
             checked.push("first-sequence-number");
-            if x.seq != 1 && x.seq.saturating_sub(x.fsn_offset) == 0 {
-                out.push((
-                    "first-sequence-number",
-                    format!("flow {} starts at sequence number {}", x.flow, x.seq),
-                ));
+            if x.seq != 1 && x.seq.saturating_sub(x.fsn_offset) == 0 && judged {
+                // Decided at the end: a lower sequence number seen later means
+                // the first ones were only lost before the recording point.
+                f.late_start = Some(Finding {
+                    invariant: "first-sequence-number",
+                    index: d.index,
+                    time: d.time,
+                    src: d.src,
+                    message: format!(
+                        "flow {} starts at sequence number {} (FSN 0; no lower sequence number ever seen)",
+                        x.flow, x.seq
+                    ),
+                });
             }
+        } else if f.late_start.is_some() && x.seq < f.first_seq {
+            f.late_start = None;
         }
         checked.push("sequence-numbers");
         if x.seq == 0 {
@@ -1096,7 +1133,8 @@ impl Monitor {
                 t.1 = true;
             }
         } else if !f.sent.contains_range(x.seq, x.seq) && x.seq > f.cum_acked {
-            f.times.insert(x.seq, (now, false));
+            first_bytes = x.data.len() as u64;
+            f.times.insert(x.seq, (now, false, first_bytes));
         }
         f.sent.insert(x.seq);
         f.fsn = f.fsn.max(fsn);
@@ -1203,6 +1241,30 @@ impl Monitor {
                 ),
             ));
         }
+        if first_bytes > 0 {
+            // RFC 7016 §3.5.2 (RFC 5681): the congestion window grows by at
+            // most the bytes each acknowledgement covers, from an initial
+            // window of 4380 bytes. What is in flight here also counts
+            // fragments the sender may already have declared lost, hence the
+            // factor 2 (after loss the window is at most half).
+            let side = self.sides.entry(me).or_default();
+            side.flight += first_bytes;
+            let bound = 2 * (INITIAL_WINDOW + side.acked_upper) + 2 * 1500;
+            checked.push("congestion-window");
+            if side.flight > bound {
+                let flight = side.flight;
+                let acked = side.acked_upper;
+                if !side.window_reported {
+                    side.window_reported = true;
+                    out.push((
+                        "congestion-window",
+                        format!(
+                            "{flight} bytes of user data in flight with at most {acked} acknowledged so far: beyond twice the slow-start bound ({bound})"
+                        ),
+                    ));
+                }
+            }
+        }
         if judged {
             for c in checked {
                 self.check(c);
@@ -1236,6 +1298,7 @@ impl Monitor {
         let mut out = Vec::new();
         let mut checked = false;
         let mut rtt_sample = None;
+        let (mut acked_bytes, mut acked_frags) = (0u64, 0u64);
         if let Some(f) = self
             .sides
             .get_mut(&them)
@@ -1245,7 +1308,7 @@ impl Monitor {
             f.acked_at.get_or_insert(now);
             let mut sample = None;
             if max_acked > f.cum_acked
-                && let Some(&(t, resent)) = f.times.get(&max_acked)
+                && let Some(&(t, resent, _)) = f.times.get(&max_acked)
                 && !resent
             {
                 sample = Some(now - t);
@@ -1256,13 +1319,27 @@ impl Monitor {
                     if q > cum {
                         break;
                     }
-                    f.times.pop_first();
+                    if let Some((_, t)) = f.times.pop_first() {
+                        acked_bytes += t.2;
+                        acked_frags += 1;
+                    }
                 }
             }
-            // Only selectively acknowledged entries stay; forget them too once
-            // far behind (bounded memory on long captures).
+            for &(a, b) in ranges {
+                let keys: Vec<u64> = f.times.range(a..=b).map(|(k, _)| *k).collect();
+                for k in keys {
+                    if let Some(t) = f.times.remove(&k) {
+                        acked_bytes += t.2;
+                        acked_frags += 1;
+                    }
+                }
+            }
+            // Bounded memory on long captures: forget the oldest (as if acked).
             while f.times.len() > 65_536 {
-                f.times.pop_first();
+                if let Some((_, t)) = f.times.pop_first() {
+                    acked_bytes += t.2;
+                    acked_frags += 1;
+                }
             }
             rtt_sample = sample;
             let max_sent = f.sent.max().unwrap_or(0);
@@ -1298,6 +1375,11 @@ impl Monitor {
                 f.completed_at = Some(now);
             }
         }
+        if acked_bytes > 0 || acked_frags > 0 {
+            let side = self.sides.entry(them).or_default();
+            side.flight = side.flight.saturating_sub(acked_bytes);
+            side.acked_upper += acked_bytes + acked_frags * UD_HEADER_MAX;
+        }
         if let Some(r) = rtt_sample {
             let side = self.sides.entry(them).or_default();
             side.rtt_samples += 1;
@@ -1312,7 +1394,15 @@ impl Monitor {
     }
 
     /// The report; `decoded` counts the recording's datagrams.
-    pub fn finish(self) -> Report {
+    pub fn finish(mut self) -> Report {
+        let late: Vec<Finding> = self
+            .sides
+            .values_mut()
+            .flat_map(|s| s.flows.values_mut().filter_map(|f| f.late_start.take()))
+            .collect();
+        for f in late {
+            self.report.findings.push(f);
+        }
         self.report
     }
 }

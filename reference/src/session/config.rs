@@ -138,6 +138,8 @@ pub struct Faults {
     pub no_metadata_repeat: bool,
     /// Use a fixed 60 ms ERTO, less than the round-trip time (§3.5.2.2).
     pub short_erto: bool,
+    /// Send whatever the receive window allows, ignoring the congestion window (§3.5.2).
+    pub no_congestion_control: bool,
 }
 
 impl Faults {
@@ -181,6 +183,10 @@ impl Faults {
             "short-erto",
             "retransmits on a 60 ms timer, less than the round-trip time",
         ),
+        (
+            "no-congestion-control",
+            "sends as much as the receive window allows, ignoring the congestion window",
+        ),
     ];
 
     /// Turns on the fault named `name`.
@@ -200,6 +206,7 @@ impl Faults {
             "no-exception-on-reject" => &mut self.no_exception_on_reject,
             "no-metadata-repeat" => &mut self.no_metadata_repeat,
             "short-erto" => &mut self.short_erto,
+            "no-congestion-control" => &mut self.no_congestion_control,
             other => {
                 return Err(format!(
                     "unknown fault `{other}` (known: {})",

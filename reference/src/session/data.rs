@@ -763,7 +763,11 @@ impl Data {
             }
         }
         let mut has_data = false;
-        while self.outstanding_bytes() < self.cc.cwnd() && self.burst.allows() && used < room {
+        // (The no-congestion-control fault ignores the window and burst limit.)
+        let uncontrolled = self.faults.no_congestion_control;
+        while (uncontrolled || self.outstanding_bytes() < self.cc.cwnd() && self.burst.allows())
+            && used < room
+        {
             // Highest priority ready flow; round robin among equals.
             let ready: Vec<(u8, u64)> = self
                 .send
