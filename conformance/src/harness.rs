@@ -327,7 +327,11 @@ impl Harness for SimHarness {
         if process(self.net.now()) {
             return true;
         }
-        self.net.run_while(deadline, |net| process(net.now()));
+        if !self.net.run_while(deadline, |net| process(net.now())) {
+            // Nothing more happens before the deadline: the clock still gets there
+            // (a `wait` or an unmet `within` spans its whole time).
+            self.net.run_until(deadline);
+        }
         stopped
     }
 

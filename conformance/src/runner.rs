@@ -91,6 +91,7 @@ impl Observed {
                                 Json::Array(chunks.iter().map(|c| c["chunk"].clone()).collect()),
                             );
                             m.insert("length".into(), json!(plain.len()));
+                            m.insert("time_us".into(), json!(now.as_micros()));
                         }
                         (h, chunks)
                     }
@@ -318,23 +319,38 @@ impl<'a> Runner<'a> {
             }
             Step::Accept(a) => {
                 let d = "accept a session from the target".to_string();
-                if let Err(e) = self.h.target_connect(self.ids.tester_epd.clone()) {
-                    return fail(d, "the target initiates".into(), e);
+                if a.initiate {
+                    if let Err(e) = self.h.target_connect(self.ids.tester_epd.clone()) {
+                        return fail(d, "the target initiates".into(), e);
+                    }
+                    self.mark_action();
                 }
-                self.mark_action();
-                let already = self.seen.opened.len();
+                if !a.wait {
+                    return Ok((format!("{d} (not waiting)"), None, None));
+                }
+                // Without `initiate`, the initiation (and its opening) came earlier.
+                let already = if a.initiate {
+                    self.seen.opened.len()
+                } else {
+                    0
+                };
+                let fits = |o: &(SessionHandle, Role)| a.any_role || o.1 == Role::Responder;
                 let deadline = self.now() + self.scaled(a.within);
-                self.pump(deadline, |s| {
-                    s.opened[already..].iter().any(|o| o.1 == Role::Responder)
-                });
-                match self.seen.opened[already..]
-                    .iter()
-                    .find(|o| o.1 == Role::Responder)
-                {
-                    Some(&(h, _)) => {
+                self.pump(deadline, |s| s.opened[already..].iter().any(fits));
+                match self.seen.opened[already..].iter().find(|o| fits(o)) {
+                    Some(&(h, role)) => {
                         self.session = Some(h);
                         self.set_session_vars(h);
-                        Ok((d, Some("session opens".into()), Some("S_OPEN".into())))
+                        let role = if role == Role::Responder {
+                            "target initiated"
+                        } else {
+                            "tester initiated"
+                        };
+                        Ok((
+                            d,
+                            Some("session opens".into()),
+                            Some(format!("S_OPEN ({role})")),
+                        ))
                     }
                     None => fail(
                         d,
@@ -557,6 +573,7 @@ impl<'a> Runner<'a> {
                     let j = self
                         .vars
                         .resolve_json(v)
+                        .and_then(|j| crate::values::eval(&j))
                         .map_err(|e| ("set".into(), String::new(), e))?;
                     self.vars.set(k, j);
                 }

@@ -71,6 +71,9 @@ pub struct TargetSetup {
     /// The target sinks flows instead of echoing them.
     #[serde(default)]
     pub sink: bool,
+    /// The target closes a session (orderly) after it has been idle this long.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub idle_close: Option<Duration>,
 }
 
 /// A duration written `250ms`, `2s`, `1.5s` or a number of seconds.
@@ -171,6 +174,16 @@ fn default_open_within() -> Duration {
 pub struct AcceptStep {
     #[serde(default = "default_open_within", deserialize_with = "duration")]
     pub within: Duration,
+    /// Wait for the session to open (false: make the target initiate and go on).
+    #[serde(default = "yes")]
+    pub wait: bool,
+    /// Make the target initiate (false: wait for an initiation started earlier).
+    #[serde(default = "yes")]
+    pub initiate: bool,
+    /// Also take a session the tester opened as initiator (after glare, either
+    /// end may prevail).
+    #[serde(default)]
+    pub any_role: bool,
 }
 
 /// `send`: a crafted packet.
@@ -848,6 +861,29 @@ steps:
         let chunk = GOOD.replace("chunk: rhello", "chunk: rhelo");
         let e = Scenario::parse(&chunk, Path::new("a.yaml"), &known()).unwrap_err();
         assert!(e.message.contains("unknown chunk name"), "{e}");
+    }
+
+    #[test]
+    fn accept_options_and_idle_close() {
+        let text = "id: a.b
+title: T
+rfc: [\"7016 §3.5.1.3\"]
+role: responder
+target: {idle_close: 3s}
+steps:
+  - accept: {wait: false}
+  - accept: {initiate: false, any_role: true, within: 10s}
+";
+        let s = Scenario::parse(text, Path::new("a.yaml"), &known()).unwrap();
+        assert_eq!(s.target.idle_close, Some(Duration::from_secs(3)));
+        match (&s.steps[0], &s.steps[1]) {
+            (Step::Accept(a), Step::Accept(b)) => {
+                assert!(!a.wait && a.initiate && !a.any_role);
+                assert!(b.wait && !b.initiate && b.any_role);
+                assert_eq!(b.within, Duration::from_secs(10));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

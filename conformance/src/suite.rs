@@ -408,7 +408,7 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
         }
     }
     let t = &s.target;
-    if t.keepalive.is_some() || t.reject_flows || t.sink {
+    if t.keepalive.is_some() || t.reject_flows || t.sink || t.idle_close.is_some() {
         return Some(
             "needs target settings (keepalive, flow rejection, sink) only the reference target has"
                 .into(),
@@ -462,6 +462,9 @@ fn run_one(
                 cfg.keepalive = k;
             }
             cfg.accept_flows = !s.target.reject_flows;
+            if let Some(i) = s.target.idle_close {
+                cfg.idle_close = Some(i);
+            }
             Box::new(SimHarness::new(
                 seed,
                 id.tester.clone(),

@@ -166,6 +166,43 @@ pub fn chunk_from(v: &Json) -> Result<Chunk, String> {
     serde_json::from_value::<Chunk>(n).map_err(|e| format!("bad chunk {v}: {e}"))
 }
 
+/// Evaluates arithmetic in a `set` value (after substitution): a one-key map
+/// `{add|sub|mul|min|max: [a, b, ...]}` of numbers (or nested such maps), e.g.
+/// `{add: [$t1, {sub: [$t1, $t0]}, 1500000]}`. Integers stay integers.
+pub fn eval(v: &Json) -> Result<Json, String> {
+    let Json::Object(m) = v else {
+        return Ok(v.clone());
+    };
+    let Some((op, Json::Array(args))) = m.iter().next().filter(|_| m.len() == 1) else {
+        return Ok(v.clone());
+    };
+    if !["add", "sub", "mul", "min", "max"].contains(&op.as_str()) {
+        return Ok(v.clone());
+    }
+    let xs = args
+        .iter()
+        .map(|a| {
+            let e = eval(a)?;
+            num(&e).ok_or_else(|| format!("`{e}` is not a number (in `{op}`)"))
+        })
+        .collect::<Result<Vec<f64>, String>>()?;
+    let (first, rest) = xs
+        .split_first()
+        .ok_or_else(|| format!("`{op}` needs arguments"))?;
+    let r = rest.iter().fold(*first, |acc, x| match op.as_str() {
+        "add" => acc + x,
+        "sub" => acc - x,
+        "mul" => acc * x,
+        "min" => acc.min(*x),
+        _ => acc.max(*x),
+    });
+    Ok(if r.fract() == 0.0 && r.abs() < 9.0e15 {
+        Json::from(r as i64)
+    } else {
+        Json::from(r)
+    })
+}
+
 fn num(j: &Json) -> Option<f64> {
     match j {
         Json::Number(n) => n.as_f64(),
@@ -284,6 +321,18 @@ mod tests {
         ));
         assert!(matches(&json!({"not": {"eq": 0}}), Some(&json!(1))));
         assert!(matches(&json!([[1, 2]]), Some(&json!([[1, 2]]))));
+    }
+
+    #[test]
+    fn arithmetic() {
+        let t = json!({"add": [100, {"sub": [100, 40]}, 1500]});
+        assert_eq!(eval(&t).unwrap(), json!(1660));
+        assert_eq!(eval(&json!({"max": ["3", 7, 5]})).unwrap(), json!(7));
+        assert_eq!(eval(&json!({"mul": [2, 0.25]})).unwrap(), json!(0.5));
+        assert_eq!(eval(&json!({"eq": 3})).unwrap(), json!({"eq": 3}));
+        assert_eq!(eval(&json!("x")).unwrap(), json!("x"));
+        assert!(eval(&json!({"add": [1, "x"]})).is_err());
+        assert!(eval(&json!({"add": []})).is_err());
     }
 
     #[test]

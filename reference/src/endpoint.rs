@@ -237,7 +237,13 @@ pub struct Endpoint {
     pacers: BTreeMap<SocketAddr, Pacer>,
     /// Set while sending our own (initiator) startup packets.
     initiating: bool,
+    /// With `tap`: closed sessions whose keys a test tool may still use, to
+    /// craft packets in them and to see (not process) what arrives for them.
+    closed_taps: VecDeque<Box<Session>>,
 }
+
+/// How many closed sessions a tapping endpoint keeps keys for.
+const CLOSED_TAPS: usize = 16;
 
 /// §3.4: at most 4380 bytes and four packets per destination every 200 ms.
 pub const STARTUP_PACING_WINDOW: Duration = Duration::from_millis(200);
@@ -315,6 +321,7 @@ impl Endpoint {
             local: Vec::new(),
             pacers: BTreeMap::new(),
             initiating: false,
+            closed_taps: VecDeque::new(),
         }
     }
 
@@ -409,7 +416,14 @@ impl Endpoint {
     ) -> Result<Vec<u8>, String> {
         let (mut cipher, sid, header, dst) = match c.session {
             Some(h) => {
-                let s = self.sessions.get_mut(&h).ok_or("no such session")?;
+                let s = match self.sessions.get_mut(&h) {
+                    Some(s) => s,
+                    None => self
+                        .closed_taps
+                        .iter_mut()
+                        .find(|s| s.handle == h)
+                        .ok_or("no such session")?,
+                };
                 let mode = match s.role {
                     Role::Initiator => Mode::Initiator,
                     Role::Responder => Mode::Responder,
@@ -448,7 +462,10 @@ impl Endpoint {
             }
         }
         if let Some((h, ci)) = cipher
-            && let Some(s) = self.sessions.get_mut(&h)
+            && let Some(s) = self
+                .sessions
+                .get_mut(&h)
+                .or(self.closed_taps.iter_mut().find(|s| s.handle == h))
         {
             s.cipher = Some(ci);
         }
@@ -702,6 +719,12 @@ impl Endpoint {
                 session: h,
                 reason: s.close_reason.take().unwrap_or_else(|| reason.to_string()),
             });
+            if self.config.tap && s.cipher.is_some() {
+                if self.closed_taps.len() >= CLOSED_TAPS {
+                    self.closed_taps.pop_front();
+                }
+                self.closed_taps.push_back(s);
+            }
         }
     }
 
@@ -737,6 +760,19 @@ impl Endpoint {
             return self.handle_startup_plain(now, from, 0, &opened.packet, 0);
         }
         let Some(&h) = self.by_sid.get(&sid) else {
+            // A closed session a test tool still watches: tap it, process nothing.
+            if let Some(c) = self
+                .closed_taps
+                .iter_mut()
+                .rev()
+                .find(|s| s.local_sid == sid)
+                .and_then(|s| Some((s.handle, s.cipher.as_mut()?)))
+                && let Ok(o) = c.1.open(encrypted)
+            {
+                let h = c.0;
+                self.tap_packet(Some(h), from, sid, false, &o.packet);
+                return self.stats.drop("packet for a closed session");
+            }
             // Perhaps a startup packet to a session ID we do not know (tap only).
             if self.config.tap {
                 match self.default_cipher.open(encrypted) {
