@@ -1332,7 +1332,10 @@ impl Endpoint {
             .map(|s| s.handle);
         if let Some(g) = glare {
             // §3.5.1.3: if the near end prevails, ignore the IIKeying.
-            if self.profile.glare_near_wins(&ii.initiator_certificate) {
+            // (The invert-glare fault decides the other way round.)
+            if self.profile.glare_near_wins(&ii.initiator_certificate)
+                != self.config.faults.invert_glare
+            {
                 return self.stats.drop("IIKeying lost glare (near end prevails)");
             }
             // The far end prevails: abort our opening session if the incoming

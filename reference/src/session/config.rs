@@ -140,6 +140,8 @@ pub struct Faults {
     pub short_erto: bool,
     /// Send whatever the receive window allows, ignoring the congestion window (§3.5.2).
     pub no_congestion_control: bool,
+    /// Resolve glare the other way round from the profile's rule (§3.5.1.3, §3.2).
+    pub invert_glare: bool,
 }
 
 impl Faults {
@@ -187,6 +189,10 @@ impl Faults {
             "no-congestion-control",
             "sends as much as the receive window allows, ignoring the congestion window",
         ),
+        (
+            "invert-glare",
+            "resolves glare the other way round from the profile's rule",
+        ),
     ];
 
     /// Turns on the fault named `name`.
@@ -207,6 +213,7 @@ impl Faults {
             "no-metadata-repeat" => &mut self.no_metadata_repeat,
             "short-erto" => &mut self.short_erto,
             "no-congestion-control" => &mut self.no_congestion_control,
+            "invert-glare" => &mut self.invert_glare,
             other => {
                 return Err(format!(
                     "unknown fault `{other}` (known: {})",
