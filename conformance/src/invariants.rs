@@ -139,6 +139,13 @@ pub const INVARIANTS: &[Invariant] = &[
         should: false,
     },
     Invariant {
+        name: "tcr-clamp",
+        title: "Under Time Critical Reverse Notification the sender grows its window linearly, not by slow start",
+        rfc: &["7016 §3.5.2.1"],
+        requirements: &["3.5.2.1#1"],
+        should: false,
+    },
+    Invariant {
         name: "acks",
         title: "Acknowledgements cover only sent sequence numbers and never fall below a received FSN",
         rfc: &["7016 §2.3.13", "7016 §2.3.14", "7016 §3.6.3.4"],
@@ -217,6 +224,10 @@ const MAX_FINDINGS: usize = 50;
 const TS_MEMORY: usize = 4096;
 /// RFC 7016 §3.6.2.11: F_COMPLETE_LINGER.
 const COMPLETE_LINGER: f64 = 130.0;
+/// RFC 7016 §3.5.2.1: a TCR (or own TC) counts for 800 ms.
+const TIME_CRITICAL_WINDOW: f64 = 0.8;
+/// The largest segment the window may grow by per round trip, with margin.
+const SMSS: u64 = 1500;
 /// RFC 5681's largest initial window (3 × 1460), as RFC 7016 Appendix A uses.
 const INITIAL_WINDOW: u64 = 4380;
 /// A User Data chunk header is at most this long (type, length, flags, three VLUs).
@@ -312,6 +323,14 @@ struct Side {
     flight: u64,
     acked_upper: u64,
     window_reported: bool,
+    /// Time Critical Reverse from the other side: last seen, start of the
+    /// current run (no gap over 800 ms), bytes acknowledged at its start.
+    tcr_last: Option<f64>,
+    tcr_since: f64,
+    acked_at_tcr: u64,
+    /// This side last sent a packet marked Time Critical.
+    tc_last: Option<f64>,
+    tcr_reported: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -425,6 +444,7 @@ impl Monitor {
         } else {
             self.startup_context(d, p);
         }
+        self.time_critical_flags(d, p, conv, initiator_side);
         self.timestamps(d, p, conv, initiator_side, judged);
         self.session_chunks(d, p, conv, initiator_side, judged);
     }
@@ -680,6 +700,35 @@ impl Monitor {
                     ),
                 );
             }
+        }
+    }
+
+    fn time_critical_flags(
+        &mut self,
+        d: &DecodedPacket,
+        p: &rtmfp::wire::packet::Packet,
+        conv: Conv,
+        initiator_side: bool,
+    ) {
+        if !matches!(conv, Conv::Session(_)) {
+            return;
+        }
+        if p.header.time_critical {
+            self.sides
+                .entry((conv, initiator_side))
+                .or_default()
+                .tc_last = Some(d.time);
+        }
+        if p.header.time_critical_reverse {
+            let other = self.sides.entry((conv, !initiator_side)).or_default();
+            if other
+                .tcr_last
+                .is_none_or(|t| d.time - t > TIME_CRITICAL_WINDOW)
+            {
+                other.tcr_since = d.time;
+                other.acked_at_tcr = other.acked_upper;
+            }
+            other.tcr_last = Some(d.time);
         }
     }
 
@@ -1250,6 +1299,34 @@ impl Monitor {
             let side = self.sides.entry(me).or_default();
             side.flight += first_bytes;
             let bound = 2 * (INITIAL_WINDOW + side.acked_upper) + 2 * 1500;
+            // RFC 7016 §3.5.2.1: with TCR from the far end in the last 800 ms
+            // (and no TC data of its own), SSTHRESH acts as 0: from the window
+            // it had when TCR began (at most slow start's bound then), growth
+            // is at most about one segment per round trip.
+            let tcr_active = side
+                .tcr_last
+                .is_some_and(|t| now - t <= TIME_CRITICAL_WINDOW)
+                && side.tc_last.is_none_or(|t| now - t > TIME_CRITICAL_WINDOW);
+            if tcr_active
+                && side.rtt_samples >= 3
+                && let Some(rtt) = side.rtt_min.filter(|r| *r > 0.0)
+            {
+                checked.push("tcr-clamp");
+                let rounds = ((now - side.tcr_since) / rtt).ceil().max(0.0) as u64 + 1;
+                let clamp = 2 * (INITIAL_WINDOW + side.acked_at_tcr + rounds * 2 * SMSS) + 2 * 1500;
+                if side.flight > clamp && !side.tcr_reported {
+                    side.tcr_reported = true;
+                    out.push((
+                        "tcr-clamp",
+                        format!(
+                            "{} bytes in flight {:.2} s ({rounds} round trips of {:.0} ms) into Time Critical Reverse Notification: beyond linear growth ({clamp})",
+                            side.flight,
+                            now - side.tcr_since,
+                            rtt * 1e3
+                        ),
+                    ));
+                }
+            }
             checked.push("congestion-window");
             if side.flight > bound {
                 let flight = side.flight;

@@ -76,6 +76,15 @@ pub struct TargetSetup {
     pub idle_close: Option<Duration>,
 }
 
+/// How the tester's own endpoint behaves in this scenario.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TesterSetup {
+    /// Set Time Critical Reverse Notification on every session packet.
+    #[serde(default)]
+    pub time_critical_reverse: bool,
+}
+
 /// A duration written `250ms`, `2s`, `1.5s` or a number of seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
@@ -457,6 +466,8 @@ pub struct Scenario {
     pub needs: Vec<Capability>,
     #[serde(default)]
     pub target: TargetSetup,
+    #[serde(default)]
+    pub tester: TesterSetup,
     /// Each step is a one-key map (`- send: {...}`).
     #[serde(deserialize_with = "steps")]
     pub steps: Vec<Step>,

@@ -504,6 +504,10 @@ fn run_one(
         profile: decode_profile,
         time_scale: opts.time_scale,
     };
+    harness
+        .tester()
+        .borrow_mut()
+        .set_force_tcr(s.tester.time_critical_reverse);
     let ex = runner::execute(s, harness.as_mut(), &identities);
     case.duration_ms = t0.elapsed().as_millis() as u64;
     case.steps = ex.steps;

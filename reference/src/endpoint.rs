@@ -329,6 +329,12 @@ impl Endpoint {
         &self.profile
     }
 
+    /// Test tools: mark every session packet with Time Critical Reverse
+    /// Notification (see [`EndpointConfig::force_tcr`]).
+    pub fn set_force_tcr(&mut self, on: bool) {
+        self.config.force_tcr = on;
+    }
+
     /// Declares the local addresses (for the simulator; the runtime sets the bound one).
     pub fn set_local_addresses(&mut self, addrs: Vec<SocketAddr>) {
         self.local = addrs;
@@ -1921,12 +1927,13 @@ impl Endpoint {
 
     /// §2.2.4 TCR: this end is receiving time-critical data on other sessions.
     fn tcr_for(&self, h: SessionHandle, now: Instant) -> bool {
-        self.sessions.values().any(|o| {
-            o.handle != h
-                && o.data
-                    .tc_received
-                    .is_some_and(|t| now - t < crate::congestion::TIME_CRITICAL_WINDOW)
-        })
+        self.config.force_tcr
+            || self.sessions.values().any(|o| {
+                o.handle != h
+                    && o.data
+                        .tc_received
+                        .is_some_and(|t| now - t < crate::congestion::TIME_CRITICAL_WINDOW)
+            })
     }
 
     /// When TC was last sent on any session (Appendix A FASTGROW_ALLOWED).

@@ -76,6 +76,10 @@ pub struct EndpointConfig {
     /// Report every decrypted packet (and every undecodable datagram) as an event,
     /// for test tools that need to see the wire.
     pub tap: bool,
+    /// Set Time Critical Reverse Notification on every session packet, as
+    /// though time-critical data were arriving on another session (test tools:
+    /// RFC 7016 §3.5.2.1 behaviour of the far end).
+    pub force_tcr: bool,
     /// Deliberate RFC violations for the conformance suite's self-test.
     pub faults: Faults,
 }
@@ -100,6 +104,7 @@ impl Default for EndpointConfig {
             accept_flows: true,
             trace: false,
             tap: false,
+            force_tcr: false,
             faults: Faults::default(),
         }
     }
@@ -142,6 +147,8 @@ pub struct Faults {
     pub no_congestion_control: bool,
     /// Resolve glare the other way round from the profile's rule (§3.5.1.3, §3.2).
     pub invert_glare: bool,
+    /// Ignore Time Critical Reverse Notifications: keep slow start (§3.5.2.1).
+    pub ignore_tcr: bool,
 }
 
 impl Faults {
@@ -193,6 +200,10 @@ impl Faults {
             "invert-glare",
             "resolves glare the other way round from the profile's rule",
         ),
+        (
+            "ignore-tcr",
+            "keeps growing exponentially when the far end signals TCR",
+        ),
     ];
 
     /// Turns on the fault named `name`.
@@ -214,6 +225,7 @@ impl Faults {
             "short-erto" => &mut self.short_erto,
             "no-congestion-control" => &mut self.no_congestion_control,
             "invert-glare" => &mut self.invert_glare,
+            "ignore-tcr" => &mut self.ignore_tcr,
             other => {
                 return Err(format!(
                     "unknown fault `{other}` (known: {})",

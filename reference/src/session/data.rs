@@ -347,7 +347,7 @@ impl Data {
 
     /// Before processing a received packet's chunks.
     pub fn begin_packet(&mut self, now: Instant, h: &Header) {
-        if h.time_critical_reverse {
+        if h.time_critical_reverse && !self.faults.ignore_tcr {
             self.time_critical.tcr_received = Some(now);
         }
         if h.time_critical {
