@@ -160,6 +160,20 @@ pub const INVARIANTS: &[Invariant] = &[
         should: false,
     },
     Invariant {
+        name: "fragment-pacing",
+        title: "Packet Fragments are rate limited: at most twice the recommended 4 packets / 4380 bytes per destination in any 200 ms",
+        rfc: &["7016 §3.4"],
+        requirements: &["3.4#10"],
+        should: false,
+    },
+    Invariant {
+        name: "fragment-pacing-recommended",
+        title: "Packet Fragments: no more than 4 packets nor 4380 bytes per destination in any 200 ms",
+        rfc: &["7016 §3.4"],
+        requirements: &["3.4#11"],
+        should: true,
+    },
+    Invariant {
         name: "packet-size",
         title: "Datagrams carrying user data fit a 1500-byte path MTU",
         rfc: &["7016 §3.6.2.2"],
@@ -349,6 +363,10 @@ pub struct Monitor {
     cookies: HashMap<SocketAddr, HashSet<Vec<u8>>>,
     /// (sender, packet ID) -> (mode, fragment numbers seen, last seen).
     reassembly: HashMap<(SocketAddr, u64), (Mode, Ranges, bool)>,
+    /// Datagrams with Packet Fragments per (sender, destination) in the last
+    /// 200 ms: (time, length).
+    fragment_window: HashMap<(SocketAddr, SocketAddr), VecDeque<(f64, usize)>>,
+    fragment_reported: HashSet<(SocketAddr, SocketAddr, bool)>,
 }
 
 fn hash(data: &[u8]) -> u64 {
@@ -646,6 +664,38 @@ impl Monitor {
     }
 
     fn fragment_rules(&mut self, d: &DecodedPacket, p: &rtmfp::wire::packet::Packet) {
+        if p.chunks
+            .iter()
+            .any(|c| matches!(c, Chunk::PacketFragment(_)))
+        {
+            // RFC 7016 §3.4: rate limit; SHOULD NOT send more than 4380 bytes
+            // nor four packets per distinct endpoint every 200 ms.
+            let w = self.fragment_window.entry((d.src, d.dst)).or_default();
+            while w.front().is_some_and(|&(t, _)| d.time - t >= 0.2 - 1e-6) {
+                w.pop_front();
+            }
+            w.push_back((d.time, d.length));
+            let (n, bytes) = (w.len(), w.iter().map(|x| x.1).sum::<usize>());
+            self.check("fragment-pacing");
+            self.check("fragment-pacing-recommended");
+            for (rule, factor, strict) in [
+                ("fragment-pacing", 2, true),
+                ("fragment-pacing-recommended", 1, false),
+            ] {
+                if (n > 4 * factor || bytes > 4380 * factor && n > 1)
+                    && self.fragment_reported.insert((d.src, d.dst, strict))
+                {
+                    self.violation(
+                        rule,
+                        d,
+                        format!(
+                            "{n} datagrams ({bytes} bytes) with Packet Fragments to {} within 200 ms",
+                            d.dst
+                        ),
+                    );
+                }
+            }
+        }
         for c in &p.chunks {
             let Chunk::PacketFragment(f) = c else {
                 continue;

@@ -74,6 +74,9 @@ pub struct TargetSetup {
     /// The target closes a session (orderly) after it has been idle this long.
     #[serde(default, deserialize_with = "opt_duration")]
     pub idle_close: Option<Duration>,
+    /// Startup packets larger than this are split into Packet Fragments (§3.4).
+    #[serde(default)]
+    pub max_startup_packet: Option<usize>,
 }
 
 /// How the tester's own endpoint behaves in this scenario.

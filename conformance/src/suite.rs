@@ -408,7 +408,12 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
         }
     }
     let t = &s.target;
-    if t.keepalive.is_some() || t.reject_flows || t.sink || t.idle_close.is_some() {
+    if t.keepalive.is_some()
+        || t.reject_flows
+        || t.sink
+        || t.idle_close.is_some()
+        || t.max_startup_packet.is_some()
+    {
         return Some(
             "needs target settings (keepalive, flow rejection, sink) only the reference target has"
                 .into(),
@@ -462,6 +467,9 @@ fn run_one(
                 cfg.keepalive = k;
             }
             cfg.accept_flows = !s.target.reject_flows;
+            if let Some(m) = s.target.max_startup_packet {
+                cfg.max_startup_packet = m;
+            }
             if let Some(i) = s.target.idle_close {
                 cfg.idle_close = Some(i);
             }

@@ -149,6 +149,8 @@ pub struct Faults {
     pub invert_glare: bool,
     /// Ignore Time Critical Reverse Notifications: keep slow start (§3.5.2.1).
     pub ignore_tcr: bool,
+    /// Send startup packets and fragments without pacing (§3.4).
+    pub no_fragment_pacing: bool,
 }
 
 impl Faults {
@@ -204,6 +206,10 @@ impl Faults {
             "ignore-tcr",
             "keeps growing exponentially when the far end signals TCR",
         ),
+        (
+            "no-fragment-pacing",
+            "sends all Packet Fragments of a packet at once, unpaced",
+        ),
     ];
 
     /// Turns on the fault named `name`.
@@ -226,6 +232,7 @@ impl Faults {
             "no-congestion-control" => &mut self.no_congestion_control,
             "invert-glare" => &mut self.invert_glare,
             "ignore-tcr" => &mut self.ignore_tcr,
+            "no-fragment-pacing" => &mut self.no_fragment_pacing,
             other => {
                 return Err(format!(
                     "unknown fault `{other}` (known: {})",
