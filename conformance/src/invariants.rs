@@ -108,6 +108,7 @@ pub const INVARIANTS: &[Invariant] = &[
             "2.3.11.1.2#1",
             "2.3.11.1.2#4",
             "2.3.11.1.2#5",
+            "3.6.1.1#2",
         ],
         should: false,
     },
@@ -143,6 +144,13 @@ pub const INVARIANTS: &[Invariant] = &[
         title: "Under Time Critical Reverse Notification the sender grows its window linearly, not by slow start",
         rfc: &["7016 §3.5.2.1"],
         requirements: &["3.5.2.1#1"],
+        should: false,
+    },
+    Invariant {
+        name: "receive-window",
+        title: "No new data while the bytes outstanding reach the receiver's advertised window",
+        rfc: &["7016 §3.6.2.9"],
+        requirements: &["3.6.2.9#1"],
         should: false,
     },
     Invariant {
@@ -312,6 +320,11 @@ struct SendFlow {
     cum_acked: u64,
     /// A first sequence number other than 1, unless a lower one shows up.
     late_start: Option<Finding>,
+    /// Receive window advertisements for this flow: (time, bytes), recent ones.
+    adverts: VecDeque<(f64, u64)>,
+    /// A fragment of this flow was sent more than once (loss recovery: the
+    /// sender's own outstanding count is no longer known from outside).
+    any_resend: bool,
 }
 
 /// One direction of a conversation (a session, or an address pair at startup).
@@ -985,11 +998,27 @@ impl Monitor {
                 }
                 Chunk::BitmapAck(a) => {
                     let ranges = a.ranges();
-                    self.ack(d, me, them, a.flow_id, a.cumulative_ack, &ranges, judged);
+                    self.ack(
+                        d,
+                        me,
+                        them,
+                        (a.flow_id, a.buffer_blocks_available),
+                        a.cumulative_ack,
+                        &ranges,
+                        judged,
+                    );
                 }
                 Chunk::RangeAck(a) => {
                     let ranges = a.ranges();
-                    self.ack(d, me, them, a.flow_id, a.cumulative_ack, &ranges, judged);
+                    self.ack(
+                        d,
+                        me,
+                        them,
+                        (a.flow_id, a.buffer_blocks_available),
+                        a.cumulative_ack,
+                        &ranges,
+                        judged,
+                    );
                 }
                 Chunk::CloseAck => {
                     if judged {
@@ -1092,6 +1121,13 @@ impl Monitor {
             }
         }
         let mut first_bytes = 0u64;
+        // How old an advertisement must be to have surely reached the sender.
+        // At least 10 ms: a sender may write a burst of packets before it
+        // reads the acknowledgements that arrived meanwhile.
+        let window_grace = side
+            .rtt_min
+            .filter(|_| side.rtt_samples >= 3)
+            .map_or(0.1, |r| r.max(0.01));
         let new_flow = !side.flows.contains_key(&x.flow);
         let f = side.flows.entry(x.flow).or_insert_with(|| SendFlow {
             first_seq: x.seq,
@@ -1231,7 +1267,45 @@ impl Monitor {
             if let Some(t) = f.times.get_mut(&x.seq) {
                 t.1 = true;
             }
+            f.any_resend = true;
         } else if !f.sent.contains_range(x.seq, x.seq) && x.seq > f.cum_acked {
+            // RFC 7016 §3.6.2.9: no new data while F_OUTSTANDING_BYTES >= the
+            // most recent advertisement. Outstanding here is user data bytes
+            // (fewer than the sender's encoded bytes); the advertisement is the
+            // largest the sender may have had: the latest at least `grace`
+            // old, or any newer one. Judged only before any loss recovery.
+            if !f.any_resend && !f.adverts.is_empty() {
+                let grace = window_grace;
+                let settled = f
+                    .adverts
+                    .iter()
+                    .rev()
+                    .find(|a| a.0 <= now - grace)
+                    .map(|a| a.1);
+                let newer = f
+                    .adverts
+                    .iter()
+                    .filter(|a| a.0 > now - grace)
+                    .map(|a| a.1)
+                    .max();
+                let window = match (settled, newer) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b).filter(|_| settled.is_some()),
+                };
+                if let Some(w) = window {
+                    checked.push("receive-window");
+                    let outstanding: u64 = f.times.values().map(|t| t.2).sum();
+                    if outstanding >= w {
+                        out.push((
+                            "receive-window",
+                            format!(
+                                "flow {} seq {}: new data with {outstanding} bytes outstanding and a {w}-byte window advertised",
+                                x.flow, x.seq
+                            ),
+                        ));
+                    }
+                }
+            }
             first_bytes = x.data.len() as u64;
             f.times.insert(x.seq, (now, false, first_bytes));
         }
@@ -1408,7 +1482,7 @@ impl Monitor {
         d: &DecodedPacket,
         me: (Conv, bool),
         them: (Conv, bool),
-        flow: u64,
+        (flow, blocks): (u64, u64),
         cum: u64,
         ranges: &[(u64, u64)],
         judged: bool,
@@ -1433,6 +1507,14 @@ impl Monitor {
         {
             checked = true;
             f.acked_at.get_or_insert(now);
+            f.adverts.push_back((now, blocks.saturating_mul(1024)));
+            // Keep the last advertisement older than 2 s and all newer ones.
+            while f.adverts.len() > 1 && f.adverts[1].0 < now - 2.0 {
+                f.adverts.pop_front();
+            }
+            while f.adverts.len() > 4096 {
+                f.adverts.pop_front();
+            }
             let mut sample = None;
             if max_acked > f.cum_acked
                 && let Some(&(t, resent, _)) = f.times.get(&max_acked)

@@ -77,6 +77,9 @@ pub struct TargetSetup {
     /// Startup packets larger than this are split into Packet Fragments (§3.4).
     #[serde(default)]
     pub max_startup_packet: Option<usize>,
+    /// The target's receive buffer per flow, in bytes.
+    #[serde(default)]
+    pub receive_buffer: Option<usize>,
 }
 
 /// How the tester's own endpoint behaves in this scenario.
@@ -86,6 +89,9 @@ pub struct TesterSetup {
     /// Set Time Critical Reverse Notification on every session packet.
     #[serde(default)]
     pub time_critical_reverse: bool,
+    /// The tester's receive buffer per flow, in bytes (what it advertises).
+    #[serde(default)]
+    pub receive_buffer: Option<usize>,
 }
 
 /// A duration written `250ms`, `2s`, `1.5s` or a number of seconds.

@@ -413,6 +413,7 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
         || t.sink
         || t.idle_close.is_some()
         || t.max_startup_packet.is_some()
+        || t.receive_buffer.is_some()
     {
         return Some(
             "needs target settings (keepalive, flow rejection, sink) only the reference target has"
@@ -467,6 +468,9 @@ fn run_one(
                 cfg.keepalive = k;
             }
             cfg.accept_flows = !s.target.reject_flows;
+            if let Some(b) = s.target.receive_buffer {
+                cfg.receive_buffer = b;
+            }
             if let Some(m) = s.target.max_startup_packet {
                 cfg.max_startup_packet = m;
             }
@@ -512,10 +516,15 @@ fn run_one(
         profile: decode_profile,
         time_scale: opts.time_scale,
     };
-    harness
-        .tester()
-        .borrow_mut()
-        .set_force_tcr(s.tester.time_critical_reverse);
+    {
+        let t = harness.tester();
+        let mut t = t.borrow_mut();
+        let c = t.config_mut();
+        c.force_tcr = s.tester.time_critical_reverse;
+        if let Some(b) = s.tester.receive_buffer {
+            c.receive_buffer = b;
+        }
+    }
     let ex = runner::execute(s, harness.as_mut(), &identities);
     case.duration_ms = t0.elapsed().as_millis() as u64;
     case.steps = ex.steps;

@@ -152,6 +152,12 @@ pub fn chunk_from(v: &Json) -> Result<Chunk, String> {
                 Json::String(s.replace(' ', ""))
             }
             Json::Array(a) => Json::Array(a.iter().map(norm).collect::<Result<_, _>>()?),
+            // `{vlu: N}`: the bytes of N as a VLU (e.g. a return association).
+            Json::Object(m) if m.len() == 1 && m.contains_key("vlu") => {
+                let n =
+                    as_u64(&m["vlu"]).ok_or_else(|| format!("`{}` is not a number", m["vlu"]))?;
+                Json::String(hex::encode(rtmfp::wire::vlu::to_vec(n)))
+            }
             Json::Object(m) => {
                 let mut o = serde_json::Map::new();
                 for (k, x) in m {
@@ -350,5 +356,19 @@ mod tests {
         let c = chunk_from(&json!({"chunk": "close"})).unwrap();
         assert_eq!(c, Chunk::Close);
         assert!(chunk_from(&json!({"chunk": "ihello", "epd": "zz"})).is_err());
+    }
+
+    #[test]
+    fn vlu_values_in_chunks() {
+        let c = chunk_from(&serde_json::json!({
+            "chunk": "user_data", "flow_id": 3, "sequence_number": 1, "fsn_offset": 1,
+            "options": [{"type": 10, "value": {"vlu": 300}}], "user_data": "00"
+        }))
+        .unwrap();
+        let rtmfp::wire::chunk::Chunk::UserData(u) = c else {
+            panic!("{c:?}")
+        };
+        // 300 = 0b10_0101100: 0x82 0x2c.
+        assert_eq!(u.options.unwrap()[0].value, vec![0x82, 0x2c]);
     }
 }

@@ -329,10 +329,11 @@ impl Endpoint {
         &self.profile
     }
 
-    /// Test tools: mark every session packet with Time Critical Reverse
-    /// Notification (see [`EndpointConfig::force_tcr`]).
-    pub fn set_force_tcr(&mut self, on: bool) {
-        self.config.force_tcr = on;
+    /// The configuration, for test tools that adjust it before sessions start
+    /// (e.g. [`EndpointConfig::force_tcr`], `receive_buffer`); sessions copy
+    /// what they need when they are created.
+    pub fn config_mut(&mut self) -> &mut EndpointConfig {
+        &mut self.config
     }
 
     /// Declares the local addresses (for the simulator; the runtime sets the bound one).

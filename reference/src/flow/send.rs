@@ -347,7 +347,10 @@ impl SendFlow {
     /// §3.6.2.3 and §3.6.2.9: ready to transmit if an entry is eligible and the
     /// receive window allows (or the flow was rejected).
     pub fn is_ready(&self) -> bool {
-        if !(self.rx_buffer_size > self.outstanding as u64 || self.exception.is_some()) {
+        if !(self.rx_buffer_size > self.outstanding as u64
+            || self.exception.is_some()
+            || self.faults.ignore_receive_window)
+        {
             return false;
         }
         if self.queue.front().is_some_and(|e| !e.in_flight && !e.acked) {
@@ -375,7 +378,11 @@ impl SendFlow {
         };
         while i < self.queue.len() {
             // Flow control (§3.6.2.9): no new data beyond the advertised window.
-            if !(self.rx_buffer_size > self.outstanding as u64 || self.exception.is_some()) {
+            // (The ignore-receive-window fault sends regardless.)
+            if !(self.rx_buffer_size > self.outstanding as u64
+                || self.exception.is_some()
+                || self.faults.ignore_receive_window)
+            {
                 break;
             }
             if !self.eligible(i) {

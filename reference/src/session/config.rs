@@ -151,6 +151,8 @@ pub struct Faults {
     pub ignore_tcr: bool,
     /// Send startup packets and fragments without pacing (§3.4).
     pub no_fragment_pacing: bool,
+    /// Send new data whatever the receiver's advertised window (§3.6.2.9).
+    pub ignore_receive_window: bool,
 }
 
 impl Faults {
@@ -210,6 +212,10 @@ impl Faults {
             "no-fragment-pacing",
             "sends all Packet Fragments of a packet at once, unpaced",
         ),
+        (
+            "ignore-receive-window",
+            "sends new data beyond the receiver's advertised window",
+        ),
     ];
 
     /// Turns on the fault named `name`.
@@ -233,6 +239,7 @@ impl Faults {
             "invert-glare" => &mut self.invert_glare,
             "ignore-tcr" => &mut self.ignore_tcr,
             "no-fragment-pacing" => &mut self.no_fragment_pacing,
+            "ignore-receive-window" => &mut self.ignore_receive_window,
             other => {
                 return Err(format!(
                     "unknown fault `{other}` (known: {})",
