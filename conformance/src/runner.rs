@@ -360,7 +360,7 @@ impl<'a> Runner<'a> {
                 }
             }
             Step::Send(x) => {
-                let desc;
+                let mut desc;
                 let err = |e: String| ("send".to_string(), String::new(), e);
                 if let Some(dg) = &x.datagram {
                     let data = self.vars.resolve_bytes(dg).map_err(err)?;
@@ -428,6 +428,18 @@ impl<'a> Runner<'a> {
                     None => Vec::new(),
                 };
                 let src = x.from_alternate.then(|| self.h.alternate_addr());
+                let plain = match &x.plain {
+                    Some(v) => Some(self.vars.resolve_bytes(v).map_err(err)?),
+                    None => None,
+                };
+                if let Some(p) = &plain {
+                    desc = format!(
+                        "send {} packet given as {} plain bytes{}",
+                        if x.session { "session" } else { "startup" },
+                        p.len(),
+                        if x.corrupt { " (corrupted)" } else { "" }
+                    );
+                }
                 let crafted = Crafted {
                     session,
                     session_id,
@@ -436,6 +448,7 @@ impl<'a> Runner<'a> {
                     padding,
                     corrupt: x.corrupt,
                     src,
+                    plain,
                 };
                 let now = self.now();
                 let dst = self.h.target_addr();

@@ -233,6 +233,11 @@ pub struct SendStep {
     /// A whole datagram, hex, sent as is (no encryption).
     #[serde(default)]
     pub datagram: Option<Value>,
+    /// The whole plain packet (header byte, timestamps, chunks: any bytes),
+    /// hex, sealed with the session's keys (`session: true`) or the Default
+    /// Session Key: for malformed chunks and invalid headers.
+    #[serde(default)]
+    pub plain: Option<Value>,
 }
 
 /// `expect` / `expect_none`: packets from the target.
