@@ -80,6 +80,10 @@ pub struct TargetSetup {
     /// The target's receive buffer per flow, in bytes.
     #[serde(default)]
     pub receive_buffer: Option<usize>,
+    /// As a Forwarder, the target answers an IHello for a peer it has a
+    /// session with by a Redirect to that peer (§2.3.3, Implied Redirect).
+    #[serde(default)]
+    pub redirect_forwarded: bool,
 }
 
 /// How the tester's own endpoint behaves in this scenario.

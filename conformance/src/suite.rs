@@ -414,6 +414,7 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
         || t.idle_close.is_some()
         || t.max_startup_packet.is_some()
         || t.receive_buffer.is_some()
+        || t.redirect_forwarded
     {
         return Some(
             "needs target settings (keepalive, flow rejection, sink) only the reference target has"
@@ -468,6 +469,7 @@ fn run_one(
                 cfg.keepalive = k;
             }
             cfg.accept_flows = !s.target.reject_flows;
+            cfg.redirect_to_forwarded_peer = s.target.redirect_forwarded;
             if let Some(b) = s.target.receive_buffer {
                 cfg.receive_buffer = b;
             }

@@ -42,6 +42,50 @@ fn the_clean_reference_passes_every_scenario() {
     assert_eq!(r.cases.len(), all.len());
 }
 
+/// RFC 7016 §2.3's chunk types, each exercised in both directions: sent by the
+/// tester to the target and sent by the target, in some case of a clean run.
+#[test]
+fn every_chunk_type_travels_both_ways() {
+    let all = scenarios();
+    let chosen: Vec<&Scenario> = all.iter().collect();
+    let r = run(&chosen, &Options::default(), |_| {}).unwrap();
+    let mut seen: BTreeSet<(u8, bool)> = BTreeSet::new();
+    for c in &r.cases {
+        for p in c.evidence.iter().flat_map(|e| &e.packets) {
+            // The tester's own answers to itself (forwarding) are not the target's.
+            let from_tester = p.from == "tester" || p.src.starts_with("192.0.2.10:");
+            for line in &p.chunks {
+                if let Some(t) = line
+                    .strip_prefix("0x")
+                    .and_then(|h| u8::from_str_radix(&h[..2], 16).ok())
+                {
+                    seen.insert((t, from_tester));
+                }
+            }
+        }
+    }
+    let types = [
+        0x7f, 0x30, 0x0f, 0x70, 0x71, 0x79, 0x38, 0x78, 0x01, 0x41, 0x10, 0x11, 0x50, 0x51, 0x18,
+        0x5e, 0x0c, 0x4c,
+    ];
+    let missing: Vec<String> = types
+        .iter()
+        .flat_map(|&t| [(t, true), (t, false)])
+        .filter(|k| !seen.contains(k))
+        .map(|(t, tester)| {
+            format!(
+                "{t:#04x} {}",
+                if tester {
+                    "tester->target"
+                } else {
+                    "target->tester"
+                }
+            )
+        })
+        .collect();
+    assert!(missing.is_empty(), "never exercised: {missing:?}");
+}
+
 #[test]
 fn every_injected_fault_is_caught() {
     let all = scenarios();
