@@ -71,6 +71,9 @@ pub struct TargetSetup {
     /// The target sinks flows instead of echoing them.
     #[serde(default)]
     pub sink: bool,
+    /// Receive buffer capacity of the target's receiving flows, in bytes.
+    #[serde(default)]
+    pub receive_buffer: Option<usize>,
 }
 
 /// A duration written `250ms`, `2s`, `1.5s` or a number of seconds.
@@ -852,5 +855,17 @@ steps:
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("x"), None);
+    }
+
+    #[test]
+    fn target_receive_buffer() {
+        let text = GOOD.replace(
+            "role: initiator",
+            "role: initiator\ntarget: {receive_buffer: 4096}",
+        );
+        let s = Scenario::parse(&text, Path::new("a.yaml"), &known()).unwrap();
+        assert_eq!(s.target.receive_buffer, Some(4096));
+        let s = Scenario::parse(GOOD, Path::new("a.yaml"), &known()).unwrap();
+        assert_eq!(s.target.receive_buffer, None);
     }
 }

@@ -404,9 +404,9 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
         }
     }
     let t = &s.target;
-    if t.keepalive.is_some() || t.reject_flows || t.sink {
+    if t.keepalive.is_some() || t.reject_flows || t.sink || t.receive_buffer.is_some() {
         return Some(
-            "needs target settings (keepalive, flow rejection, sink) only the reference target has"
+            "needs target settings (keepalive, flow rejection, sink, receive buffer) only the reference target has"
                 .into(),
         );
     }
@@ -458,6 +458,9 @@ fn run_one(
                 cfg.keepalive = k;
             }
             cfg.accept_flows = !s.target.reject_flows;
+            if let Some(b) = s.target.receive_buffer {
+                cfg.receive_buffer = b;
+            }
             Box::new(SimHarness::new(
                 seed,
                 id.tester.clone(),
