@@ -929,4 +929,16 @@ steps:
         assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("x"), None);
     }
+
+    #[test]
+    fn target_receive_buffer() {
+        let text = GOOD.replace(
+            "role: initiator",
+            "role: initiator\ntarget: {receive_buffer: 4096}",
+        );
+        let s = Scenario::parse(&text, Path::new("a.yaml"), &known()).unwrap();
+        assert_eq!(s.target.receive_buffer, Some(4096));
+        let s = Scenario::parse(GOOD, Path::new("a.yaml"), &known()).unwrap();
+        assert_eq!(s.target.receive_buffer, None);
+    }
 }

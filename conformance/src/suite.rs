@@ -417,7 +417,7 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
         || t.redirect_forwarded
     {
         return Some(
-            "needs target settings (keepalive, flow rejection, sink) only the reference target has"
+            "needs target settings (keepalive, flow rejection, sink, receive buffer) only the reference target has"
                 .into(),
         );
     }

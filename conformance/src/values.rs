@@ -161,6 +161,14 @@ pub fn chunk_from(v: &Json) -> Result<Chunk, String> {
             Json::Object(m) => {
                 let mut o = serde_json::Map::new();
                 for (k, x) in m {
+                    // An option's value written as a number: `{type: 10, vlu: 5}`.
+                    if k == "vlu" && !m.contains_key("value") {
+                        let n = as_u64(x).ok_or_else(|| format!("vlu `{x}` is not a number"))?;
+                        let mut b = Vec::new();
+                        rtmfp::wire::vlu::encode(n, &mut b);
+                        o.insert("value".into(), Json::String(hex::encode(b)));
+                        continue;
+                    }
                     o.insert(k.clone(), norm(x)?);
                 }
                 Json::Object(o)
@@ -240,13 +248,16 @@ fn scalar_eq(expected: &Json, actual: &Json) -> bool {
 }
 
 /// Matches an expected value (after substitution) against an actual field:
-/// equality, or an operator map `{eq|ne|lt|le|gt|ge|len|present|any_of|not: ...}`.
+/// equality, or an operator map `{eq|ne|lt|le|gt|ge|len|present|any_of|not|contains|count: ...}`.
+/// `count: {where: {path: matcher, ...}, is: matcher}` counts the elements of an
+/// array on which every `where` matcher holds.
 pub fn matches(expected: &Json, actual: Option<&Json>) -> bool {
     if let Json::Object(ops) = expected
         && !ops.is_empty()
         && ops.keys().all(|k| {
             [
                 "eq", "ne", "lt", "le", "gt", "ge", "len", "present", "any_of", "not", "contains",
+                "count",
             ]
             .contains(&k.as_str())
         })
@@ -283,6 +294,18 @@ pub fn matches(expected: &Json, actual: Option<&Json>) -> bool {
                 (Some(Json::Array(a)), b) => a.iter().any(|x| scalar_eq(b, x)),
                 _ => false,
             },
+            "count" => {
+                let (Some(Json::Array(a)), Some(is)) = (actual, v.get("is")) else {
+                    return false;
+                };
+                let empty = serde_json::Map::new();
+                let wh = v.get("where").and_then(Json::as_object).unwrap_or(&empty);
+                let n = a
+                    .iter()
+                    .filter(|x| wh.iter().all(|(k, m)| matches(m, path(x, k))))
+                    .count();
+                matches(is, Some(&Json::from(n as u64)))
+            }
             _ => false,
         });
     }
@@ -327,6 +350,12 @@ mod tests {
         ));
         assert!(matches(&json!({"not": {"eq": 0}}), Some(&json!(1))));
         assert!(matches(&json!([[1, 2]]), Some(&json!([[1, 2]]))));
+        let opts = json!([{"type": 0, "value": "61"}, {"type": 10, "value": "05"}]);
+        let tens = |is: Json| json!({"count": {"where": {"type": 10}, "is": is}});
+        assert!(matches(&tens(json!(1)), Some(&opts)));
+        assert!(!matches(&tens(json!({"gt": 1})), Some(&opts)));
+        assert!(matches(&json!({"count": {"is": 2}}), Some(&opts)));
+        assert!(!matches(&tens(json!(0)), None));
     }
 
     #[test]
@@ -356,6 +385,13 @@ mod tests {
         let c = chunk_from(&json!({"chunk": "close"})).unwrap();
         assert_eq!(c, Chunk::Close);
         assert!(chunk_from(&json!({"chunk": "ihello", "epd": "zz"})).is_err());
+        let c = chunk_from(
+            &json!({"chunk": "user_data", "flow_id": 1, "sequence_number": 1,
+            "fsn_offset": 1, "options": [{"type": 10, "vlu": 128}]}),
+        )
+        .unwrap();
+        let Chunk::UserData(u) = c else { panic!() };
+        assert_eq!(u.options.unwrap()[0].value, vec![0x81, 0x00]);
     }
 
     #[test]

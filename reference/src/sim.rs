@@ -438,6 +438,9 @@ impl Network {
                 return true;
             }
             if !self.step(limit) {
+                // Nothing left before `limit`: time still passes until it, as in
+                // `run_until` (otherwise a wait ends early, before timers due later).
+                self.now = self.now.max(limit);
                 return done(self);
             }
         }
@@ -509,6 +512,16 @@ mod tests {
             .map(|r| (r.sent, r.src, r.data))
             .collect();
         (got, counts)
+    }
+
+    #[test]
+    fn run_while_reaches_the_limit_when_idle() {
+        let mut net = Network::new(1);
+        let limit = Instant::from_millis(60_000);
+        assert!(!net.run_while(limit, |_| false));
+        assert_eq!(net.now(), limit, "an idle wait still lasts until its limit");
+        assert!(net.run_while(Instant::from_millis(70_000), |_| true));
+        assert_eq!(net.now(), limit, "a wait that ends at once takes no time");
     }
 
     #[test]
