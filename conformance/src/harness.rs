@@ -408,6 +408,8 @@ impl Harness for SimHarness {
 pub struct UdpHarness {
     tester: Rc<RefCell<Endpoint>>,
     sockets: [UdpSocket; 2],
+    /// The sockets' addresses as the target sees them.
+    locals: [SocketAddr; 2],
     active: usize,
     target: Option<SocketAddr>,
     origin: std::time::Instant,
@@ -430,7 +432,21 @@ impl UdpHarness {
     ) -> std::io::Result<Self> {
         let primary = UdpSocket::bind(bind)?;
         let alternate = UdpSocket::bind(SocketAddr::new(bind.ip(), 0))?;
-        let locals = vec![primary.local_addr()?, alternate.local_addr()?];
+        // Bound to the wildcard address: the address the target sees is the
+        // one the route to it uses (a connected probe socket tells which).
+        let seen_ip = match target {
+            Some(t) if bind.ip().is_unspecified() => {
+                let probe = UdpSocket::bind(SocketAddr::new(bind.ip(), 0))?;
+                probe.connect(t)?;
+                probe.local_addr()?.ip()
+            }
+            _ => bind.ip(),
+        };
+        let visible = |a: SocketAddr| SocketAddr::new(seen_ip, a.port());
+        let locals = [
+            visible(primary.local_addr()?),
+            visible(alternate.local_addr()?),
+        ];
         let mut t = Endpoint::new(
             EndpointConfig {
                 tap: true,
@@ -439,8 +455,9 @@ impl UdpHarness {
             profile,
             seed,
         );
-        t.set_local_addresses(locals);
+        t.set_local_addresses(locals.to_vec());
         Ok(UdpHarness {
+            locals,
             tester: Rc::new(RefCell::new(t)),
             sockets: [primary, alternate],
             active: 0,
@@ -460,7 +477,7 @@ impl UdpHarness {
 
     fn send_now(&mut self, sock: usize, dst: SocketAddr, data: &[u8], note: Option<String>) {
         let now = self.clock();
-        let src = self.sockets[sock].local_addr().unwrap_or(dst);
+        let src = self.locals[sock];
         if note.as_deref() != Some("dropped by fault")
             && let Err(e) = self.sockets[sock].send_to(data, dst)
         {
@@ -481,7 +498,7 @@ impl UdpHarness {
             let t = self.tester.borrow_mut().poll_transmit();
             let Some(t) = t else { break };
             let sock = match t.src {
-                Some(a) if Some(a) == self.sockets[1].local_addr().ok() => 1,
+                Some(a) if a == self.locals[1] => 1,
                 Some(_) => 0,
                 None => self.active,
             };
@@ -543,10 +560,10 @@ impl Harness for UdpHarness {
         self.target
     }
     fn tester_addr(&self) -> SocketAddr {
-        self.sockets[0].local_addr().expect("bound")
+        self.locals[0]
     }
     fn alternate_addr(&self) -> SocketAddr {
-        self.sockets[1].local_addr().expect("bound")
+        self.locals[1]
     }
 
     fn run(&mut self, deadline: Instant, on_event: &mut dyn FnMut(Instant, Event) -> bool) -> bool {
@@ -560,7 +577,7 @@ impl Harness for UdpHarness {
                 if from_tester {
                     self.send_now(sock, dst, &data, Some("delayed by fault".into()));
                 } else {
-                    let local = self.sockets[sock].local_addr().unwrap_or(dst);
+                    let local = self.locals[sock];
                     self.deliver(now, local, dst, data, Some("delayed by fault".into()));
                 }
             }
@@ -608,7 +625,7 @@ impl Harness for UdpHarness {
                 if self.listen && self.target.is_none() {
                     self.target = Some(from);
                 }
-                let local = self.sockets[i].local_addr().unwrap_or(from);
+                let local = self.locals[i];
                 let mut data = data;
                 let fault = {
                     let tester = self.tester.borrow();
@@ -663,7 +680,7 @@ impl Harness for UdpHarness {
 
     fn rebind(&mut self) -> SocketAddr {
         self.active = 1 - self.active;
-        let a = self.sockets[self.active].local_addr().expect("bound");
+        let a = self.locals[self.active];
         self.tester.borrow_mut().set_local_addresses(vec![a]);
         a
     }
