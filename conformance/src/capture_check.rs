@@ -177,32 +177,8 @@ fn trace_packet(
     first_src: Option<std::net::SocketAddr>,
     t0: f64,
 ) -> TracePacket {
-    let (chunks, header) = match &d.packet {
-        Some(p) => (
-            p.chunks
-                .iter()
-                .map(|c| rtmfp::describe::chunk_line(c, d.profile, false))
-                .collect(),
-            format!(
-                "#{} mode {} {}{}",
-                d.index,
-                p.header.mode.name(),
-                rtmfp::describe::header_flags(&p.header),
-                d.session_id
-                    .map(|s| format!(" sid={s:#010x}"))
-                    .unwrap_or_default()
-            ),
-        ),
-        None => (
-            vec![match &d.status {
-                Status::Failed { reason } | Status::Skipped { reason } => {
-                    format!("undecodable: {reason}")
-                }
-                Status::Decoded => "?".into(),
-            }],
-            format!("#{} {} bytes", d.index, d.length),
-        ),
-    };
+    let (chunks, header) = crate::suite::describe_decoded(d);
+    let header = format!("#{} {header}", d.index);
     TracePacket {
         // Sides: whoever sent the capture's first datagram is drawn on the left.
         time: d.time - t0,

@@ -618,36 +618,7 @@ pub fn trace(
                 dst: r.dst,
                 payload: &r.data,
             });
-            let (chunks, header) = match &d.packet {
-                Some(p) => (
-                    p.chunks
-                        .iter()
-                        .map(|c| rtmfp::describe::chunk_line(c, d.profile, false))
-                        .collect(),
-                    format!(
-                        "{} mode {} {}{}",
-                        match d.key {
-                            Some(rtmfp::decode::KeyUsed::Default) => "startup",
-                            _ => "session",
-                        },
-                        p.header.mode.name(),
-                        rtmfp::describe::header_flags(&p.header),
-                        d.session_id
-                            .map(|s| format!(" sid={s:#010x}"))
-                            .unwrap_or_default()
-                    ),
-                ),
-                None => (
-                    vec![match &d.status {
-                        rtmfp::decode::Status::Failed { reason }
-                        | rtmfp::decode::Status::Skipped { reason } => {
-                            format!("undecodable: {reason}")
-                        }
-                        rtmfp::decode::Status::Decoded => "?".into(),
-                    }],
-                    format!("{} bytes", r.data.len()),
-                ),
-            };
+            let (chunks, header) = describe_decoded(&d);
             TracePacket {
                 time: t.as_secs_f64(),
                 from: if r.from_tester { "tester" } else { "target" }.into(),
@@ -659,6 +630,38 @@ pub fn trace(
             }
         })
         .collect()
+}
+
+/// A decoded datagram's chunk lines and header line, for traces.
+pub fn describe_decoded(d: &rtmfp::decode::DecodedPacket) -> (Vec<String>, String) {
+    match &d.packet {
+        Some(p) => (
+            p.chunks
+                .iter()
+                .map(|c| rtmfp::describe::chunk_line(c, d.profile, false))
+                .collect(),
+            format!(
+                "{} mode {} {}{}",
+                match d.key {
+                    Some(rtmfp::decode::KeyUsed::Default) => "startup",
+                    _ => "session",
+                },
+                p.header.mode.name(),
+                rtmfp::describe::header_flags(&p.header),
+                d.session_id
+                    .map(|s| format!(" sid={s:#010x}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        None => (
+            vec![match &d.status {
+                rtmfp::decode::Status::Failed { reason }
+                | rtmfp::decode::Status::Skipped { reason } => format!("undecodable: {reason}"),
+                rtmfp::decode::Status::Decoded => "?".into(),
+            }],
+            format!("{} bytes", d.length),
+        ),
+    }
 }
 
 fn write_pcap(
