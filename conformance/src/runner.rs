@@ -193,6 +193,8 @@ pub struct Executed {
     pub steps: Vec<StepResult>,
     /// The first failing step's reason.
     pub failure: Option<String>,
+    /// Nothing failed, but a check had nothing to judge (reported as unsupported).
+    pub unjudged: Option<String>,
     pub observed: Observed,
     pub start: Instant,
 }
@@ -212,6 +214,9 @@ struct Runner<'a> {
     action_mark: usize,
     match_mark: usize,
     start: Instant,
+    /// Why the case could not be judged (an `invariants` step with nothing to
+    /// apply a listed rule to).
+    unjudged: Option<String>,
 }
 
 fn describe_names(n: &Option<crate::scenario::Names>) -> String {
@@ -781,6 +786,7 @@ impl<'a> Runner<'a> {
         let report = m.finish();
         let mut problems = Vec::new();
         let mut counts = Vec::new();
+        let mut nothing = Vec::new();
         for inv in &chosen {
             let n = report.checked.get(inv.name).copied().unwrap_or(0);
             counts.push(format!("{} {n}", inv.name));
@@ -794,10 +800,7 @@ impl<'a> Runner<'a> {
                 ));
             }
             if n == 0 && !all {
-                problems.push(format!(
-                    "{}: the target sent nothing it applies to",
-                    inv.name
-                ));
+                nothing.push(inv.name);
             }
         }
         let expected = if all {
@@ -810,6 +813,14 @@ impl<'a> Runner<'a> {
                 .join("; ")
         };
         if problems.is_empty() {
+            if !nothing.is_empty() {
+                // Not judgeable rather than passed: what the rule needs (data,
+                // acknowledgements, no loss, ...) did not happen in this run.
+                self.unjudged.get_or_insert(format!(
+                    "the target sent nothing that {} could be judged on",
+                    nothing.join(", ")
+                ));
+            }
             Ok((
                 description,
                 Some(expected),
@@ -1026,6 +1037,7 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
         action_mark: 0,
         match_mark: 0,
         start,
+        unjudged: None,
     };
     let mut steps = Vec::new();
     let mut failure = None;
@@ -1066,6 +1078,7 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
     Executed {
         steps,
         failure,
+        unjudged: r.unjudged,
         observed: r.seen,
         start,
     }

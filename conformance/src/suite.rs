@@ -528,14 +528,32 @@ fn run_one(
         }
     }
     let ex = runner::execute(s, harness.as_mut(), &identities);
+    if !matches!(opts.target, Target::Reference) {
+        // Leave a live target as found: close what this case opened, so that
+        // later cases (same tester identity) do not meet its sessions.
+        let now = harness.now();
+        let tester = harness.tester();
+        let open: Vec<_> = tester
+            .borrow()
+            .sessions()
+            .filter(|x| x.state == rtmfp::endpoint::State::S_OPEN)
+            .map(|x| x.handle)
+            .collect();
+        for h in open {
+            tester.borrow_mut().close(now, h, true);
+        }
+        let until = now + Duration::from_millis(100);
+        harness.run(until, &mut |_, _| false);
+    }
     case.duration_ms = t0.elapsed().as_millis() as u64;
     case.steps = ex.steps;
     case.outcome = match (&ex.failure, s.level(requirements::catalogue())) {
+        (None, _) if ex.unjudged.is_some() => Outcome::Unsupported,
         (None, _) => Outcome::Pass,
         (Some(_), Level::Must) => Outcome::Fail,
         (Some(_), Level::Should) => Outcome::Warn,
     };
-    case.reason = ex.failure;
+    case.reason = ex.failure.or(ex.unjudged);
     if let Some(x) = opts.expectations.as_ref().and_then(|e| e.find(&s.id)) {
         match (case.outcome, x.outcome) {
             (Outcome::Pass, _) => {
