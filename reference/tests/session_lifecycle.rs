@@ -292,3 +292,47 @@ fn s3_5_4_1_keepalive_and_dead_peer() {
     assert!(reason.unwrap().contains("stopped answering"));
     let _ = Chunk::Close;
 }
+
+/// Test tools (`tap`): the keys of a closed session stay usable for crafted
+/// packets, and what arrives for it is shown but not acted on; without `tap`
+/// a closed session is gone.
+#[test]
+fn tapping_endpoint_keeps_closed_sessions_for_crafting() {
+    for tap in [false, true] {
+        let mut p = pair(EndpointConfig {
+            tap,
+            ..EndpointConfig::default()
+        });
+        let t = p.net.now();
+        p.client.borrow_mut().close(t, p.ch, false);
+        p.net.run_until(t + Duration::from_millis(100));
+        assert!(p.client.borrow().session(p.ch).is_none());
+        drain(&p.client);
+        let crafted = rtmfp::endpoint::Crafted {
+            session: Some(p.ch),
+            chunks: vec![Chunk::Close],
+            ..Default::default()
+        };
+        let now = p.net.now();
+        let sent = p.client.borrow_mut().send_crafted(now, None, crafted);
+        assert_eq!(sent.is_ok(), tap, "{sent:?}");
+        if tap {
+            // The server, in S_FARCLOSE_LINGER, answers the Close with a Close
+            // Ack; the client taps it without reopening or processing anything.
+            p.net.run_until(now + Duration::from_millis(100));
+            let evs = drain(&p.client);
+            assert!(
+                evs.iter().any(|e| matches!(e, Event::Packet { .. })),
+                "{evs:?}"
+            );
+            assert!(
+                !evs.iter().any(|e| matches!(
+                    e,
+                    Event::SessionOpened { .. } | Event::SessionClosed { .. }
+                )),
+                "{evs:?}"
+            );
+            assert!(p.client.borrow().session(p.ch).is_none());
+        }
+    }
+}
