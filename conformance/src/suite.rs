@@ -396,6 +396,33 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
     if s.role == Role::Initiator && listen {
         return Some("the tester must initiate: run with --target udp://HOST:PORT".into());
     }
+    if listen {
+        // A live initiator starts when its user starts it: a case that acts
+        // before the target initiates (a fault armed first), or that has the
+        // target initiate at a chosen moment (`accept: {wait: false}`), needs
+        // the reference target, which the tester can tell when to start.
+        let mut before_accept = true;
+        for step in &s.steps {
+            match step {
+                crate::scenario::Step::Accept(a) if !a.wait => {
+                    return Some(
+                        "needs the target to start initiating at a moment the tester chooses (reference target)"
+                            .into(),
+                    );
+                }
+                crate::scenario::Step::Accept(_) => before_accept = false,
+                crate::scenario::Step::Fault(_) | crate::scenario::Step::Send(_)
+                    if before_accept =>
+                {
+                    return Some(
+                        "acts before the target initiates, so needs the target to start when told (reference target)"
+                            .into(),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
     for n in &s.needs {
         match n {
             Capability::Echo if !opts.echo => {

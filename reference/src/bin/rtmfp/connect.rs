@@ -55,6 +55,10 @@ pub struct Args {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 60.0)]
     timeout: f64,
+    /// Keep the session open this many seconds after the transfer (answering
+    /// Pings, accepting and acknowledging flows), e.g. for a conformance tester.
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    linger: f64,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -88,6 +92,14 @@ struct FlowState {
 }
 
 pub fn run(args: Args) -> ExitCode {
+    for (name, v) in [("--timeout", args.timeout), ("--linger", args.linger)] {
+        if !(v.is_finite() && (0.0..=1e9).contains(&v)) {
+            return crate::fail(
+                "connect",
+                format!("{name} {v}: expected a number of seconds >= 0"),
+            );
+        }
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -356,6 +368,29 @@ async fn connect(args: Args) -> ExitCode {
         }
     }
     summary.ok = summary.errors.is_empty();
+    if args.linger > 0.0
+        && driver
+            .endpoint
+            .session(session)
+            .is_some_and(|s| s.state == State::S_OPEN)
+    {
+        let _ = driver
+            .run(
+                Some(Duration::from_secs_f64(args.linger)),
+                std::future::pending::<()>(),
+                |ep, _, _| {
+                    if ep
+                        .session(session)
+                        .is_some_and(|s| s.state == State::S_OPEN)
+                    {
+                        Control::Continue
+                    } else {
+                        Control::Stop
+                    }
+                },
+            )
+            .await;
+    }
     // Orderly close (§3.5.5) and a moment for the Close Ack.
     if driver
         .endpoint
