@@ -19,6 +19,23 @@ fn scenarios() -> Vec<Scenario> {
     load_dir(&dir, &known).unwrap()
 }
 
+/// A scenario claims only requirements the observability table calls
+/// wire-observable (the coverage figures count nothing else).
+#[test]
+fn scenarios_claim_only_observable_requirements() {
+    let obs = rtmfp_conformance::requirements::observability();
+    let bad: Vec<String> = scenarios()
+        .iter()
+        .flat_map(|s| {
+            s.requirements
+                .iter()
+                .filter(|r| !obs.get(r.as_str()).is_some_and(|o| o.observable))
+                .map(move |r| format!("{} claims {r}", s.id))
+        })
+        .collect();
+    assert!(bad.is_empty(), "{bad:?}");
+}
+
 #[test]
 fn the_clean_reference_passes_every_scenario() {
     let all = scenarios();
