@@ -47,6 +47,14 @@ fn endpoint(
     e
 }
 
+/// A Flash client (seed 1) at `ca` and a Flash server (seed 2) at `sa`, with
+/// default settings.
+fn flash_client_server(net: &mut Network, ca: SocketAddr, sa: SocketAddr) -> (Ep, Ep) {
+    let client = endpoint(net, flash(false, 1, None), ca, 1, EndpointConfig::default());
+    let server = endpoint(net, flash(true, 2, None), sa, 2, EndpointConfig::default());
+    (client, server)
+}
+
 fn events(e: &Ep) -> Vec<Event> {
     let mut v = Vec::new();
     while let Some(ev) = e.borrow_mut().poll_event() {
@@ -291,20 +299,7 @@ fn s3_5_1_2_cookie_change_after_address_change() {
         addr("10.0.0.1:5999"),
         addr("10.0.0.2:1935"),
     );
-    let client = endpoint(
-        &mut net,
-        flash(false, 1, None),
-        ca,
-        1,
-        EndpointConfig::default(),
-    );
-    let server = endpoint(
-        &mut net,
-        flash(true, 2, None),
-        sa,
-        2,
-        EndpointConfig::default(),
-    );
+    let (client, server) = flash_client_server(&mut net, ca, sa);
     // Link delay 10 ms: the RHello reaches the client at 20 ms. Rebind the client's
     // NAT mapping just before, so its IIKeying comes from another address.
     client
@@ -604,20 +599,7 @@ fn s3_5_1_1_1_long_keying_state_keeps_a_sane_timer() {
     let mut net = Network::new(12);
     net.record();
     let (ca, sa) = (addr("10.0.0.1:5000"), addr("10.0.0.2:1935"));
-    let client = endpoint(
-        &mut net,
-        flash(false, 1, None),
-        ca,
-        1,
-        EndpointConfig::default(),
-    );
-    let server = endpoint(
-        &mut net,
-        flash(true, 2, None),
-        sa,
-        2,
-        EndpointConfig::default(),
-    );
+    let (client, server) = flash_client_server(&mut net, ca, sa);
     // Lose the server's first three RIKeyings.
     let mut from_server = 0;
     net.add_hook(Box::new(move |_, d| {
