@@ -203,6 +203,13 @@ pub const INVARIANTS: &[Invariant] = &[
         should: false,
     },
     Invariant {
+        name: "non-empty-packets",
+        title: "Every packet carries at least one chunk",
+        rfc: &["7016 §2.2.4"],
+        requirements: &["2.2.4#4"],
+        should: true,
+    },
+    Invariant {
         name: "reserved-zero",
         title: "Reserved fields are sent as 0",
         rfc: &["7016 §2"],
@@ -487,6 +494,11 @@ impl Monitor {
         in_session: bool,
         initiator_side: bool,
     ) {
+        // RFC 7016 §2.2.4: a packet SHOULD (RECOMMENDED) contain a chunk.
+        self.check("non-empty-packets");
+        if p.chunks.is_empty() {
+            self.violation("non-empty-packets", d, "a packet with no chunk".into());
+        }
         if in_session {
             // Every session packet is checked for Packet Fragments (§3.4).
             self.check("fragments");

@@ -448,9 +448,13 @@ fn should_level_sender_habits_are_caught() {
     assert_eq!(r.findings_of("metadata").count(), 0, "{:?}", r.findings);
     assert_caught(&r, "metadata-economy", "metadata after the ack");
     // Reserved header bits.
-    let mut p = base;
+    let mut p = base.clone();
     p[20].packet.as_mut().unwrap().header.reserved = 1;
     assert_caught(&judged(&p), "reserved-zero", "reserved header bits");
+    // A packet without chunks.
+    let mut p = base;
+    chunks(&mut p[30]).clear();
+    assert_caught(&judged(&p), "non-empty-packets", "empty packet");
 }
 
 #[test]
