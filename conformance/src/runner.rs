@@ -217,6 +217,8 @@ struct Runner<'a> {
     /// Why the case could not be judged (an `invariants` step with nothing to
     /// apply a listed rule to).
     unjudged: Option<String>,
+    /// Where the scenario file is (relative paths in steps start there).
+    scenario_dir: std::path::PathBuf,
 }
 
 fn describe_names(n: &Option<crate::scenario::Names>) -> String {
@@ -433,15 +435,20 @@ impl<'a> Runner<'a> {
                     None => Vec::new(),
                 };
                 let src = x.from_alternate.then(|| self.h.alternate_addr());
-                let plain = match &x.plain {
-                    Some(v) => Some(self.vars.resolve_bytes(v).map_err(err)?),
-                    None => None,
+                let plain = match (&x.plain, &x.vector) {
+                    (Some(v), _) => Some(self.vars.resolve_bytes(v).map_err(err)?),
+                    (None, Some(v)) => Some(self.vector_plain(v).map_err(err)?),
+                    (None, None) => None,
                 };
                 if let Some(p) = &plain {
                     desc = format!(
-                        "send {} packet given as {} plain bytes{}",
+                        "send {} packet given as {} plain bytes{}{}",
                         if x.session { "session" } else { "startup" },
                         p.len(),
+                        match &x.vector {
+                            Some(v) => format!(" (packet {} of {})", v.packet, v.file.display()),
+                            None => String::new(),
+                        },
                         if x.corrupt { " (corrupted)" } else { "" }
                     );
                 }
@@ -744,6 +751,39 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// The decrypted plain bytes of a packet in a capture (`send: {vector}`).
+    fn vector_plain(&self, v: &crate::scenario::VectorPacket) -> Result<Vec<u8>, String> {
+        use rtmfp::decode::{DatagramRef, Decoder, ProfileChoice, Status};
+        let dir = self.scenario_dir.clone();
+        let file = dir.join(&v.file);
+        let capture = rtmfp::capture::read_file(&file).map_err(|e| e.to_string())?;
+        let keylog = match &v.keys {
+            Some(k) => {
+                Some(rtmfp::keylog::KeyLog::read_file(&dir.join(k)).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let mut dec = Decoder::new(keylog.as_ref(), ProfileChoice::Auto);
+        for (rec, u) in capture.datagrams() {
+            let d = dec.decode(DatagramRef {
+                index: rec.index,
+                time: rec.timestamp,
+                src: u.src,
+                dst: u.dst,
+                payload: &u.payload,
+            });
+            if rec.index == v.packet {
+                return match d.status {
+                    Status::Decoded => Ok(d.plain),
+                    Status::Failed { reason } | Status::Skipped { reason } => {
+                        Err(format!("{} packet {}: {reason}", file.display(), v.packet))
+                    }
+                };
+            }
+        }
+        Err(format!("{} has no packet {}", file.display(), v.packet))
+    }
+
     /// Judges the target's packets so far (RFC rules checkable on a recording).
     fn invariants(&mut self, names: &crate::scenario::Names) -> StepOutcome {
         use crate::invariants::{INVARIANTS, Monitor, find};
@@ -1038,6 +1078,11 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
         match_mark: 0,
         start,
         unjudged: None,
+        scenario_dir: s
+            .file
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default(),
     };
     let mut steps = Vec::new();
     let mut failure = None;

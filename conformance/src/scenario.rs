@@ -242,6 +242,21 @@ pub struct SendStep {
     /// Session Key: for malformed chunks and invalid headers.
     #[serde(default)]
     pub plain: Option<Value>,
+    /// A packet taken from a capture: its decrypted plain bytes, sealed again
+    /// like `plain` (so it goes out under this session's or the default key).
+    #[serde(default)]
+    pub vector: Option<VectorPacket>,
+}
+
+/// `vector: {file: ..., packet: N, keys: ...}`: datagram N (1-based frame
+/// number) of a capture; paths are relative to the scenario's directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorPacket {
+    pub file: PathBuf,
+    pub packet: usize,
+    #[serde(default)]
+    pub keys: Option<PathBuf>,
 }
 
 /// `expect` / `expect_none`: packets from the target.
