@@ -412,6 +412,10 @@ impl<'a> Runner<'a> {
                     None => Vec::new(),
                 };
                 let src = x.from_alternate.then(|| self.h.alternate_addr());
+                let plain = match &x.plain {
+                    Some(v) => Some(crate::values::resolve_built(&self.vars, v).map_err(err)?),
+                    None => None,
+                };
                 let crafted = Crafted {
                     session,
                     session_id,
@@ -420,6 +424,7 @@ impl<'a> Runner<'a> {
                     padding,
                     corrupt: x.corrupt,
                     src,
+                    plain,
                 };
                 let now = self.now();
                 let dst = self.h.target_addr();

@@ -202,6 +202,10 @@ pub struct SendStep {
     /// A whole datagram, hex, sent as is (no encryption).
     #[serde(default)]
     pub datagram: Option<Value>,
+    /// The whole plain packet (hex or a `plain_packet`/`slice` builder), encrypted
+    /// as usual but sent instead of `header`, `chunks` and `padding` (e.g. mode 0).
+    #[serde(default)]
+    pub plain: Option<Value>,
 }
 
 /// `expect` / `expect_none`: packets from the target.
@@ -588,6 +592,7 @@ impl Scenario {
                         .chain(&x.session_id)
                         .chain(&x.padding)
                         .chain(&x.datagram)
+                        .chain(&x.plain)
                     {
                         collect_refs(v, &mut refs);
                     }

@@ -206,6 +206,9 @@ pub struct Crafted {
     pub corrupt: bool,
     /// Send from this local address instead of the default one.
     pub src: Option<SocketAddr>,
+    /// The whole plain packet, sent as is instead of `header`, `chunks` and
+    /// `padding` (e.g. a header with the forbidden mode 0).
+    pub plain: Option<Vec<u8>>,
 }
 
 /// The RFC's Close timers (§3.5.5).
@@ -439,7 +442,10 @@ impl Endpoint {
         };
         let mut packet = Packet::new(header, c.chunks);
         packet.padding = c.padding;
-        let plain = packet.to_bytes().map_err(|e| e.to_string());
+        let plain = match c.plain {
+            Some(p) => Ok(p),
+            None => packet.to_bytes().map_err(|e| e.to_string()),
+        };
         let mut enc = Vec::new();
         if let Ok(p) = &plain {
             match cipher.as_mut() {
