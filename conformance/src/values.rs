@@ -141,8 +141,9 @@ pub fn as_u64(j: &Json) -> Option<u64> {
 /// Evaluates byte-string builders (after substitution), anywhere in `v`:
 /// `{plain_packet: {header: {...}, chunks: [...], padding: hex}}` is the plain
 /// packet's bytes (header default: mode 3, no timestamps), and
-/// `{slice: [bytes, from, to]}` bytes `from..to` (`to` optional: the end). Both
-/// become hex strings; other values are returned unchanged.
+/// `{slice: [bytes, from, to]}` bytes `from..to` (`to` optional: the end), and
+/// `{concat: [bytes, ...]}` the parts joined. They become hex strings; other
+/// values are returned unchanged.
 pub fn build(v: &Json) -> Result<Json, String> {
     Ok(match v {
         Json::Object(m) if m.len() == 1 && m.contains_key("plain_packet") => {
@@ -163,6 +164,14 @@ pub fn build(v: &Json) -> Result<Json, String> {
                 p.padding = bytes(pad.as_str().ok_or("plain_packet padding: not hex")?)?;
             }
             Json::String(hex::encode(p.to_bytes().map_err(|e| e.to_string())?))
+        }
+        Json::Object(m) if m.len() == 1 && m.contains_key("concat") => {
+            let parts = build(&m["concat"])?;
+            let mut out = Vec::new();
+            for x in parts.as_array().ok_or("concat: expected a list")? {
+                out.extend(bytes(x.as_str().ok_or("concat: not a byte string")?)?);
+            }
+            Json::String(hex::encode(out))
         }
         Json::Object(m) if m.len() == 1 && m.contains_key("slice") => {
             let args = build(&m["slice"])?;
