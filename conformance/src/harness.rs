@@ -517,7 +517,7 @@ impl UdpHarness {
                 }
                 Some(Applied::Delay(by, _)) => {
                     let at = self.clock() + by;
-                    self.delayed.push_back((at, true, sock, t.dst, data));
+                    self.hold((at, true, sock, t.dst, data));
                 }
             }
         }
@@ -547,6 +547,15 @@ impl UdpHarness {
 
 fn tracing_warn(msg: &str) {
     eprintln!("rtmfp-conformance: {msg}");
+}
+
+impl UdpHarness {
+    /// Queues a delayed datagram in release order (a shorter delay given later
+    /// still goes out first).
+    fn hold(&mut self, d: (Instant, bool, usize, SocketAddr, Vec<u8>)) {
+        let at = self.delayed.partition_point(|x| x.0 <= d.0);
+        self.delayed.insert(at, d);
+    }
 }
 
 impl Harness for UdpHarness {
@@ -647,7 +656,7 @@ impl Harness for UdpHarness {
                         self.deliver(now, local, from, data, Some(n));
                     }
                     Some(Applied::Delay(by, _)) => {
-                        self.delayed.push_back((now + by, false, i, from, data));
+                        self.hold((now + by, false, i, from, data));
                     }
                 }
             }

@@ -649,6 +649,7 @@ impl Scenario {
                         .chain(&x.session_id)
                         .chain(&x.padding)
                         .chain(&x.datagram)
+                        .chain(&x.plain)
                     {
                         collect_refs(v, &mut refs);
                     }

@@ -138,9 +138,78 @@ pub fn as_u64(j: &Json) -> Option<u64> {
     }
 }
 
+/// Evaluates byte-string builders (after substitution), anywhere in `v`:
+/// `{plain_packet: {header: {...}, chunks: [...], padding: hex}}` is the plain
+/// packet's bytes (header default: mode 3, no timestamps), and
+/// `{slice: [bytes, from, to]}` bytes `from..to` (`to` optional: the end), and
+/// `{concat: [bytes, ...]}` the parts joined. They become hex strings; other
+/// values are returned unchanged.
+pub fn build(v: &Json) -> Result<Json, String> {
+    Ok(match v {
+        Json::Object(m) if m.len() == 1 && m.contains_key("plain_packet") => {
+            let spec = build(&m["plain_packet"])?;
+            let mut header = serde_json::json!({"mode": "startup"});
+            if let (Some(Json::Object(p)), Json::Object(h)) = (spec.get("header"), &mut header) {
+                h.extend(p.clone());
+            }
+            let header: rtmfp::wire::Header =
+                serde_json::from_value(header).map_err(|e| format!("plain_packet header: {e}"))?;
+            let chunks = match spec.get("chunks") {
+                Some(Json::Array(a)) => a.iter().map(chunk_from).collect::<Result<_, _>>()?,
+                None => Vec::new(),
+                Some(x) => return Err(format!("plain_packet chunks: `{x}` is not a list")),
+            };
+            let mut p = rtmfp::wire::Packet::new(header, chunks);
+            if let Some(pad) = spec.get("padding") {
+                p.padding = bytes(pad.as_str().ok_or("plain_packet padding: not hex")?)?;
+            }
+            Json::String(hex::encode(p.to_bytes().map_err(|e| e.to_string())?))
+        }
+        Json::Object(m) if m.len() == 1 && m.contains_key("concat") => {
+            let parts = build(&m["concat"])?;
+            let mut out = Vec::new();
+            for x in parts.as_array().ok_or("concat: expected a list")? {
+                out.extend(bytes(x.as_str().ok_or("concat: not a byte string")?)?);
+            }
+            Json::String(hex::encode(out))
+        }
+        Json::Object(m) if m.len() == 1 && m.contains_key("slice") => {
+            let args = build(&m["slice"])?;
+            let a = args.as_array().filter(|a| (2..=3).contains(&a.len()));
+            let a = a.ok_or("slice: expected [bytes, from, to]")?;
+            let b = bytes(a[0].as_str().ok_or("slice: not a byte string")?)?;
+            let from = as_u64(&a[1]).ok_or("slice: `from` is not a number")? as usize;
+            let to = a.get(2).map_or(Some(b.len() as u64), as_u64);
+            let to = to.ok_or("slice: `to` is not a number")? as usize;
+            let part = b
+                .get(from..to)
+                .ok_or_else(|| format!("slice {from}..{to} of {} bytes", b.len()))?;
+            Json::String(hex::encode(part))
+        }
+        Json::Object(m) => Json::Object(
+            m.iter()
+                .map(|(k, x)| Ok((k.clone(), build(x)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        Json::Array(a) => Json::Array(a.iter().map(build).collect::<Result<_, _>>()?),
+        other => other.clone(),
+    })
+}
+
+/// A value as bytes after substitution and [`build`].
+pub fn resolve_built(vars: &Vars, v: &Yaml) -> Result<Vec<u8>, String> {
+    let j = build(&vars.resolve_json(v)?)?;
+    bytes(
+        j.as_str()
+            .ok_or_else(|| format!("`{j}` is not a byte string"))?,
+    )
+}
+
 /// Builds a chunk from its fields (after substitution), as serde knows them.
-/// Byte strings may be written `text:...` or as hex with spaces.
+/// Byte strings may be written `text:...` or as hex with spaces, or with the
+/// [`build`] forms.
 pub fn chunk_from(v: &Json) -> Result<Chunk, String> {
+    let v = &build(v)?;
     fn norm(v: &Json) -> Result<Json, String> {
         Ok(match v {
             Json::String(s) if s.starts_with("text:") => {
@@ -406,5 +475,31 @@ mod tests {
         };
         // 300 = 0b10_0101100: 0x82 0x2c.
         assert_eq!(u.options.unwrap()[0].value, vec![0x82, 0x2c]);
+    }
+
+    #[test]
+    fn builders() {
+        let p = json!({"plain_packet": {"chunks": [{"chunk": "ping", "message": "6869"}]}});
+        assert_eq!(build(&p).unwrap(), json!("030100026869"));
+        let h = json!({"plain_packet": {"header": {"mode": "initiator", "timestamp": 258},
+            "chunks": [], "padding": "ff"}});
+        assert_eq!(build(&h).unwrap(), json!("090102ff"));
+        let s = json!({"slice": [p, 1, 3]});
+        assert_eq!(build(&s).unwrap(), json!("0100"));
+        assert_eq!(
+            build(&json!({"slice": ["aabbcc", 1]})).unwrap(),
+            json!("bbcc")
+        );
+        assert!(build(&json!({"slice": ["aabb", 1, 5]})).is_err());
+        let c = chunk_from(&json!({"chunk": "packet_fragment", "more_fragments": true,
+            "packet_id": 7, "fragment_num": 0, "packet_fragment": {"slice": [p, 0, 2]}}))
+        .unwrap();
+        let Chunk::PacketFragment(f) = c else {
+            panic!()
+        };
+        assert_eq!(f.packet_fragment, [0x03, 0x01]);
+        let v = Vars::default();
+        let y: Yaml = serde_yaml::from_str("{slice: ['00 01 02', 2]}").unwrap();
+        assert_eq!(resolve_built(&v, &y).unwrap(), [2]);
     }
 }

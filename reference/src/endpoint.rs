@@ -1197,6 +1197,10 @@ impl Endpoint {
         let Some(&h) = self.by_sid.get(&sid) else {
             return;
         };
+        // RFC 7016 §3.3: session ID 0 MUST NOT be used for an active session.
+        if r.responder_session_id == 0 {
+            return self.stats.drop("RIKeying with responderSessionID 0");
+        }
         let s = self.sessions.get_mut(&h).expect("indexed");
         if s.state != State::S_KEYING_SENT {
             return self
@@ -1296,6 +1300,11 @@ impl Endpoint {
     /// §3.5.1.1.2 responder processing of IIKeying, with Cookie Change (§3.5.1.2),
     /// Glare (§3.5.1.3), retransmission and session override.
     fn on_iikeying(&mut self, now: Instant, from: SocketAddr, ii: IIKeying) {
+        // RFC 7016 §3.3: session ID 0 is reserved for session startup and MUST NOT be
+        // used for an active session, so an IIKeying asking for it opens nothing.
+        if ii.initiator_session_id == 0 {
+            return self.stats.drop("IIKeying with initiatorSessionID 0");
+        }
         match self.cookies.check(now, &ii.cookie_echo, from) {
             CookieCheck::Invalid if !self.config.faults.accept_bad_cookie => {
                 return self
