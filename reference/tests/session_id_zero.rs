@@ -1,26 +1,14 @@
 //! RFC 7016 §3.3: session ID 0 is reserved for startup and MUST NOT be used for an
 //! active session; an IIKeying asking for initiatorSessionID 0 opens nothing.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod common;
 
-use rand::SeedableRng;
-use rtmfp::crypto::CryptoProfile;
-use rtmfp::crypto::flash::{FlashConfig, FlashProfile};
+use std::net::SocketAddr;
+
 use rtmfp::endpoint::{Crafted, Endpoint};
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::time::Instant;
 use rtmfp::wire::Chunk;
-
-fn flash(server: bool, seed: u64) -> Arc<dyn CryptoProfile> {
-    let c = if server {
-        FlashConfig::server(true)
-    } else {
-        FlashConfig::client(true)
-    };
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    Arc::new(FlashProfile::new(c, &mut rng).unwrap())
-}
 
 #[test]
 fn s3_3_iikeying_for_session_id_zero_is_refused() {
@@ -28,8 +16,12 @@ fn s3_3_iikeying_for_session_id_zero_is_refused() {
         "10.0.0.1:5000".parse().unwrap(),
         "10.0.0.2:1935".parse().unwrap(),
     );
-    let mut client = Endpoint::new(EndpointConfig::default(), flash(false, 1), 1);
-    let mut server = Endpoint::new(EndpointConfig::default(), flash(true, 2), 2);
+    let mut client = Endpoint::new(
+        EndpointConfig::default(),
+        common::flash_profile(false, 1),
+        1,
+    );
+    let mut server = Endpoint::new(EndpointConfig::default(), common::flash_profile(true, 2), 2);
     let now = Instant::from_millis(10);
     client.connect(now, b"\x07\x0artmfp:".to_vec(), &[sa]);
     let ihello = client.poll_transmit().unwrap();

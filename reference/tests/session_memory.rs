@@ -2,17 +2,15 @@
 //! initiator (measured with a counting global allocator; this file holds one test
 //! so nothing else allocates concurrently).
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
-use rand::SeedableRng;
-use rtmfp::crypto::CryptoProfile;
-use rtmfp::crypto::flash::{FlashConfig, FlashProfile};
 use rtmfp::endpoint::{Endpoint, State};
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::sim::Network;
@@ -43,21 +41,11 @@ fn live() -> isize {
     LIVE.load(Ordering::Relaxed)
 }
 
-fn profile(server: bool, seed: u64) -> Arc<dyn CryptoProfile> {
-    let c = if server {
-        FlashConfig::server(true)
-    } else {
-        FlashConfig::client(true)
-    };
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    Arc::new(FlashProfile::new(c, &mut rng).unwrap())
-}
-
 /// Opens `n` sessions from `n` clients to one server and lets them idle; returns
 /// the heap held by the server endpoint and by one client endpoint.
 fn measure(n: usize) -> (isize, isize) {
-    let sp = profile(true, 1);
-    let cp = profile(false, 2);
+    let sp = common::flash_profile(true, 1);
+    let cp = common::flash_profile(false, 2);
     let sa: SocketAddr = "10.0.0.1:1935".parse().unwrap();
     let mut net = Network::new(1);
     let server = Rc::new(RefCell::new(Endpoint::new(
@@ -118,7 +106,7 @@ fn idle_open_session_costs_under_8_kib() {
     let (server_n, _) = measure(n + 1);
     let per_session = (server_n - server_0) / n as isize;
     // A fresh initiator endpoint with no session, for the initiator's baseline.
-    let cp = profile(false, 2);
+    let cp = common::flash_profile(false, 2);
     let before = live();
     let fresh = Endpoint::new(EndpointConfig::default(), cp, 3);
     let fresh_bytes = live() - before;

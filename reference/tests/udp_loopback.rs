@@ -1,32 +1,20 @@
 //! The engine over real UDP with the tokio runtime: a Flash-profile handshake and
 //! 10 MB echoed back through `app::Echo`, on 127.0.0.1 (and a short exchange on ::1).
 
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rand::SeedableRng;
 use rtmfp::app::Echo;
-use rtmfp::crypto::CryptoProfile;
-use rtmfp::crypto::flash::{FlashConfig, FlashProfile};
 use rtmfp::endpoint::{Endpoint, Event};
 use rtmfp::runtime::{Control, Driver};
 use rtmfp::session::SessionEvent;
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::session::data::FlowOptions;
 
-fn profile(server: bool, seed: u64) -> Arc<dyn CryptoProfile> {
-    let c = if server {
-        FlashConfig::server(true)
-    } else {
-        FlashConfig::client(true)
-    };
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    Arc::new(FlashProfile::new(c, &mut rng).unwrap())
-}
-
 async fn echo_round_trip(bind: &str, total: usize) -> (usize, Duration) {
-    let server_ep = Endpoint::new(EndpointConfig::default(), profile(true, 1), 1);
+    let server_ep = Endpoint::new(EndpointConfig::default(), common::flash_profile(true, 1), 1);
     let mut server = Driver::bind(server_ep, &[bind.parse().unwrap()])
         .await
         .unwrap();
@@ -52,7 +40,11 @@ async fn echo_round_trip(bind: &str, total: usize) -> (usize, Duration) {
         echo.bytes
     });
 
-    let client_ep = Endpoint::new(EndpointConfig::default(), profile(false, 2), 2);
+    let client_ep = Endpoint::new(
+        EndpointConfig::default(),
+        common::flash_profile(false, 2),
+        2,
+    );
     let wildcard = if server_addr.is_ipv4() {
         "127.0.0.1:0"
     } else {
