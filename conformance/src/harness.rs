@@ -9,7 +9,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rtmfp::app::Echo;
 use rtmfp::crypto::CryptoProfile;
 use rtmfp::endpoint::{Endpoint, Event};
 use rtmfp::session::config::{EndpointConfig, Faults};
@@ -197,7 +196,7 @@ pub struct SimHarness {
     net: Network,
     tester: Rc<RefCell<Endpoint>>,
     target: Rc<RefCell<Endpoint>>,
-    echo: Echo,
+    app: crate::liberties::TargetApp,
     faults: Rc<RefCell<Vec<NetFault>>>,
     /// What faults did: (time, datagram as sent on, note).
     notes: Notes,
@@ -213,7 +212,7 @@ impl SimHarness {
         tester_profile: Arc<dyn CryptoProfile>,
         target_profile: Arc<dyn CryptoProfile>,
         target_config: EndpointConfig,
-        sink: bool,
+        app: crate::liberties::AppSettings,
     ) -> Self {
         let mut net = Network::new(seed);
         net.record();
@@ -271,7 +270,7 @@ impl SimHarness {
             net,
             tester,
             target,
-            echo: Echo::new(sink),
+            app: crate::liberties::TargetApp::new(app),
             faults,
             notes,
             tester_addr,
@@ -305,16 +304,17 @@ impl Harness for SimHarness {
 
     fn run(&mut self, deadline: Instant, on_event: &mut dyn FnMut(Instant, Event) -> bool) -> bool {
         let (tester, target) = (self.tester.clone(), self.target.clone());
-        let echo = &mut self.echo;
+        let app = &mut self.app;
         let mut stopped = false;
         let mut process = |now: Instant| {
             loop {
                 let ev = target.borrow_mut().poll_event();
                 let Some(ev) = ev else { break };
                 if let Event::Session { session, event } = ev {
-                    echo.on_event(&mut target.borrow_mut(), now, session, event);
+                    app.on_event(&mut target.borrow_mut(), now, session, event);
                 }
             }
+            app.flush(&mut target.borrow_mut(), now);
             loop {
                 let ev = tester.borrow_mut().poll_event();
                 let Some(ev) = ev else { break };

@@ -46,6 +46,9 @@ enum Command {
     },
     /// List the faults `run --inject` can put into the reference target.
     Faults,
+    /// List the liberties `run --liberty` lets the reference target take:
+    /// behaviours the RFC allows that it does not use by default.
+    Liberties,
     /// List the rules checked on recordings (the pcap target and `invariants` steps)
     Invariants,
 }
@@ -70,6 +73,10 @@ struct RunArgs {
     /// Make the reference target break a rule (see `rtmfp-conformance faults`); repeatable.
     #[arg(long, value_name = "FAULT")]
     inject: Vec<String>,
+    /// Let the reference target take an RFC-allowed liberty (see
+    /// `rtmfp-conformance liberties`); repeatable, `all` for every one.
+    #[arg(long, value_name = "LIBERTY")]
+    liberty: Vec<String>,
     /// Known deviations of the implementation under test (YAML).
     #[arg(long, value_name = "FILE")]
     expectations: Option<PathBuf>,
@@ -147,6 +154,12 @@ fn main() -> ExitCode {
         Command::Faults => {
             for (name, what) in rtmfp::session::config::Faults::ALL {
                 println!("{name:24} {what}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Liberties => {
+            for l in rtmfp_conformance::liberties::LIBERTIES {
+                println!("{:24} {}\n{:24} RFC {}", l.name, l.what, "", l.rfc);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -301,6 +314,10 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
             a.time_scale
         ));
     }
+    if !a.liberty.is_empty() && target != Target::Reference {
+        return Err("--liberty only applies to --target reference".into());
+    }
+    rtmfp_conformance::liberties::expand(&a.liberty)?;
     let mut probe = rtmfp::session::config::Faults::default();
     for f in &a.inject {
         probe.set(f)?;
@@ -335,6 +352,9 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
     for f in &a.inject {
         rerun.push(format!("--inject {f}"));
     }
+    for l in &a.liberty {
+        rerun.push(format!("--liberty {l}"));
+    }
     if let Some(e) = &a.epd {
         rerun.push(format!("--epd {}", shell_quote(e)));
     }
@@ -355,6 +375,7 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
         profile: a.profile,
         seed: a.seed,
         inject: a.inject.clone(),
+        liberties: a.liberty.clone(),
         out: Some(a.out.clone()),
         epd,
         echo: !a.no_echo,

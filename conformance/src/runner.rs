@@ -74,11 +74,12 @@ impl Observed {
                 let (header, chunks) = match &packet {
                     Some(p) => {
                         let mut h = serde_json::to_value(p.header).unwrap_or(Json::Null);
-                        let chunks: Vec<Json> = p
+                        let mut chunks: Vec<Json> = p
                             .chunks
                             .iter()
                             .map(|c| rtmfp::describe::chunk_json(c, self.profile))
                             .collect();
+                        imply_next_user_data(&mut chunks);
                         if let Json::Object(m) = &mut h {
                             m.insert("session_id".into(), json!(session_id));
                             m.insert(
@@ -174,6 +175,57 @@ impl Observed {
     }
 }
 
+/// When the target sent a Close Request (session close, §3.5.5) that no step
+/// of `s` expects: the time it did, in seconds since the case started.
+fn unexpected_close(s: &Scenario, seen: &Observed, start: Instant) -> Option<f64> {
+    let expected = s.steps.iter().any(|x| match x {
+        Step::Expect(e) | Step::ExpectNone(e) => {
+            e.chunk.as_ref().is_some_and(|c| c.contains("close"))
+        }
+        _ => false,
+    });
+    if expected {
+        return None;
+    }
+    seen.obs
+        .iter()
+        .find(|o| o.chunks.iter().any(|c| c["chunk"] == "close"))
+        .map(|o| secs(o.time, start))
+}
+
+/// RFC 7016 §2.3.12: a Next User Data chunk is User Data for the flow of the
+/// preceding User Data or Next User Data chunk in the packet, with the next
+/// sequence number (and so an fsnOffset one greater). Writes those implied
+/// fields into its JSON, so an expectation on echoed data (`flow_id`,
+/// `sequence_number`) matches either chunk type.
+fn imply_next_user_data(chunks: &mut [Json]) {
+    let mut prev: Option<(Json, u64, u64)> = None;
+    for c in chunks.iter_mut() {
+        match c["chunk"].as_str() {
+            Some("user_data") => {
+                prev = match (
+                    c.get("flow_id").cloned(),
+                    c["sequence_number"].as_u64(),
+                    c["fsn_offset"].as_u64(),
+                ) {
+                    (Some(f), Some(sn), Some(o)) => Some((f, sn, o)),
+                    _ => None,
+                };
+            }
+            Some("next_user_data") => {
+                if let (Some((f, sn, o)), Json::Object(m)) = (prev.as_mut(), &mut *c) {
+                    *sn += 1;
+                    *o += 1;
+                    m.entry("flow_id").or_insert(f.clone());
+                    m.entry("sequence_number").or_insert(json!(*sn));
+                    m.entry("fsn_offset").or_insert(json!(*o));
+                }
+            }
+            _ => prev = None,
+        }
+    }
+}
+
 /// Identities and names a case needs.
 #[derive(Debug, Clone)]
 pub struct Identities {
@@ -193,6 +245,9 @@ pub struct Executed {
     pub steps: Vec<StepResult>,
     /// The first failing step's reason.
     pub failure: Option<String>,
+    /// A positive control that did not hold (the case is unsupported): its
+    /// reason and what happened.
+    pub control_failed: Option<String>,
     /// Nothing failed, but a check had nothing to judge (reported as unsupported).
     pub unjudged: Option<String>,
     pub observed: Observed,
@@ -1086,17 +1141,38 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
     };
     let mut steps = Vec::new();
     let mut failure = None;
+    let mut control_failed = None;
+    // After a failure the remaining actions and positive controls still run
+    // (other judgements do not): a failure counts only if every control holds.
+    let mut stopped = false;
     for (i, step) in s.steps.iter().enumerate() {
-        if failure.is_some() {
+        let judged_after_failure = failure.is_some() && step.judges() && step.control().is_none();
+        if stopped || control_failed.is_some() || judged_after_failure {
             steps.push(StepResult {
-                description: format!("{} (not run)", step.name()),
+                description: format!(
+                    "{} (not {})",
+                    step.name(),
+                    if judged_after_failure && !stopped && control_failed.is_none() {
+                        "judged: an earlier step failed"
+                    } else {
+                        "run"
+                    }
+                ),
                 ok: false,
                 expected: None,
                 actual: None,
             });
             continue;
         }
-        match r.step(step) {
+        let outcome = r.step(step).map_err(|(d, e, a)| match step.control() {
+            Some(_) => (format!("control: {d}"), e, a),
+            None => (d, e, a),
+        });
+        let outcome = outcome.map(|(d, e, a)| match step.control() {
+            Some(_) => (format!("control: {d}"), e, a),
+            None => (d, e, a),
+        });
+        match outcome {
             Ok((description, expected, actual)) => steps.push(StepResult {
                 description,
                 ok: true,
@@ -1104,10 +1180,26 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
                 actual,
             }),
             Err((description, expected, actual)) => {
-                failure = Some(format!(
+                let msg = format!(
                     "step {} ({description}): expected {expected}; got {actual}",
                     i + 1
-                ));
+                );
+                if let Some(reason) = step.control() {
+                    control_failed = Some(format!("{reason} (positive control failed: {msg})"));
+                } else if failure.is_none() {
+                    // An implicit control: a target that closed the session in
+                    // an orderly way (say, idle) before this step cannot be
+                    // judged on it, unless the scenario is about that Close.
+                    if let Some(at) = unexpected_close(s, &r.seen, r.start) {
+                        control_failed = Some(format!(
+                            "the target closed the session in an orderly way (Close Request at +{at:.3}s; RFC 7016 §3.1: \"Either end may reliably close the session\") before the case could be judged ({msg})"
+                        ));
+                    }
+                    failure = Some(msg);
+                } else {
+                    // An action after the failure could not run: stop here.
+                    stopped = true;
+                }
                 steps.push(StepResult {
                     description,
                     ok: false,
@@ -1123,6 +1215,7 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
     Executed {
         steps,
         failure,
+        control_failed,
         unjudged: r.unjudged,
         observed: r.seen,
         start,

@@ -38,12 +38,15 @@ pub enum ProfileReq {
     Plain,
 }
 
-/// MUST-level cases fail; SHOULD-level ("strict") cases warn.
+/// MUST-level cases fail; SHOULD-level ("strict") cases warn; MAY-level cases
+/// (optional behaviour) never fail or warn: a target that does not take the
+/// option is unsupported, with the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     Must,
     Should,
+    May,
 }
 
 /// What a case needs from the target beyond answering a handshake.
@@ -290,6 +293,11 @@ pub struct ExpectStep {
     /// A sentence for reports.
     #[serde(default)]
     pub what: Option<String>,
+    /// This expectation is a positive control (`expect` only): when it does not
+    /// hold, the case cannot be judged and is unsupported with this reason
+    /// (e.g. "the target does not reassemble Packet Fragments"), never failed.
+    #[serde(default)]
+    pub control: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -415,6 +423,10 @@ pub struct AssertStep {
     /// The number of tester packets the target acknowledged on `$flow` (all sent).
     #[serde(default)]
     pub acknowledged: Option<FlowRef>,
+    /// A positive control: when it does not hold the case is unsupported with
+    /// this reason (see `expect`).
+    #[serde(default)]
+    pub control: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -474,6 +486,23 @@ impl Step {
             Step::Assert(_) => "assert",
             Step::Invariants(_) => "invariants",
         }
+    }
+
+    /// The reason given when this step is a positive control.
+    pub fn control(&self) -> Option<&str> {
+        match self {
+            Step::Expect(e) => e.control.as_deref(),
+            Step::Assert(a) => a.control.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the step judges the target (rather than acting).
+    pub fn judges(&self) -> bool {
+        matches!(
+            self,
+            Step::Expect(_) | Step::ExpectNone(_) | Step::Assert(_) | Step::Invariants(_)
+        )
     }
 }
 
@@ -558,7 +587,8 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
 }
 
 impl Scenario {
-    /// The level: explicit, or MUST if any requirement is absolute, else SHOULD.
+    /// The level: explicit, or MUST if any requirement is absolute, MAY if all
+    /// are optional, else SHOULD.
     pub fn level(&self, catalogue: &[crate::requirements::Requirement]) -> Level {
         if let Some(l) = self.level {
             return l;
@@ -569,8 +599,19 @@ impl Scenario {
                 .find(|r| &r.id == id)
                 .is_none_or(|r| r.keyword.is_absolute())
         });
+        let optional = !self.requirements.is_empty()
+            && self.requirements.iter().all(|id| {
+                catalogue.iter().find(|r| &r.id == id).is_some_and(|r| {
+                    matches!(
+                        r.keyword,
+                        crate::requirements::Keyword::May | crate::requirements::Keyword::Optional
+                    )
+                })
+            });
         if absolute || self.requirements.is_empty() {
             Level::Must
+        } else if optional {
+            Level::May
         } else {
             Level::Should
         }
@@ -633,6 +674,35 @@ impl Scenario {
         }
         if s.steps.is_empty() {
             return Err(at("steps:", "a scenario needs steps".into()));
+        }
+        // A negative expectation ("nothing is sent") passes on a dead target
+        // too: it is only judged together with a positive control, a positive
+        // expectation before it or a `control` step after it.
+        let mut positive = false;
+        for (i, x) in s.steps.iter().enumerate() {
+            match x {
+                Step::Expect(_) | Step::Assert(_) => positive = true,
+                Step::ExpectNone(_)
+                    if !positive && !s.steps[i..].iter().any(|y| y.control().is_some()) =>
+                {
+                    return Err(at(
+                        "expect_none",
+                        "an `expect_none` needs a positive control: a positive `expect` before it, or an `expect`/`assert` after it marked `control: REASON` (why the case cannot be judged when it fails)".into(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        for x in &s.steps {
+            if let Step::ExpectNone(e) = x
+                && e.control.is_some()
+            {
+                return Err(at(
+                    "control:",
+                    "`control` belongs on a positive `expect` or `assert`, not on `expect_none`"
+                        .into(),
+                ));
+            }
         }
         // Every `$var` must be a builtin or defined by an earlier step.
         let mut defined: BTreeSet<String> = BUILTINS.iter().map(|b| b.to_string()).collect();

@@ -101,6 +101,9 @@ pub struct Options {
     pub seed: u64,
     /// `--inject` faults for the reference target.
     pub inject: Vec<String>,
+    /// `--liberty` names (or `all`) for the reference target: RFC-allowed
+    /// behaviours it does not use by default.
+    pub liberties: Vec<String>,
     /// Where evidence files go (the report directory); none: not written.
     pub out: Option<PathBuf>,
     /// An EPD selecting a live target (default: any, for flash; `target` for plain).
@@ -123,6 +126,7 @@ impl Default for Options {
             profile: ProfileName::Flash,
             seed: 1,
             inject: Vec::new(),
+            liberties: Vec::new(),
             out: None,
             epd: None,
             echo: true,
@@ -239,8 +243,11 @@ pub fn run(
     for f in &opts.inject {
         target_config.faults.set(f)?;
     }
+    let mut app = crate::liberties::AppSettings::default();
+    let liberties = crate::liberties::expand(&opts.liberties)?;
+    crate::liberties::apply(&liberties, &mut target_config, &mut app);
     for s in scenarios {
-        let case = run_one(s, opts, &target_config, &mut ids)?;
+        let case = run_one(s, opts, &target_config, app, &mut ids)?;
         progress(&case);
         cases.push(case);
     }
@@ -353,6 +360,7 @@ fn base_case(s: &Scenario, opts: &Options) -> Case {
         level: match s.level(requirements::catalogue()) {
             Level::Must => "must".into(),
             Level::Should => "should".into(),
+            Level::May => "may".into(),
         },
         outcome: Outcome::Skipped,
         reason: None,
@@ -455,6 +463,7 @@ fn run_one(
     s: &Scenario,
     opts: &Options,
     target_config: &EndpointConfig,
+    app: crate::liberties::AppSettings,
     ids: &mut BTreeMap<&'static str, Identity>,
 ) -> Result<Case, String> {
     let mut case = base_case(s, opts);
@@ -497,6 +506,8 @@ fn run_one(
             }
             cfg.accept_flows = !s.target.reject_flows;
             cfg.redirect_to_forwarded_peer = s.target.redirect_forwarded;
+            // The scenario's own settings win over liberties.
+            cfg.forwarder |= s.target.redirect_forwarded;
             if let Some(b) = s.target.receive_buffer {
                 cfg.receive_buffer = b;
             }
@@ -511,7 +522,10 @@ fn run_one(
                 id.tester.clone(),
                 id.target.clone(),
                 cfg,
-                s.target.sink,
+                crate::liberties::AppSettings {
+                    sink: s.target.sink,
+                    ..app
+                },
             ))
         }
         Target::Udp(a) => {
@@ -575,12 +589,22 @@ fn run_one(
     case.duration_ms = t0.elapsed().as_millis() as u64;
     case.steps = ex.steps;
     case.outcome = match (&ex.failure, s.level(requirements::catalogue())) {
+        // A failed positive control: the case could not be judged.
+        _ if ex.control_failed.is_some() => Outcome::Unsupported,
         (None, _) if ex.unjudged.is_some() => Outcome::Unsupported,
         (None, _) => Outcome::Pass,
         (Some(_), Level::Must) => Outcome::Fail,
         (Some(_), Level::Should) => Outcome::Warn,
+        // Optional behaviour not taken: never a failure or a warning.
+        (Some(_), Level::May) => Outcome::Unsupported,
     };
-    case.reason = ex.failure.or(ex.unjudged);
+    case.reason = match (ex.control_failed, ex.failure, ex.unjudged) {
+        (Some(c), _, _) => Some(c),
+        (None, Some(f), _) if s.level(requirements::catalogue()) == Level::May => Some(format!(
+            "the target does not take this optional (MAY) behaviour: {f}"
+        )),
+        (None, f, u) => f.or(u),
+    };
     if let Some(x) = opts.expectations.as_ref().and_then(|e| e.find(&s.id)) {
         match (case.outcome, x.outcome) {
             (Outcome::Pass, _) => {

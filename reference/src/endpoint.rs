@@ -504,7 +504,10 @@ impl Endpoint {
     /// `sid`, fragmenting it if it is too large (§3.4).
     fn send_startup(&mut self, now: Instant, dst: SocketAddr, sid: u32, chunks: Vec<Chunk>) {
         let mut header = Header::new(Mode::Startup);
-        header.timestamp = Some(now.timestamp_250hz());
+        header.timestamp = Some(
+            now.timestamp_250hz()
+                .wrapping_add(self.config.timestamp_origin),
+        );
         let plain = match Packet::new(header, chunks).to_bytes() {
             Ok(p) => p,
             Err(e) => {
@@ -915,9 +918,17 @@ impl Endpoint {
         if packet.header.mode != Mode::Startup {
             return self.stats.drop("non-startup mode with the default key");
         }
+        let mut ihellos = 0;
         for c in packet.chunks {
             match c {
-                Chunk::IHello(x) if sid == 0 => self.on_ihello(now, from, &x.epd, &x.tag, None),
+                // Liberty (config.one_ihello_per_packet): answering is a SHOULD.
+                Chunk::IHello(_) if self.config.one_ihello_per_packet && ihellos > 0 => self
+                    .stats
+                    .drop("IHello after the first in a packet (one_ihello_per_packet)"),
+                Chunk::IHello(x) if sid == 0 => {
+                    ihellos += 1;
+                    self.on_ihello(now, from, &x.epd, &x.tag, None)
+                }
                 Chunk::RHello(x) if sid == 0 => self.on_rhello(now, from, x),
                 Chunk::Redirect(x) if sid == 0 => self.on_redirect(now, from, x),
                 Chunk::IIKeying(x) if sid == 0 => self.on_iikeying(now, from, x),
@@ -926,6 +937,10 @@ impl Endpoint {
                 }
                 Chunk::RHelloCookieChange(x) if sid != 0 => {
                     self.on_cookie_change(now, from, sid, x)
+                }
+                // Liberty (config.reassemble_fragments): §3.4 fragmentation "can" be used.
+                Chunk::PacketFragment(_) if !self.config.reassemble_fragments => {
+                    self.stats.drop("packet fragment (reassembly off)")
                 }
                 Chunk::PacketFragment(f) if depth == 0 => {
                     match self.reassembly.add(now, from, packet.header.mode, &f) {
@@ -1433,7 +1448,10 @@ impl Endpoint {
         let mut secret = [0u8; 16];
         self.rng.fill_bytes(&mut secret);
         let mut header = Header::new(Mode::Startup);
-        header.timestamp = Some(now.timestamp_250hz());
+        header.timestamp = Some(
+            now.timestamp_250hz()
+                .wrapping_add(self.config.timestamp_origin),
+        );
         let rik_plain = Packet::new(header, vec![Chunk::RIKeying(rik)])
             .to_bytes()
             .unwrap_or_default();

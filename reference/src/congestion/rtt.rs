@@ -30,6 +30,8 @@ pub struct Timestamps {
     pub ts_echo_tx: Option<u16>,
     pub ts_tx: Option<u16>,
     pub ts_echo_rx: Option<u16>,
+    /// Ticks added to the local clock (its origin, §2.2.4: any time in the past).
+    pub origin: u16,
 }
 
 impl Timestamps {
@@ -47,7 +49,10 @@ impl Timestamps {
             return None;
         }
         self.ts_echo_rx = Some(echo);
-        let ticks = now.timestamp_250hz().wrapping_sub(echo);
+        let ticks = now
+            .timestamp_250hz()
+            .wrapping_add(self.origin)
+            .wrapping_sub(echo);
         // §3.5.2.2 step 3: more than 32767 ticks is an invalid measurement.
         if ticks > 32767 {
             return None;
@@ -58,7 +63,7 @@ impl Timestamps {
     /// On sending a packet: sets the timestamp if the clock ticked since the last
     /// one sent, and the echo if it changed (§3.5.2.2).
     pub fn on_send(&mut self, now: Instant, h: &mut Header) {
-        let ts = now.timestamp_250hz();
+        let ts = now.timestamp_250hz().wrapping_add(self.origin);
         if self.ts_tx != Some(ts) {
             self.ts_tx = Some(ts);
             h.timestamp = Some(ts);

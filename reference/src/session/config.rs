@@ -80,6 +80,22 @@ pub struct EndpointConfig {
     /// though time-critical data were arriving on another session (test tools:
     /// RFC 7016 §3.5.2.1 behaviour of the far end).
     pub force_tcr: bool,
+    /// Liberty (RFC 7016 §3.4: fragmentation "can" be used; nothing obliges
+    /// a receiver to reassemble): reassemble Packet Fragments (default true).
+    pub reassemble_fragments: bool,
+    /// Liberty (§3.5.1.1.2: answering an IHello is a SHOULD): answer at most
+    /// one IHello per startup packet.
+    pub one_ihello_per_packet: bool,
+    /// Liberty (§3.5.2.2: the ERTO SHOULD be at least 250 ms; more is allowed):
+    /// a floor for the ERTO above the RFC's.
+    pub min_erto: Duration,
+    /// Liberty (§3.6.3.4.1: acknowledge "as soon as is practical", at most
+    /// 200 ms late): never piggyback acknowledgements on data (§3.6.3.4.6 is
+    /// optional); acknowledge only when obligatory or when DELACK_ALARM fires.
+    pub no_opportunistic_acks: bool,
+    /// Liberty (§2.2.4: "The sender's clock MAY have its origin at any time in
+    /// the past"): ticks added to every timestamp this endpoint sends.
+    pub timestamp_origin: u16,
     /// Deliberate RFC violations for the conformance suite's self-test.
     pub faults: Faults,
 }
@@ -105,6 +121,11 @@ impl Default for EndpointConfig {
             trace: false,
             tap: false,
             force_tcr: false,
+            reassemble_fragments: true,
+            one_ihello_per_packet: false,
+            min_erto: Duration::ZERO,
+            no_opportunistic_acks: false,
+            timestamp_origin: 0,
             faults: Faults::default(),
         }
     }

@@ -127,6 +127,9 @@ pub struct Data {
     pub trace: Option<Trace>,
     pub stats: DataStats,
     faults: crate::session::config::Faults,
+    /// Liberties (see `EndpointConfig`).
+    min_erto: Duration,
+    no_opportunistic_acks: bool,
 }
 
 impl Data {
@@ -139,7 +142,10 @@ impl Data {
             max_packet: config.max_packet,
             receive_buffer: config.receive_buffer,
             accept_flows: config.accept_flows,
-            timestamps: Timestamps::default(),
+            timestamps: Timestamps {
+                origin: config.timestamp_origin,
+                ..Timestamps::default()
+            },
             rtt: Rtt::default(),
             cc,
             burst: BurstAvoidance::default(),
@@ -163,6 +169,8 @@ impl Data {
             trace: config.trace.then(|| Trace::new(2_000_000)),
             stats: DataStats::default(),
             faults: config.faults,
+            min_erto: config.min_erto,
+            no_opportunistic_acks: config.no_opportunistic_acks,
         }
     }
 
@@ -170,7 +178,10 @@ impl Data {
     /// author's implementation also takes the far end's last startup packet's
     /// timestamp (the RIKeying, for an initiator) as TS_RX, so pass it here.
     pub fn on_open(&mut self, now: Instant) {
-        self.timestamps = Timestamps::default();
+        self.timestamps = Timestamps {
+            origin: self.timestamps.origin,
+            ..Timestamps::default()
+        };
         self.last_activity = now;
     }
 
@@ -335,7 +346,8 @@ impl Data {
             // §3.5.2.2 floor of 250 ms.
             return Duration::from_millis(60);
         }
-        self.rtt.erto
+        // Liberty (config.min_erto): §3.5.2.2 sets only a lower bound.
+        self.rtt.erto.max(self.min_erto)
     }
 
     /// §3.5.4.1: a keepalive Ping not answered within ERTO increases ERTO.
@@ -791,7 +803,11 @@ impl Data {
             used += n;
             self.rr = id;
         }
-        if (has_data || !chunks.is_empty()) && !self.ack_ready().is_empty() {
+        // §3.6.3.4.6 opportunistic acks (off with the no_opportunistic_acks liberty).
+        if (has_data || !chunks.is_empty())
+            && !self.no_opportunistic_acks
+            && !self.ack_ready().is_empty()
+        {
             self.add_acks(room, &mut used, &mut chunks, false);
         }
         let erto = self.erto();
