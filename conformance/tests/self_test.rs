@@ -103,42 +103,169 @@ fn every_chunk_type_travels_both_ways() {
     assert!(missing.is_empty(), "never exercised: {missing:?}");
 }
 
+/// The scenario(s) named for each fault: each must fail (or warn, for a
+/// SHOULD-level rule) when the fault is injected. A new fault needs an entry.
+const CAUGHT_BY: &[(&str, &[&str])] = &[
+    ("accept-bad-cookie", &["handshake.forged-cookie-refused"]),
+    ("alter-tag-echo", &["handshake.rhello-echoes-tag"]),
+    ("ack-unsent", &["acks.never-ack-unsent"]),
+    ("ignore-fsn", &["flows.fsn-skips-abandoned"]),
+    ("no-obligatory-ack", &["acks.obligatory-ack"]),
+    ("checksum-rfc1071", &["profile.plain-checksum-odd-length"]),
+    ("no-keepalive", &["session.keepalive"]),
+    (
+        "never-retransmit",
+        &["flows.lost-fragment-is-retransmitted"],
+    ),
+    (
+        "wrong-mode",
+        &[
+            "session.responder-marks-mode-2",
+            "session.initiator-marks-mode-1",
+        ],
+    ),
+    ("alter-ping-reply", &["session.ping-reply-echoes-message"]),
+    ("no-close-ack", &["session.close-is-acknowledged"]),
+    ("no-exception-on-reject", &["flows.rejected-flow-exception"]),
+    ("no-metadata-repeat", &["flows.metadata-until-acknowledged"]),
+    ("short-erto", &["recording.erto-not-below-rtt"]),
+    ("no-congestion-control", &["recording.slow-start"]),
+    ("invert-glare", &["handshake.glare"]),
+    ("ignore-tcr", &["recording.tcr-clamps-slow-start"]),
+    ("no-fragment-pacing", &["fragments.startup-fragments-paced"]),
+    (
+        "ignore-receive-window",
+        &["flow-sender.respects-receive-window"],
+    ),
+];
+
 #[test]
-fn every_injected_fault_is_caught() {
+fn every_injected_fault_is_caught_by_its_named_case() {
     let all = scenarios();
-    let chosen: Vec<&Scenario> = all.iter().collect();
     let faults = rtmfp::session::config::Faults::ALL;
     assert!(faults.len() >= 10);
-    // Two threads: the CI machine has two cores.
-    let mid = faults.len() / 2;
-    let (a, b) = faults.split_at(mid);
-    let check = |part: &[(&str, &str)]| -> Vec<String> {
-        let mut missed = Vec::new();
-        for (fault, what) in part {
+    let unnamed: Vec<&str> = faults
+        .iter()
+        .map(|f| f.0)
+        .filter(|f| !CAUGHT_BY.iter().any(|c| c.0 == *f))
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "faults without a named case: {unnamed:?}"
+    );
+    let mut missed = Vec::new();
+    for (fault, cases) in CAUGHT_BY {
+        assert!(
+            faults.iter().any(|f| f.0 == *fault),
+            "{fault} is not a fault any more"
+        );
+        let chosen: Vec<&Scenario> = all
+            .iter()
+            .filter(|s| cases.contains(&s.id.as_str()))
+            .collect();
+        assert_eq!(
+            chosen.len(),
+            cases.len(),
+            "{fault}: a named case is missing: {cases:?}"
+        );
+        let opts = Options {
+            inject: vec![fault.to_string()],
+            ..Options::default()
+        };
+        let r = run(&chosen, &opts, |_| {}).unwrap();
+        for c in &r.cases {
+            if !matches!(c.outcome, Outcome::Fail | Outcome::Warn) {
+                missed.push(format!(
+                    "{fault}: {} {:?} ({})",
+                    c.id,
+                    c.outcome,
+                    c.reason.as_deref().unwrap_or("")
+                ));
+            }
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "faults their named case does not catch: {missed:#?}"
+    );
+}
+
+/// Each liberty (a behaviour the RFC allows that the reference does not use by
+/// default), alone and all together: no case fails or warns. A case may become
+/// unsupported, with its reason, and the ones listed here must (each liberty
+/// is shown to reach the case it was made for).
+#[test]
+fn every_liberty_alone_and_all_together_neither_fail_nor_warn() {
+    use rtmfp_conformance::liberties::LIBERTIES;
+    let all = scenarios();
+    let chosen: Vec<&Scenario> = all.iter().collect();
+    // The case each liberty is known to make unjudgeable (unsupported).
+    let unsupported: &[(&str, &str)] = &[
+        (
+            "refuse-associated-flows",
+            "flow-receiver.association-to-closed-flow-rejected",
+        ),
+        ("large-path-mtu", "fragments.target-fragments-large-rhello"),
+        (
+            "no-fragment-reassembly",
+            "fragments.receiver-discards-empty-fragment",
+        ),
+        (
+            "one-ihello-per-packet",
+            "robustness.malformed-ihello-skipped",
+        ),
+        ("fihello-ignored", "session.fihello"),
+        ("no-forwarding", "session.forwarder-sends-fihello"),
+        ("idle-close", "session.keepalive-backoff"),
+    ];
+    let mut runs: Vec<String> = LIBERTIES.iter().map(|l| l.name.to_string()).collect();
+    runs.push("all".into());
+    let check = |part: &[String]| -> Vec<String> {
+        let mut bad = Vec::new();
+        for name in part {
             let opts = Options {
-                inject: vec![fault.to_string()],
+                liberties: vec![name.clone()],
                 ..Options::default()
             };
             let r = run(&chosen, &opts, |_| {}).unwrap();
-            let caught: Vec<&str> = r
-                .cases
-                .iter()
-                .filter(|c| matches!(c.outcome, Outcome::Fail | Outcome::Warn))
-                .map(|c| c.id.as_str())
-                .collect();
-            if caught.is_empty() {
-                missed.push(format!("{fault} ({what})"));
-            } else {
-                eprintln!("{fault}: caught by {}", caught.join(", "));
+            for c in &r.cases {
+                if matches!(c.outcome, Outcome::Fail | Outcome::Warn) {
+                    bad.push(format!(
+                        "--liberty {name}: {} {:?}: {}",
+                        c.id,
+                        c.outcome,
+                        c.reason.as_deref().unwrap_or("")
+                    ));
+                }
+                if c.outcome == Outcome::Unsupported {
+                    assert!(
+                        c.reason.as_deref().is_some_and(|r| !r.is_empty()),
+                        "{}",
+                        c.id
+                    );
+                }
+            }
+            for (l, case) in unsupported {
+                if l == name || name == "all" {
+                    let c = r.cases.iter().find(|c| c.id == *case).expect("case exists");
+                    if c.outcome != Outcome::Unsupported {
+                        bad.push(format!(
+                            "--liberty {name}: {case} should be unsupported, is {:?}",
+                            c.outcome
+                        ));
+                    }
+                }
             }
         }
-        missed
+        bad
     };
-    let missed = std::thread::scope(|s| {
+    let mid = runs.len() / 2;
+    let (a, b) = runs.split_at(mid);
+    let bad = std::thread::scope(|s| {
         let ha = s.spawn(|| check(a));
         let mut m = check(b);
         m.extend(ha.join().unwrap());
         m
     });
-    assert!(missed.is_empty(), "faults no scenario catches: {missed:?}");
+    assert!(bad.is_empty(), "liberties the suite mishandles: {bad:#?}");
 }
