@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 
 use rtmfp::decode::{DecodedPacket, Direction, KeyUsed, Status};
+use rtmfp::flow::rangeset::RangeSet;
 use rtmfp::wire::chunk::{Chunk, Fragmentation, UserDataFlags};
 use rtmfp::wire::packet::Mode;
 
@@ -40,6 +41,20 @@ pub const INVARIANTS: &[Invariant] = &[
         title: "Startup chunks travel in startup packets; session packets carry the sender's role mark",
         rfc: &["7016 §2.2.4", "7016 §2.3"],
         requirements: &["2.2.4#6", "2.2.4#8"],
+        should: false,
+    },
+    Invariant {
+        name: "session-ids",
+        title: "Startup chunks go to session ID 0 (RIKeying, Cookie Change: to the initiator's ID) under the Default Session Key; session packets use the session's ID and key",
+        rfc: &[
+            "7016 §2.2.3",
+            "7016 §3.3",
+            "7016 §2.3.2",
+            "7016 §2.3.4",
+            "7016 §2.3.6",
+            "7016 §2.3.8",
+        ],
+        requirements: &["3.3#2"],
         should: false,
     },
     Invariant {
@@ -82,6 +97,13 @@ pub const INVARIANTS: &[Invariant] = &[
             "3.6.2.3#2",
             "3.6.2.7#1",
         ],
+        should: false,
+    },
+    Invariant {
+        name: "final-fragment",
+        title: "Nothing is sent beyond a flow's final sequence number (FIN), and the FIN stays on one sequence number",
+        rfc: &["7016 §2.3.11", "7016 §3.6.2.11"],
+        requirements: &[],
         should: false,
     },
     Invariant {
@@ -261,54 +283,27 @@ const SMSS: u64 = 1500;
 const INITIAL_WINDOW: u64 = 4380;
 /// A User Data chunk header is at most this long (type, length, flags, three VLUs).
 const UD_HEADER_MAX: u64 = 4 + 3 * 10;
+/// Packets a sender writes closer together than this (or than a round trip)
+/// count as one run, written without reading input in between: rtmfp-cpp
+/// (vectors/plain-session.pcap #5-#17) writes 7 packets in 0.3 ms before it
+/// reads the acknowledgements that arrived meanwhile.
+const RUN_GAP: f64 = 0.001;
 /// 1500-byte MTU less IPv4 (20) or IPv6 (40) and UDP (8) headers.
 const MAX_UDP_V4: usize = 1472;
 const MAX_UDP_V6: usize = 1452;
-
-/// A set of u64 as disjoint inclusive ranges.
-#[derive(Debug, Default, Clone)]
-struct Ranges(BTreeMap<u64, u64>);
-
-impl Ranges {
-    fn insert(&mut self, v: u64) {
-        self.insert_range(v, v)
-    }
-    fn insert_range(&mut self, mut a: u64, mut b: u64) {
-        if let Some((&s, &e)) = self.0.range(..=a).next_back()
-            && e.saturating_add(1) >= a
-        {
-            a = s;
-            b = b.max(e);
-        }
-        while let Some((&s, &e)) = self.0.range(a..).next() {
-            if s > b.saturating_add(1) {
-                break;
-            }
-            b = b.max(e);
-            self.0.remove(&s);
-        }
-        self.0.insert(a, b);
-    }
-    fn contains_range(&self, a: u64, b: u64) -> bool {
-        self.0.range(..=a).next_back().is_some_and(|(_, &e)| e >= b)
-    }
-    fn max(&self) -> Option<u64> {
-        self.0.values().next_back().copied()
-    }
-}
 
 /// What one side's sending flow has shown.
 #[derive(Debug, Default)]
 struct SendFlow {
     first_seq: u64,
     /// Sequence numbers sent, first transmissions and repeats alike.
-    sent: Ranges,
+    sent: RangeSet,
     /// Per sequence number not yet behind the FSN: the fragment's identity.
     frags: BTreeMap<u64, (Fragmentation, u64)>,
     /// Highest FSN sent.
     fsn: u64,
     /// Sequence numbers sent with the abandon flag.
-    abandoned: Ranges,
+    abandoned: RangeSet,
     /// Steps of the FSN carried by the first transmission of each sequence
     /// number (monotone, so a step function).
     first_fsn: BTreeMap<u64, u64>,
@@ -320,7 +315,6 @@ struct SendFlow {
     acked_at: Option<f64>,
     fin_seq: Option<u64>,
     completed_at: Option<f64>,
-    started_at: f64,
     /// First transmission time of each sequence number not yet acknowledged
     /// cumulatively, and whether it was sent again (Karn: no RTT sample then).
     times: BTreeMap<u64, (f64, bool, u64)>,
@@ -328,7 +322,8 @@ struct SendFlow {
     /// A first sequence number other than 1, unless a lower one shows up.
     late_start: Option<Finding>,
     /// Receive window advertisements for this flow: (time, bytes), recent ones.
-    adverts: VecDeque<(f64, u64)>,
+    /// (time, bytes, cumulativeAck) of each.
+    adverts: VecDeque<(f64, u64, u64)>,
     /// A fragment of this flow was sent more than once (loss recovery: the
     /// sender's own outstanding count is no longer known from outside).
     any_resend: bool,
@@ -351,6 +346,8 @@ struct Side {
     close_ack_sent: bool,
     /// Smallest round trip seen for this side's data (send to first ack).
     rtt_min: Option<f64>,
+    /// The latest such round trip.
+    rtt_last: Option<f64>,
     rtt_samples: u32,
     /// User data bytes of first transmissions not yet acknowledged, and an
     /// upper bound of the bytes acknowledged so far (payload + chunk header).
@@ -365,6 +362,10 @@ struct Side {
     /// This side last sent a packet marked Time Critical.
     tc_last: Option<f64>,
     tcr_reported: bool,
+    /// This side's latest session packet, and when its current run of
+    /// packets (each less than a round trip after the one before) began.
+    last_sent: Option<f64>,
+    run_start: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -382,11 +383,13 @@ pub struct Monitor {
     /// Cookies given to each address.
     cookies: HashMap<SocketAddr, HashSet<Vec<u8>>>,
     /// (sender, packet ID) -> (mode, fragment numbers seen, last seen).
-    reassembly: HashMap<(SocketAddr, u64), (Mode, Ranges, bool)>,
+    reassembly: HashMap<(SocketAddr, u64), (Mode, RangeSet, bool)>,
     /// Datagrams with Packet Fragments per (sender, destination) in the last
     /// 200 ms: (time, length).
     fragment_window: HashMap<(SocketAddr, SocketAddr), VecDeque<(f64, usize)>>,
     fragment_reported: HashSet<(SocketAddr, SocketAddr, bool)>,
+    /// initiatorSessionID of the latest IIKeying per (initiator, responder).
+    iikeying_ids: HashMap<(SocketAddr, SocketAddr), u32>,
 }
 
 fn hash(data: &[u8]) -> u64 {
@@ -401,6 +404,30 @@ fn frag_name(f: Fragmentation) -> &'static str {
         Fragmentation::Begin => "begin",
         Fragmentation::End => "end",
         Fragmentation::Middle => "middle",
+    }
+}
+
+/// Where RFC 7016 §2.2.4 and §2.3 allow a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkMode {
+    /// Session startup chunks: packet mode 3 only.
+    Startup,
+    /// Everything else: packet modes 1 and 2 only.
+    Session,
+    /// Packet Fragments (own rule), and chunks the decoder could not read.
+    Any,
+}
+
+fn startup_kind(c: &Chunk) -> ChunkMode {
+    match c {
+        Chunk::IHello(_)
+        | Chunk::RHello(_)
+        | Chunk::Redirect(_)
+        | Chunk::RHelloCookieChange(_)
+        | Chunk::IIKeying(_)
+        | Chunk::RIKeying(_) => ChunkMode::Startup,
+        Chunk::PacketFragment(_) | Chunk::Unknown { .. } | Chunk::Malformed(_) => ChunkMode::Any,
+        _ => ChunkMode::Session,
     }
 }
 
@@ -477,10 +504,19 @@ impl Monitor {
         let in_session = matches!(conv, Conv::Session(_));
         if judged {
             self.header_rules(d, p, in_session, initiator_side);
+            self.session_id_rules(d, p);
             self.startup_rules(d, p);
             self.fragment_rules(d, p);
         } else {
             self.startup_context(d, p);
+        }
+        if in_session {
+            let side = self.sides.entry((conv, initiator_side)).or_default();
+            let gap = round_trip(side).max(RUN_GAP);
+            if side.last_sent.is_none_or(|t| d.time - t >= gap) {
+                side.run_start = d.time;
+            }
+            side.last_sent = Some(d.time);
         }
         self.time_critical_flags(d, p, conv, initiator_side);
         self.timestamps(d, p, conv, initiator_side, judged);
@@ -527,26 +563,26 @@ impl Monitor {
             }
         }
         for c in &p.chunks {
-            let startup = matches!(
-                c,
-                Chunk::IHello(_)
-                    | Chunk::FIHello(_)
-                    | Chunk::RHello(_)
-                    | Chunk::Redirect(_)
-                    | Chunk::RHelloCookieChange(_)
-                    | Chunk::IIKeying(_)
-                    | Chunk::RIKeying(_)
-            );
-            if startup {
+            // RFC 7016 §2.2.4: session startup chunks only in mode 3, other
+            // chunks only in modes 1 and 2 (FIHello travels in an established
+            // session, §2.3.3). Packet Fragments have a rule of their own.
+            let kind = startup_kind(c);
+            if kind != ChunkMode::Any {
                 self.check("modes");
-                if p.header.mode != Mode::Startup {
+                let startup_packet = p.header.mode == Mode::Startup;
+                if (kind == ChunkMode::Startup) != startup_packet {
                     self.violation(
                         "modes",
                         d,
                         format!(
-                            "{} in a mode {} packet (startup chunks belong in mode 3)",
-                            chunk_name(c),
-                            p.header.mode as u8
+                            "{} in a mode {} packet ({})",
+                            c.name(),
+                            p.header.mode as u8,
+                            if kind == ChunkMode::Startup {
+                                "session startup chunks belong in mode 3"
+                            } else {
+                                "chunks not for session startup belong in mode 1 or 2"
+                            }
                         ),
                     );
                 }
@@ -563,16 +599,13 @@ impl Monitor {
                 self.violation(
                     "reserved-zero",
                     d,
-                    format!("{} with reserved bits {reserved:#x}", chunk_name(c)),
+                    format!("{} with reserved bits {reserved:#x}", c.name()),
                 );
             }
             if let Chunk::Malformed(m) = c {
-                let rule = match m.chunk_type {
-                    0x10 | 0x11 => "sequence-numbers",
-                    0x7f => "fragments",
-                    _ => "decodes",
-                };
-                self.check(rule);
+                // Reported once, here; the rules that depend on the chunk
+                // treat what follows it as unjudgeable (no cascade).
+                let rule = "decodes";
                 self.violation(
                     rule,
                     d,
@@ -612,9 +645,98 @@ impl Monitor {
         }
     }
 
+    /// RFC 7016 §2.2.3, §3.3 and §2.3's "only allowed in" sentences: which
+    /// session ID and key a packet may use. IHello, RHello, Redirect and
+    /// IIKeying go to session ID 0 under the Default Session Key; RIKeying and
+    /// RHello Cookie Change under the Default Session Key to the
+    /// initiatorSessionID of the IIKeying they answer; packets of an open
+    /// session (modes 1 and 2) to the peer's non-zero session ID under the
+    /// session's key.
+    fn session_id_rules(&mut self, d: &DecodedPacket, p: &rtmfp::wire::packet::Packet) {
+        const RULE: &str = "session-ids";
+        let sid = d.session_id.unwrap_or(0);
+        let default_key = d.key == Some(KeyUsed::Default);
+        if p.header.mode != Mode::Startup {
+            self.check(RULE);
+            if sid == 0 {
+                self.violation(
+                    RULE,
+                    d,
+                    format!(
+                        "mode {} (session) packet sent to session ID 0, which is reserved for startup",
+                        p.header.mode as u8
+                    ),
+                );
+            } else if default_key {
+                self.violation(
+                    RULE,
+                    d,
+                    format!(
+                        "mode {} (session) packet to session ID {sid:#x} encrypted with the Default Session Key",
+                        p.header.mode as u8
+                    ),
+                );
+            }
+            return;
+        }
+        for c in &p.chunks {
+            let to_zero = matches!(
+                c,
+                Chunk::IHello(_) | Chunk::RHello(_) | Chunk::Redirect(_) | Chunk::IIKeying(_)
+            );
+            let to_initiator = matches!(c, Chunk::RIKeying(_) | Chunk::RHelloCookieChange(_));
+            if !to_zero && !to_initiator {
+                continue;
+            }
+            self.check(RULE);
+            if !default_key {
+                self.violation(
+                    RULE,
+                    d,
+                    format!("{} not encrypted with the Default Session Key", c.name()),
+                );
+            }
+            if to_zero && sid != 0 {
+                self.violation(
+                    RULE,
+                    d,
+                    format!(
+                        "{} sent to session ID {sid:#x}; it belongs in session ID 0",
+                        c.name()
+                    ),
+                );
+            }
+            if to_initiator {
+                match self.iikeying_ids.get(&(d.dst, d.src)) {
+                    Some(&want) if want != sid => self.violation(
+                        RULE,
+                        d,
+                        format!(
+                            "{} sent to session ID {sid:#x}; the IIKeying it answers gave initiatorSessionID {want:#x}",
+                            c.name()
+                        ),
+                    ),
+                    None if sid == 0 => self.violation(
+                        RULE,
+                        d,
+                        format!(
+                            "{} sent to session ID 0; it belongs in the initiator's session ID",
+                            c.name()
+                        ),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+    }
+
     fn startup_context(&mut self, d: &DecodedPacket, p: &rtmfp::wire::packet::Packet) {
         for c in &p.chunks {
             match c {
+                Chunk::IIKeying(k) => {
+                    self.iikeying_ids
+                        .insert((d.src, d.dst), k.initiator_session_id);
+                }
                 Chunk::IHello(h) => {
                     self.tags.insert(h.tag.clone());
                 }
@@ -746,13 +868,13 @@ impl Monitor {
             let entry = self
                 .reassembly
                 .entry(key)
-                .or_insert_with(|| (mode, Ranges::default(), false));
+                .or_insert_with(|| (mode, RangeSet::default(), false));
             let first_mode = entry.0;
-            entry.1.insert(f.fragment_num);
+            entry.1.insert(f.fragment_num, f.fragment_num);
             if !f.more_fragments {
                 entry.2 = true;
             }
-            let complete_without_zero = entry.2 && entry.1.0.keys().next() != Some(&0);
+            let complete_without_zero = entry.2 && entry.1.iter().next().map(|r| r.0) != Some(0);
             if first_mode != mode {
                 // RFC 7016 §3.4: one mode for all fragments of a packet.
                 self.violation(
@@ -907,7 +1029,7 @@ impl Monitor {
                 .chunks
                 .iter()
                 .filter(|c| !matches!(c, Chunk::CloseAck | Chunk::Unknown { .. }))
-                .map(chunk_name)
+                .map(Chunk::name)
                 .collect();
             self.check("close");
             if !others.is_empty() {
@@ -924,6 +1046,7 @@ impl Monitor {
         // Resolve Next User Data to flow and sequence number.
         let mut cur: Option<(u64, u64, u64)> = None;
         let mut prev_was_data = false;
+        let mut unplaceable = false;
         let mut seen_flows: HashMap<u64, (u32, u32)> = HashMap::new();
         let mut data_chunks = Vec::new();
         for c in &p.chunks {
@@ -942,7 +1065,9 @@ impl Monitor {
                     });
                     seen_flows.entry(u.flow_id).or_default();
                     prev_was_data = true;
+                    unplaceable = false;
                 }
+                Chunk::NextUserData(_) if unplaceable => {}
                 Chunk::NextUserData(n) => {
                     if judged {
                         self.check("next-user-data");
@@ -975,7 +1100,16 @@ impl Monitor {
                     }
                     prev_was_data = true;
                 }
-                _ => prev_was_data = false,
+                Chunk::Malformed(m) if matches!(m.chunk_type, 0x10 | 0x11) => {
+                    // Reported by `decodes`; the Next User Data after it
+                    // cannot be placed: unjudgeable, not orphaned.
+                    cur = None;
+                    unplaceable = true;
+                }
+                _ => {
+                    prev_was_data = false;
+                    unplaceable = false;
+                }
             }
         }
         for x in &data_chunks {
@@ -1043,6 +1177,9 @@ impl Monitor {
         }
     }
 
+    /// One User Data or Next User Data chunk: each rule about a sender's data
+    /// judges it in turn (RFC 7016 §2.3.11, §3.5.2, §3.6.2), then the flow's
+    /// record is updated.
     fn data_chunk(
         &mut self,
         d: &DecodedPacket,
@@ -1052,437 +1189,36 @@ impl Monitor {
         seen: &mut HashMap<u64, (u32, u32)>,
     ) {
         let now = d.time;
-        let opts: Vec<&rtmfp::wire::option::Opt> =
-            x.options.map(|o| o.iter().collect()).unwrap_or_default();
-        let metadata = opts
-            .iter()
-            .find(|o| o.kind == OPT_METADATA)
-            .map(|o| o.value.clone());
-        let assocs: Vec<u64> = opts
-            .iter()
-            .filter(|o| o.kind == OPT_ASSOCIATION)
-            .filter_map(|o| {
-                rtmfp::wire::vlu::decode(&o.value, "association")
-                    .ok()
-                    .map(|(v, _)| v)
-            })
-            .collect();
+        let opts = DataOptions::of(x);
         let counts = seen.entry(x.flow).or_default();
-        counts.0 += u32::from(metadata.is_some());
-        counts.1 += assocs.len() as u32;
-        let (meta_n, assoc_n) = *counts;
-        let abandon = x.flags.abandon;
-        let fsn = x.seq.saturating_sub(x.fsn_offset);
-        let ident = hash(x.data);
+        counts.0 += u32::from(opts.metadata.is_some());
+        counts.1 += opts.assocs.len() as u32;
+        let repeats = *counts;
+        let mut v = Verdicts::default();
         let side = self.sides.entry(me).or_default();
-        // A new flow: first sight of the ID, or the ID back after completion.
-        let restarted = side.flows.get(&x.flow).is_some_and(|f| {
-            f.completed_at.is_some() && metadata.is_some() && x.seq <= f.fin_seq.unwrap_or(0)
-        });
-        let mut out: Vec<(&'static str, String)> = Vec::new();
-        let mut checked: Vec<&'static str> = Vec::new();
-        if restarted {
-            let f = &side.flows[&x.flow];
-            let done = f.completed_at.unwrap_or(now);
-            checked.push("flow-id-reuse");
-            if now - done < COMPLETE_LINGER {
-                out.push((
-                    "flow-id-reuse",
-                    format!(
-                        "flow {} reopened {:.1} s after it completed (F_COMPLETE_LINGER is 130 s)",
-                        x.flow,
-                        now - done
-                    ),
-                ));
-            }
-            if let Some(old) = side.flows.remove(&x.flow) {
-                let left: u64 = old.times.values().map(|t| t.2).sum();
-                side.flight = side.flight.saturating_sub(left);
-            }
-        }
-        // RFC 7016 §3.5.2.2: ERTO >= RTT. A retransmission (by timeout or
-        // by negative acknowledgement) cannot be due before one round trip
-        // after the oldest fragment still outstanding was sent. The round
-        // trip seen here includes the receiver's ack delay (up to 200 ms,
-        // §3.6.3.4.2), which the sender's measurement excludes: allowed for.
-        let resend = !abandon
-            && side
-                .flows
-                .get(&x.flow)
-                .is_some_and(|f| f.sent.contains_range(x.seq, x.seq));
-        if resend && side.rtt_samples >= 3 {
-            checked.push("retransmit-timing");
-            let oldest = side
-                .flows
-                .values()
-                .filter_map(|g| g.times.range(g.cum_acked.saturating_add(1)..).next())
-                .map(|(_, t)| t.0)
-                .fold(f64::INFINITY, f64::min);
-            let rtt = side.rtt_min.unwrap_or(0.0);
-            if oldest.is_finite() && now - oldest < rtt - 0.202 {
-                out.push((
-                    "retransmit-timing",
-                    format!(
-                        "flow {} seq {} resent {:.0} ms after the oldest outstanding fragment was sent; round trips here take at least {:.0} ms",
-                        x.flow,
-                        x.seq,
-                        (now - oldest) * 1e3,
-                        rtt * 1e3
-                    ),
-                ));
-            }
-        }
-        let mut first_bytes = 0u64;
-        // How old an advertisement must be to have surely reached the sender.
-        // At least 10 ms: a sender may write a burst of packets before it
-        // reads the acknowledgements that arrived meanwhile.
-        let window_grace = side
-            .rtt_min
-            .filter(|_| side.rtt_samples >= 3)
-            .map_or(0.1, |r| r.max(0.01));
+        flow_id_reuse(side, x, &opts, now, &mut v);
+        let resend = retransmit_timing(side, x, now, &mut v);
+        let known = known_before(side);
         let new_flow = !side.flows.contains_key(&x.flow);
         let f = side.flows.entry(x.flow).or_insert_with(|| SendFlow {
             first_seq: x.seq,
-            started_at: now,
             ..Default::default()
         });
-        let _ = f.started_at;
-        if new_flow {
-            checked.push("flow-id-reuse");
-            checked.push("first-sequence-number");
-            if x.seq != 1 && x.seq.saturating_sub(x.fsn_offset) == 0 && judged {
-                // Decided at the end: a lower sequence number seen later means
-                // the first ones were only lost before the recording point.
-                f.late_start = Some(Finding {
-                    invariant: "first-sequence-number",
-                    index: d.index,
-                    time: d.time,
-                    src: d.src,
-                    message: format!(
-                        "flow {} starts at sequence number {} (FSN 0; no lower sequence number ever seen)",
-                        x.flow, x.seq
-                    ),
-                });
-            }
-        } else if f.late_start.is_some() && x.seq < f.first_seq {
-            f.late_start = None;
-        }
-        checked.push("sequence-numbers");
-        if x.seq == 0 {
-            out.push((
-                "sequence-numbers",
-                format!("flow {}: sequence number 0", x.flow),
-            ));
-        }
-        if !abandon && x.fsn_offset == 0 {
-            out.push((
-                "sequence-numbers",
-                format!(
-                    "flow {} seq {}: fsnOffset 0 without the abandon flag (FSN equals an outstanding sequence number)",
-                    x.flow, x.seq
-                ),
-            ));
-        }
-        if x.fsn_offset > x.seq {
-            out.push((
-                "sequence-numbers",
-                format!(
-                    "flow {} seq {}: fsnOffset {} > sequence number",
-                    x.flow, x.seq, x.fsn_offset
-                ),
-            ));
-        }
-        if fsn < f.fsn && !new_flow {
-            out.push((
-                "sequence-numbers",
-                format!(
-                    "flow {} seq {}: FSN {} went back from {}",
-                    x.flow, x.seq, fsn, f.fsn
-                ),
-            ));
-        }
-        let was_abandoned = x.seq <= f.fsn && !new_flow || f.abandoned.contains_range(x.seq, x.seq);
-        if was_abandoned && !abandon {
-            // RFC 7016 §3.6.2.7: an abandoned fragment is not un-abandoned.
-            out.push((
-                "sequence-numbers",
-                format!(
-                    "flow {} seq {} sent again without the abandon flag after it was abandoned or passed by the FSN",
-                    x.flow, x.seq
-                ),
-            ));
-        }
-        if !abandon {
-            match f.frags.get(&x.seq) {
-                Some(&(kind, h)) if kind != x.flags.fragment_control || h != ident => {
-                    out.push((
-                        "sequence-numbers",
-                        format!(
-                            "flow {} seq {} sent again with different content ({} → {})",
-                            x.flow,
-                            x.seq,
-                            frag_name(kind),
-                            frag_name(x.flags.fragment_control)
-                        ),
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    // Contiguity with the neighbours already seen.
-                    let want_cont = |prev: Fragmentation| {
-                        matches!(prev, Fragmentation::Begin | Fragmentation::Middle)
-                    };
-                    let is_cont =
-                        |k: Fragmentation| matches!(k, Fragmentation::Middle | Fragmentation::End);
-                    if let Some(&(prev, _)) = x.seq.checked_sub(1).and_then(|s| f.frags.get(&s))
-                        && want_cont(prev) != is_cont(x.flags.fragment_control)
-                    {
-                        out.push((
-                            "sequence-numbers",
-                            format!(
-                                "flow {}: seq {} is {} after a {} fragment (message fragments must be contiguous)",
-                                x.flow,
-                                x.seq,
-                                frag_name(x.flags.fragment_control),
-                                frag_name(prev)
-                            ),
-                        ));
-                    }
-                    if let Some(&(next, _)) = f.frags.get(&(x.seq + 1))
-                        && want_cont(x.flags.fragment_control) != is_cont(next)
-                    {
-                        out.push((
-                            "sequence-numbers",
-                            format!(
-                                "flow {}: seq {} is {} before a {} fragment (message fragments must be contiguous)",
-                                x.flow,
-                                x.seq,
-                                frag_name(x.flags.fragment_control),
-                                frag_name(next)
-                            ),
-                        ));
-                    }
-                    if !f.sent.contains_range(x.seq, x.seq) {
-                        f.frags.insert(x.seq, (x.flags.fragment_control, ident));
-                    }
-                }
-            }
-        } else {
-            f.abandoned.insert(x.seq);
-        }
-        if !f.sent.contains_range(x.seq, x.seq)
-            && f.first_fsn.values().next_back().is_none_or(|&v| fsn > v)
-        {
-            f.first_fsn.insert(x.seq, fsn);
-        }
-        if resend {
-            if let Some(t) = f.times.get_mut(&x.seq) {
-                t.1 = true;
-            }
-            f.any_resend = true;
-        } else if !f.sent.contains_range(x.seq, x.seq) && x.seq > f.cum_acked {
-            // RFC 7016 §3.6.2.9: no new data while F_OUTSTANDING_BYTES >= the
-            // most recent advertisement. Outstanding here is user data bytes
-            // (fewer than the sender's encoded bytes); the advertisement is the
-            // largest the sender may have had: the latest at least `grace`
-            // old, or any newer one. Judged only before any loss recovery.
-            if !f.any_resend && !f.adverts.is_empty() {
-                let grace = window_grace;
-                let settled = f
-                    .adverts
-                    .iter()
-                    .rev()
-                    .find(|a| a.0 <= now - grace)
-                    .map(|a| a.1);
-                let newer = f
-                    .adverts
-                    .iter()
-                    .filter(|a| a.0 > now - grace)
-                    .map(|a| a.1)
-                    .max();
-                let window = match (settled, newer) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    (a, b) => a.or(b).filter(|_| settled.is_some()),
-                };
-                if let Some(w) = window {
-                    checked.push("receive-window");
-                    let outstanding: u64 = f.times.values().map(|t| t.2).sum();
-                    if outstanding >= w {
-                        out.push((
-                            "receive-window",
-                            format!(
-                                "flow {} seq {}: new data with {outstanding} bytes outstanding and a {w}-byte window advertised",
-                                x.flow, x.seq
-                            ),
-                        ));
-                    }
-                }
-            }
-            first_bytes = x.data.len() as u64;
-            f.times.insert(x.seq, (now, false, first_bytes));
-        }
-        f.sent.insert(x.seq);
-        f.fsn = f.fsn.max(fsn);
-        // Forget fragments behind the FSN (only their neighbour matters).
-        let keep_from = f.fsn.saturating_sub(1);
-        while let Some((&s, _)) = f.frags.first_key_value() {
-            if s >= keep_from {
-                break;
-            }
-            f.frags.pop_first();
-        }
-        if x.flags.fin {
-            f.fin_seq = Some(x.seq);
-        }
-        // Metadata and association (RFC 7016 §2.3.11.1.1, §2.3.11.1.2).
-        checked.push("metadata");
-        let unacked = f.acked_at.is_none();
-        if x.first_in_packet && unacked && metadata.is_none() && !abandon {
-            out.push((
-                "metadata",
-                format!(
-                    "flow {} seq {}: first User Data chunk of the flow in the packet lacks the metadata option while the flow is unacknowledged",
-                    x.flow, x.seq
-                ),
-            ));
-        }
-        if let Some(m) = &metadata {
-            match &f.metadata {
-                Some(old) if old != m => out.push((
-                    "metadata",
-                    format!("flow {}: metadata changed between transmissions", x.flow),
-                )),
-                _ => f.metadata = Some(m.clone()),
-            }
-        }
-        if assocs.len() > 1 {
-            out.push((
-                "metadata",
-                format!(
-                    "flow {}: {} return association options in one chunk",
-                    x.flow,
-                    assocs.len()
-                ),
-            ));
-        }
-        if let Some(&a) = assocs.first() {
-            if new_flow {
-                f.association_first = true;
-            } else if f.association.is_none() && !f.association_first {
-                out.push((
-                    "metadata",
-                    format!(
-                        "flow {}: return association {a} first indicated after the flow's first transmission",
-                        x.flow
-                    ),
-                ));
-            }
-            match f.association {
-                Some(old) if old != a => out.push((
-                    "metadata",
-                    format!(
-                        "flow {}: return association changed from {old} to {a}",
-                        x.flow
-                    ),
-                )),
-                _ => f.association = Some(a),
-            }
-        } else if f.association.is_some() && x.first_in_packet && unacked && !abandon {
-            out.push((
-                "metadata",
-                format!(
-                    "flow {} seq {}: first chunk in the packet lacks the return association while unacknowledged",
-                    x.flow, x.seq
-                ),
-            ));
-        }
-        checked.push("metadata-economy");
-        if meta_n == 2 || assoc_n == 2 && assocs.len() < 2 {
-            out.push((
-                "metadata-economy",
-                format!("flow {}: option repeated in one packet", x.flow),
-            ));
-        }
-        if metadata.as_ref().is_some_and(|m| m.len() > 512) {
-            out.push((
-                "metadata-economy",
-                format!(
-                    "flow {}: {}-byte metadata (SHOULD NOT exceed 512)",
-                    x.flow,
-                    metadata.as_ref().map_or(0, Vec::len)
-                ),
-            ));
-        }
-        if let Some(t) = f.acked_at
-            && (metadata.is_some() || !assocs.is_empty())
-            && now - t > 0.5
-        {
-            out.push((
-                "metadata-economy",
-                format!(
-                    "flow {}: metadata/association sent {:.3} s after the flow was acknowledged",
-                    x.flow,
-                    now - t
-                ),
-            ));
-        }
+        first_sequence_number(f, d, x, new_flow, judged, &mut v);
+        sequence_numbers(f, x, new_flow, &mut v);
+        final_fragment(f, x, &mut v);
+        let first_bytes = receive_window(f, x, now, resend, known, &mut v);
+        record_sent(f, x);
+        metadata(f, x, &opts, new_flow, &mut v);
+        metadata_economy(f, &opts, repeats, now, x.flow, &mut v);
         if first_bytes > 0 {
-            // RFC 7016 §3.5.2 (RFC 5681): the congestion window grows by at
-            // most the bytes each acknowledgement covers, from an initial
-            // window of 4380 bytes. What is in flight here also counts
-            // fragments the sender may already have declared lost, hence the
-            // factor 2 (after loss the window is at most half).
-            let side = self.sides.entry(me).or_default();
-            side.flight += first_bytes;
-            let bound = 2 * (INITIAL_WINDOW + side.acked_upper) + 2 * 1500;
-            // RFC 7016 §3.5.2.1: with TCR from the far end in the last 800 ms
-            // (and no TC data of its own), SSTHRESH acts as 0: from the window
-            // it had when TCR began (at most slow start's bound then), growth
-            // is at most about one segment per round trip.
-            let tcr_active = side
-                .tcr_last
-                .is_some_and(|t| now - t <= TIME_CRITICAL_WINDOW)
-                && side.tc_last.is_none_or(|t| now - t > TIME_CRITICAL_WINDOW);
-            if tcr_active
-                && side.rtt_samples >= 3
-                && let Some(rtt) = side.rtt_min.filter(|r| *r > 0.0)
-            {
-                checked.push("tcr-clamp");
-                let rounds = ((now - side.tcr_since) / rtt).ceil().max(0.0) as u64 + 1;
-                let clamp = 2 * (INITIAL_WINDOW + side.acked_at_tcr + rounds * 2 * SMSS) + 2 * 1500;
-                if side.flight > clamp && !side.tcr_reported {
-                    side.tcr_reported = true;
-                    out.push((
-                        "tcr-clamp",
-                        format!(
-                            "{} bytes in flight {:.2} s ({rounds} round trips of {:.0} ms) into Time Critical Reverse Notification: beyond linear growth ({clamp})",
-                            side.flight,
-                            now - side.tcr_since,
-                            rtt * 1e3
-                        ),
-                    ));
-                }
-            }
-            checked.push("congestion-window");
-            if side.flight > bound {
-                let flight = side.flight;
-                let acked = side.acked_upper;
-                if !side.window_reported {
-                    side.window_reported = true;
-                    out.push((
-                        "congestion-window",
-                        format!(
-                            "{flight} bytes of user data in flight with at most {acked} acknowledged so far: beyond twice the slow-start bound ({bound})"
-                        ),
-                    ));
-                }
-            }
+            congestion(side, first_bytes, now, &mut v);
         }
         if judged {
-            for c in checked {
+            for c in v.checked {
                 self.check(c);
             }
-            for (rule, m) in out {
+            for (rule, m) in v.found {
                 self.violation(rule, d, m);
             }
         }
@@ -1519,7 +1255,7 @@ impl Monitor {
         {
             checked = true;
             f.acked_at.get_or_insert(now);
-            f.adverts.push_back((now, blocks.saturating_mul(1024)));
+            f.adverts.push_back((now, blocks.saturating_mul(1024), cum));
             // Keep the last advertisement older than 2 s and all newer ones.
             while f.adverts.len() > 1 && f.adverts[1].0 < now - 2.0 {
                 f.adverts.pop_front();
@@ -1571,7 +1307,7 @@ impl Monitor {
                 ));
             }
             for &(a, b) in ranges {
-                let covered = f.sent.contains_range(a, b) || b <= fsn_floor.max(f.fsn);
+                let covered = f.sent.covers(a, b) || b <= fsn_floor.max(f.fsn);
                 if !covered {
                     out.push(format!(
                         "flow {flow}: acknowledges {a}..={b}, which includes sequence numbers never sent"
@@ -1605,6 +1341,7 @@ impl Monitor {
             let side = self.sides.entry(them).or_default();
             side.rtt_samples += 1;
             side.rtt_min = Some(side.rtt_min.map_or(r, |m| m.min(r)));
+            side.rtt_last = Some(r);
         }
         if judged && checked {
             self.check("acks");
@@ -1632,27 +1369,545 @@ fn pair_other(k: (Conv, bool)) -> (Conv, bool) {
     (k.0, !k.1)
 }
 
-fn chunk_name(c: &Chunk) -> &'static str {
-    match c {
-        Chunk::PacketFragment(_) => "Packet Fragment",
-        Chunk::IHello(_) => "IHello",
-        Chunk::FIHello(_) => "FIHello",
-        Chunk::RHello(_) => "RHello",
-        Chunk::Redirect(_) => "Redirect",
-        Chunk::RHelloCookieChange(_) => "RHello Cookie Change",
-        Chunk::IIKeying(_) => "IIKeying",
-        Chunk::RIKeying(_) => "RIKeying",
-        Chunk::Ping(_) => "Ping",
-        Chunk::PingReply(_) => "Ping Reply",
-        Chunk::UserData(_) => "User Data",
-        Chunk::NextUserData(_) => "Next User Data",
-        Chunk::BitmapAck(_) => "Bitmap Ack",
-        Chunk::RangeAck(_) => "Range Ack",
-        Chunk::BufferProbe(_) => "Buffer Probe",
-        Chunk::FlowExceptionReport(_) => "Flow Exception Report",
-        Chunk::Close => "Close",
-        Chunk::CloseAck => "Close Ack",
-        Chunk::Unknown { .. } => "unknown chunk",
-        Chunk::Malformed(_) => "malformed chunk",
+/// What the rules concluded about one data chunk: items checked, violations.
+#[derive(Default)]
+struct Verdicts {
+    checked: Vec<&'static str>,
+    found: Vec<(&'static str, String)>,
+}
+
+impl Verdicts {
+    fn check(&mut self, rule: &'static str) {
+        self.checked.push(rule);
+    }
+    fn fail(&mut self, rule: &'static str, message: String) {
+        self.found.push((rule, message));
+    }
+}
+
+/// A data chunk's metadata and return association options.
+struct DataOptions {
+    metadata: Option<Vec<u8>>,
+    assocs: Vec<u64>,
+}
+
+impl DataOptions {
+    fn of(x: &Data<'_>) -> Self {
+        let opts = x.options.map(|o| o.as_slice()).unwrap_or_default();
+        DataOptions {
+            metadata: opts
+                .iter()
+                .find(|o| o.kind == OPT_METADATA)
+                .map(|o| o.value.clone()),
+            assocs: opts
+                .iter()
+                .filter(|o| o.kind == OPT_ASSOCIATION)
+                .filter_map(|o| {
+                    rtmfp::wire::vlu::decode(&o.value, "association")
+                        .ok()
+                        .map(|(v, _)| v)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// RFC 7016 §3.6.2.11: a completed flow's ID comes back (metadata again, a
+/// sequence number not beyond its final one) only after F_COMPLETE_LINGER.
+/// The old flow's record is dropped so the new one starts afresh.
+fn flow_id_reuse(side: &mut Side, x: &Data<'_>, opts: &DataOptions, now: f64, v: &mut Verdicts) {
+    let Some(old) = side.flows.get(&x.flow) else {
+        v.check("flow-id-reuse");
+        return;
+    };
+    let Some(done) = old.completed_at else {
+        return;
+    };
+    if opts.metadata.is_none() || x.seq > old.fin_seq.unwrap_or(0) {
+        return;
+    }
+    v.check("flow-id-reuse");
+    if now - done < COMPLETE_LINGER {
+        v.fail(
+            "flow-id-reuse",
+            format!(
+                "flow {} reopened {:.1} s after it completed (F_COMPLETE_LINGER is 130 s)",
+                x.flow,
+                now - done
+            ),
+        );
+    }
+    if let Some(old) = side.flows.remove(&x.flow) {
+        let left: u64 = old.times.values().map(|t| t.2).sum();
+        side.flight = side.flight.saturating_sub(left);
+    }
+}
+
+/// RFC 7016 §3.5.2.2: ERTO >= RTT. A retransmission (by timeout or by
+/// negative acknowledgement) cannot be due before one round trip after the
+/// oldest fragment still outstanding was sent. The round trip seen here
+/// includes the receiver's ack delay (up to 200 ms, §3.6.3.4.2), which the
+/// sender's measurement excludes: allowed for. Returns whether `x` is a resend.
+fn retransmit_timing(side: &Side, x: &Data<'_>, now: f64, v: &mut Verdicts) -> bool {
+    let resend = !x.flags.abandon
+        && side
+            .flows
+            .get(&x.flow)
+            .is_some_and(|f| f.sent.contains(x.seq));
+    if resend && side.rtt_samples >= 3 {
+        v.check("retransmit-timing");
+        let oldest = side
+            .flows
+            .values()
+            .filter_map(|g| g.times.range(g.cum_acked.saturating_add(1)..).next())
+            .map(|(_, t)| t.0)
+            .fold(f64::INFINITY, f64::min);
+        let rtt = side.rtt_min.unwrap_or(0.0);
+        if oldest.is_finite() && now - oldest < rtt - 0.202 {
+            v.fail(
+                "retransmit-timing",
+                format!(
+                    "flow {} seq {} resent {:.0} ms after the oldest outstanding fragment was sent; round trips here take at least {:.0} ms",
+                    x.flow,
+                    x.seq,
+                    (now - oldest) * 1e3,
+                    rtt * 1e3
+                ),
+            );
+        }
+    }
+    resend
+}
+
+/// The latest recording time of an advertisement the sender surely had when
+/// it wrote its current packet (RFC 7016 §3.6.2.9 judges what the sender
+/// knew). A sender writing packets back to back does not read its input in
+/// between, so what it knew is what it had when its current run of packets
+/// began (a run: packets less than a round trip or [`RUN_GAP`] apart). An advertisement
+/// recorded at the receiver reaches the sender half a round trip later, and
+/// the sender's data takes the other half to come back: so the sender had
+/// every advertisement recorded one round trip before its run began. The
+/// round trips measured here (first transmission to its first
+/// acknowledgement) include the receiver's ack delay, so they are never
+/// shorter than the path's; the latest one counts when queues grow. Before
+/// any measurement, the longest ack delay the RFC allows (200 ms).
+fn known_before(side: &Side) -> f64 {
+    side.run_start - round_trip(side)
+}
+
+fn round_trip(side: &Side) -> f64 {
+    match (side.rtt_min, side.rtt_last) {
+        (Some(m), Some(l)) => m.max(l),
+        _ => 0.2,
+    }
+}
+
+/// RFC 7016 §2.3.11: the first sequence number of a flow SHOULD be 1 (judged
+/// at the end: a lower one seen later means the first were lost before the
+/// recording point).
+fn first_sequence_number(
+    f: &mut SendFlow,
+    d: &DecodedPacket,
+    x: &Data<'_>,
+    new_flow: bool,
+    judged: bool,
+    v: &mut Verdicts,
+) {
+    if new_flow {
+        v.check("first-sequence-number");
+        if x.seq != 1 && x.seq.saturating_sub(x.fsn_offset) == 0 && judged {
+            f.late_start = Some(Finding {
+                invariant: "first-sequence-number",
+                index: d.index,
+                time: d.time,
+                src: d.src,
+                message: format!(
+                    "flow {} starts at sequence number {} (FSN 0; no lower sequence number ever seen)",
+                    x.flow, x.seq
+                ),
+            });
+        }
+    } else if f.late_start.is_some() && x.seq < f.first_seq {
+        f.late_start = None;
+    }
+}
+
+/// RFC 7016 §2.3.11, §3.6.1.2, §3.6.2.3, §3.6.2.7: sequence numbers positive,
+/// fsnOffset neither 0 (unless abandoned) nor above the sequence number, the
+/// FSN never going back, no un-abandoning, a sequence number keeps its
+/// content, and a message's fragments are contiguous.
+fn sequence_numbers(f: &mut SendFlow, x: &Data<'_>, new_flow: bool, v: &mut Verdicts) {
+    const RULE: &str = "sequence-numbers";
+    let abandon = x.flags.abandon;
+    let fsn = x.seq.saturating_sub(x.fsn_offset);
+    v.check(RULE);
+    if x.seq == 0 {
+        v.fail(RULE, format!("flow {}: sequence number 0", x.flow));
+    }
+    if !abandon && x.fsn_offset == 0 {
+        v.fail(
+            RULE,
+            format!(
+                "flow {} seq {}: fsnOffset 0 without the abandon flag (FSN equals an outstanding sequence number)",
+                x.flow, x.seq
+            ),
+        );
+    }
+    if x.fsn_offset > x.seq {
+        v.fail(
+            RULE,
+            format!(
+                "flow {} seq {}: fsnOffset {} > sequence number",
+                x.flow, x.seq, x.fsn_offset
+            ),
+        );
+    }
+    if fsn < f.fsn && !new_flow {
+        v.fail(
+            RULE,
+            format!(
+                "flow {} seq {}: FSN {} went back from {}",
+                x.flow, x.seq, fsn, f.fsn
+            ),
+        );
+    }
+    let was_abandoned = x.seq <= f.fsn && !new_flow || f.abandoned.contains(x.seq);
+    if was_abandoned && !abandon {
+        // RFC 7016 §3.6.2.7: an abandoned fragment is not un-abandoned.
+        v.fail(
+            RULE,
+            format!(
+                "flow {} seq {} sent again without the abandon flag after it was abandoned or passed by the FSN",
+                x.flow, x.seq
+            ),
+        );
+    }
+    if abandon {
+        f.abandoned.insert(x.seq, x.seq);
+        return;
+    }
+    let ident = hash(x.data);
+    let kind = x.flags.fragment_control;
+    match f.frags.get(&x.seq) {
+        Some(&(old, h)) if old != kind || h != ident => v.fail(
+            RULE,
+            format!(
+                "flow {} seq {} sent again with different content ({} → {})",
+                x.flow,
+                x.seq,
+                frag_name(old),
+                frag_name(kind)
+            ),
+        ),
+        Some(_) => {}
+        None => {
+            // RFC 7016 §2.3.11: a multi-fragment message's sequence numbers
+            // are contiguous; judged against the neighbours already seen.
+            let want_cont =
+                |prev: Fragmentation| matches!(prev, Fragmentation::Begin | Fragmentation::Middle);
+            let is_cont =
+                |k: Fragmentation| matches!(k, Fragmentation::Middle | Fragmentation::End);
+            if let Some(&(prev, _)) = x.seq.checked_sub(1).and_then(|s| f.frags.get(&s))
+                && want_cont(prev) != is_cont(kind)
+            {
+                v.fail(
+                    RULE,
+                    format!(
+                        "flow {}: seq {} is {} after a {} fragment (message fragments must be contiguous)",
+                        x.flow,
+                        x.seq,
+                        frag_name(kind),
+                        frag_name(prev)
+                    ),
+                );
+            }
+            if let Some(&(next, _)) = f.frags.get(&(x.seq + 1))
+                && want_cont(kind) != is_cont(next)
+            {
+                v.fail(
+                    RULE,
+                    format!(
+                        "flow {}: seq {} is {} before a {} fragment (message fragments must be contiguous)",
+                        x.flow,
+                        x.seq,
+                        frag_name(kind),
+                        frag_name(next)
+                    ),
+                );
+            }
+            if !f.sent.contains(x.seq) {
+                f.frags.insert(x.seq, (kind, ident));
+            }
+        }
+    }
+}
+
+/// RFC 7016 §2.3.11 ("final: this is the last sequence number of the flow")
+/// and §3.6.2.11 (F_FINAL_SN): no sequence number beyond the final one, and
+/// one final sequence number per flow.
+fn final_fragment(f: &mut SendFlow, x: &Data<'_>, v: &mut Verdicts) {
+    const RULE: &str = "final-fragment";
+    v.check(RULE);
+    if let Some(fin) = f.fin_seq {
+        if x.seq > fin {
+            v.fail(
+                RULE,
+                format!(
+                    "flow {} seq {}: sent beyond the flow's final sequence number {fin}",
+                    x.flow, x.seq
+                ),
+            );
+        } else if x.flags.fin && x.seq != fin {
+            v.fail(
+                RULE,
+                format!(
+                    "flow {}: final flag on seq {} after it was on seq {fin}",
+                    x.flow, x.seq
+                ),
+            );
+        }
+    } else if x.flags.fin
+        && let Some(max) = f.sent.max()
+        && max > x.seq
+    {
+        v.fail(
+            RULE,
+            format!(
+                "flow {}: final flag on seq {} after seq {max} was sent",
+                x.flow, x.seq
+            ),
+        );
+    }
+    if x.flags.fin && f.fin_seq.is_none() {
+        f.fin_seq = Some(x.seq);
+    }
+}
+
+/// RFC 7016 §3.6.2.9: no new data while F_OUTSTANDING_BYTES >= the most
+/// recent advertisement the sender had. Outstanding here is user data bytes
+/// (fewer than the sender's encoded bytes); the advertisement is the largest
+/// the sender may have had: the latest recorded by `known` (see
+/// [`known_before`]), or any newer one. Judged only before any loss recovery.
+/// Records a first transmission's time and size; returns its size (0 for a
+/// repeat).
+fn receive_window(
+    f: &mut SendFlow,
+    x: &Data<'_>,
+    now: f64,
+    resend: bool,
+    known: f64,
+    v: &mut Verdicts,
+) -> u64 {
+    if resend {
+        if let Some(t) = f.times.get_mut(&x.seq) {
+            t.1 = true;
+        }
+        f.any_resend = true;
+        return 0;
+    }
+    if f.sent.contains(x.seq) || x.seq <= f.cum_acked {
+        return 0;
+    }
+    if !f.any_resend && !f.adverts.is_empty() {
+        // The sender's FSN is evidence too: while nothing was abandoned, it
+        // can only reach a sequence number once an acknowledgement covering
+        // it arrived (§3.6.2.3), so the sender had that ack (or a later one).
+        let fsn = x.seq.saturating_sub(x.fsn_offset);
+        let by_fsn = (fsn > 0 && f.abandoned.is_empty())
+            .then(|| f.adverts.iter().find(|a| a.2 >= fsn).map(|a| a.0))
+            .flatten();
+        let known = by_fsn.map_or(known, |t| t.max(known));
+        let settled = f.adverts.iter().rev().find(|a| a.0 <= known).map(|a| a.1);
+        let newer = f.adverts.iter().filter(|a| a.0 > known).map(|a| a.1).max();
+        if let Some(w) = settled.map(|s| newer.map_or(s, |n| s.max(n))) {
+            v.check("receive-window");
+            let outstanding: u64 = f.times.values().map(|t| t.2).sum();
+            if outstanding >= w {
+                v.fail(
+                    "receive-window",
+                    format!(
+                        "flow {} seq {}: new data with {outstanding} bytes outstanding and a {w}-byte window advertised {:.1} ms earlier (a round trip before this run of packets began)",
+                        x.flow,
+                        x.seq,
+                        (now - known) * 1e3
+                    ),
+                );
+            }
+        }
+    }
+    let bytes = x.data.len() as u64;
+    f.times.insert(x.seq, (now, false, bytes));
+    bytes
+}
+
+/// Updates what the flow has shown: sequence numbers sent, the FSN, the FSN
+/// of first transmissions; forgets fragments the FSN has passed.
+fn record_sent(f: &mut SendFlow, x: &Data<'_>) {
+    let fsn = x.seq.saturating_sub(x.fsn_offset);
+    if !f.sent.contains(x.seq) && f.first_fsn.values().next_back().is_none_or(|&v| fsn > v) {
+        f.first_fsn.insert(x.seq, fsn);
+    }
+    f.sent.insert(x.seq, x.seq);
+    f.fsn = f.fsn.max(fsn);
+    let keep_from = f.fsn.saturating_sub(1);
+    while let Some((&s, _)) = f.frags.first_key_value() {
+        if s >= keep_from {
+            break;
+        }
+        f.frags.pop_first();
+    }
+}
+
+/// RFC 7016 §2.3.11.1.1, §2.3.11.1.2: metadata (and the return association)
+/// ride the first User Data chunk of the flow in every packet until the flow
+/// is acknowledged, unchanged; one association, indicated from the start.
+fn metadata(f: &mut SendFlow, x: &Data<'_>, opts: &DataOptions, new_flow: bool, v: &mut Verdicts) {
+    const RULE: &str = "metadata";
+    v.check(RULE);
+    let abandon = x.flags.abandon;
+    let unacked = f.acked_at.is_none();
+    if x.first_in_packet && unacked && opts.metadata.is_none() && !abandon {
+        v.fail(
+            RULE,
+            format!(
+                "flow {} seq {}: first User Data chunk of the flow in the packet lacks the metadata option while the flow is unacknowledged",
+                x.flow, x.seq
+            ),
+        );
+    }
+    if let Some(m) = &opts.metadata {
+        match &f.metadata {
+            Some(old) if old != m => v.fail(
+                RULE,
+                format!("flow {}: metadata changed between transmissions", x.flow),
+            ),
+            _ => f.metadata = Some(m.clone()),
+        }
+    }
+    if opts.assocs.len() > 1 {
+        v.fail(
+            RULE,
+            format!(
+                "flow {}: {} return association options in one chunk",
+                x.flow,
+                opts.assocs.len()
+            ),
+        );
+    }
+    if let Some(&a) = opts.assocs.first() {
+        if new_flow {
+            f.association_first = true;
+        } else if f.association.is_none() && !f.association_first {
+            v.fail(
+                RULE,
+                format!(
+                    "flow {}: return association {a} first indicated after the flow's first transmission",
+                    x.flow
+                ),
+            );
+        }
+        match f.association {
+            Some(old) if old != a => v.fail(
+                RULE,
+                format!(
+                    "flow {}: return association changed from {old} to {a}",
+                    x.flow
+                ),
+            ),
+            _ => f.association = Some(a),
+        }
+    } else if f.association.is_some() && x.first_in_packet && unacked && !abandon {
+        v.fail(
+            RULE,
+            format!(
+                "flow {} seq {}: first chunk in the packet lacks the return association while unacknowledged",
+                x.flow, x.seq
+            ),
+        );
+    }
+}
+
+/// RFC 7016 §2.3.11.1.1, §2.3.11.1.2 (SHOULD): options not repeated in a
+/// packet, not sent once acknowledged, metadata at most 512 bytes.
+fn metadata_economy(
+    f: &SendFlow,
+    opts: &DataOptions,
+    (meta_n, assoc_n): (u32, u32),
+    now: f64,
+    flow: u64,
+    v: &mut Verdicts,
+) {
+    const RULE: &str = "metadata-economy";
+    v.check(RULE);
+    if meta_n == 2 || assoc_n == 2 && opts.assocs.len() < 2 {
+        v.fail(RULE, format!("flow {flow}: option repeated in one packet"));
+    }
+    if let Some(m) = opts.metadata.as_ref().filter(|m| m.len() > 512) {
+        v.fail(
+            RULE,
+            format!(
+                "flow {flow}: {}-byte metadata (SHOULD NOT exceed 512)",
+                m.len()
+            ),
+        );
+    }
+    if let Some(t) = f.acked_at
+        && (opts.metadata.is_some() || !opts.assocs.is_empty())
+        && now - t > 0.5
+    {
+        v.fail(
+            RULE,
+            format!(
+                "flow {flow}: metadata/association sent {:.3} s after the flow was acknowledged",
+                now - t
+            ),
+        );
+    }
+}
+
+/// RFC 7016 §3.5.2 (RFC 5681): the congestion window grows by at most the
+/// bytes each acknowledgement covers, from an initial window of 4380 bytes.
+/// What is in flight here also counts fragments the sender may already have
+/// declared lost, hence the factor 2 (after loss the window is at most half).
+/// RFC 7016 §3.5.2.1: with TCR from the far end in the last 800 ms (and no TC
+/// data of its own), SSTHRESH acts as 0: from the window it had when TCR
+/// began, growth is at most about one segment per round trip.
+fn congestion(side: &mut Side, first_bytes: u64, now: f64, v: &mut Verdicts) {
+    side.flight += first_bytes;
+    let bound = 2 * (INITIAL_WINDOW + side.acked_upper) + 2 * 1500;
+    let tcr_active = side
+        .tcr_last
+        .is_some_and(|t| now - t <= TIME_CRITICAL_WINDOW)
+        && side.tc_last.is_none_or(|t| now - t > TIME_CRITICAL_WINDOW);
+    if tcr_active
+        && side.rtt_samples >= 3
+        && let Some(rtt) = side.rtt_min.filter(|r| *r > 0.0)
+    {
+        v.check("tcr-clamp");
+        let rounds = ((now - side.tcr_since) / rtt).ceil().max(0.0) as u64 + 1;
+        let clamp = 2 * (INITIAL_WINDOW + side.acked_at_tcr + rounds * 2 * SMSS) + 2 * 1500;
+        if side.flight > clamp && !side.tcr_reported {
+            side.tcr_reported = true;
+            v.fail(
+                "tcr-clamp",
+                format!(
+                    "{} bytes in flight {:.2} s ({rounds} round trips of {:.0} ms) into Time Critical Reverse Notification: beyond linear growth ({clamp})",
+                    side.flight,
+                    now - side.tcr_since,
+                    rtt * 1e3
+                ),
+            );
+        }
+    }
+    v.check("congestion-window");
+    if side.flight > bound && !side.window_reported {
+        side.window_reported = true;
+        v.fail(
+            "congestion-window",
+            format!(
+                "{} bytes of user data in flight with at most {} acknowledged so far: beyond twice the slow-start bound ({bound})",
+                side.flight, side.acked_upper
+            ),
+        );
     }
 }
