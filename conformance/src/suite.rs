@@ -169,19 +169,22 @@ pub struct Expected {
 impl Expectations {
     pub fn load(path: &Path) -> Result<Expectations, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let e: Expectations = serde_yaml::from_str(&text).map_err(|e| {
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates an expectations file's text (`source` names it in errors).
+    pub fn parse(text: &str, source: &str) -> Result<Expectations, String> {
+        let e: Expectations = serde_yaml::from_str(text).map_err(|e| {
             let (l, c) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
             format!(
-                "{}:{l}:{c}: {}",
-                path.display(),
+                "{source}:{l}:{c}: {}",
                 e.to_string().split(" at line ").next().unwrap_or_default()
             )
         })?;
         for x in &e.expected {
             if x.outcome.is_none() && !x.skip {
                 return Err(format!(
-                    "{}: `{}`: give `outcome:` or `skip: true`",
-                    path.display(),
+                    "{source}: `{}`: give `outcome:` or `skip: true`",
                     x.case
                 ));
             }

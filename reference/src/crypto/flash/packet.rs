@@ -177,8 +177,15 @@ impl PacketCipher for FlashCipher {
             out.extend_from_slice(&[0, 0]);
         }
         out.extend_from_slice(packet);
-        // Fact sheet §2.1: pad with 0xff to a multiple of 16, 0..15 bytes.
-        let pad = (16 - (out.len() - start) % 16) % 16;
+        // Fact sheet §2.1: pad with 0xff to a multiple of 16, 0..15 bytes. The
+        // ciphertext is never empty: with an HMAC and no session sequence number an
+        // empty packet would leave nothing to encrypt, and `open` rightly refuses a
+        // packet without one cipher block, so such a packet is padded to one block
+        // (found by the `flash_seal_open` fuzz target: seal and open are inverses).
+        let pad = match (out.len() - start) % 16 {
+            0 if out.len() == start => 16,
+            r => (16 - r) % 16,
+        };
         out.resize(out.len() + pad, 0xff);
         if self.tx.hmac.is_none() {
             let sum = checksum(&out[at + 2..]);
@@ -405,6 +412,26 @@ mod tests {
         assert!(w2.check(9).is_ok());
         assert!(w2.check(41).is_ok());
         assert_eq!(w2.check(40), Err(CryptoError::Replay(40)));
+    }
+
+    // Regression (fuzz target `flash_seal_open`): an empty packet sealed with an
+    // HMAC and no session sequence number used to be the bare tag, which `open`
+    // rejected as `TooShort`. Every framing must open what it sealed.
+    #[test]
+    fn empty_packet_round_trips_in_every_framing() {
+        for hmac in [None, Some(4), Some(10), Some(32)] {
+            for sseq in [false, true] {
+                let mut c = kat_d_initiator(hmac, sseq);
+                let mut enc = Vec::new();
+                c.seal(&[], &mut enc);
+                let o = c
+                    .open(&enc)
+                    .unwrap_or_else(|e| panic!("hmac {hmac:?} sseq {sseq}: {e}"));
+                assert!(o.packet.iter().all(|&b| b == 0xff), "only padding");
+                assert!(o.packet.len() <= 16);
+                assert_eq!(enc.len() - hmac.unwrap_or(0), 16);
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,102 @@
+//! The bodies of the `rtmfp` fuzz targets, their seed corpora and dictionary.
+//!
+//! Each target is a plain `fn(&[u8])` that calls the same entry points production
+//! code calls (`rtmfp::wire`, the crypto profiles, the capture reader and decoder,
+//! the key log, the conformance suite's YAML loaders, the sans-IO `Endpoint` and
+//! the simulator) and panics when a property fails. `fuzz/` wraps each one in a
+//! `libfuzzer_sys::fuzz_target!`; this crate's tests replay every target's seeds
+//! and every saved regression input without libFuzzer, so `cargo test` exercises
+//! all of them on every run.
+
+pub mod arb;
+pub mod fixtures;
+pub mod seeds;
+pub mod stateful;
+pub mod targets;
+
+/// A fuzz target: its name (the file name under `fuzz/fuzz_targets/`) and body.
+pub struct Target {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub run: fn(&[u8]),
+}
+
+macro_rules! target {
+    ($m:ident :: $f:ident, $what:expr) => {
+        Target {
+            name: stringify!($f),
+            what: $what,
+            run: $m::$f,
+        }
+    };
+}
+
+/// Every target, in the order the driver runs them.
+pub const TARGETS: &[Target] = &[
+    target!(targets::vlu, "RFC 7016 §2.1.2 VLU decode/encode"),
+    target!(targets::option_list, "§2.1.3-4 Option, Marker, Option List"),
+    target!(targets::address, "§2.1.5 address_t"),
+    target!(targets::header, "§2.2.4 packet header"),
+    target!(
+        targets::chunk,
+        "§2.3 every chunk parser (type byte + payload)"
+    ),
+    target!(targets::packet, "§2.2.4 whole plain packet"),
+    target!(targets::multiplex, "§2.2.2 session ID scrambling"),
+    target!(
+        targets::flash_open_default,
+        "RFC 7425 open + parse, Default Session Key"
+    ),
+    target!(
+        targets::flash_open_session,
+        "RFC 7425 open + parse, fixed session keys, HMAC/SSEQ variants"
+    ),
+    target!(targets::plain_open, "plain profile open + parse"),
+    target!(
+        targets::flash_seal_open,
+        "RFC 7425 seal then open is the identity (all framings)"
+    ),
+    target!(
+        targets::plain_seal_open,
+        "plain profile seal then open is the identity"
+    ),
+    target!(targets::certificate, "RFC 7425 certificate"),
+    target!(
+        targets::epd,
+        "RFC 7425 endpoint discriminator (bytes and spec text)"
+    ),
+    target!(targets::keying_component, "RFC 7425 session key components"),
+    target!(targets::tc_metadata, "RFC 7425 TC metadata"),
+    target!(targets::keylog, "key log text"),
+    target!(targets::scenario_yaml, "conformance scenario YAML"),
+    target!(targets::expectations_yaml, "conformance expectations YAML"),
+    target!(
+        targets::capture_frame,
+        "pcap frame decoding (link type + frame)"
+    ),
+    target!(
+        targets::capture_file,
+        "pcap/pcapng reading + the capture decoder over a whole file"
+    ),
+    target!(
+        targets::chunk_roundtrip,
+        "parse(emit(x)) == x for arbitrary chunks"
+    ),
+    target!(
+        targets::packet_roundtrip,
+        "parse(emit(x)) == x for arbitrary packets"
+    ),
+    target!(
+        stateful::endpoint_server,
+        "an Endpoint as server under arbitrary datagrams and time"
+    ),
+    target!(
+        stateful::endpoint_pair,
+        "two Endpoints over the simulator, mutated traffic, app calls"
+    ),
+];
+
+/// The target named `name`.
+pub fn target(name: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.name == name)
+}
