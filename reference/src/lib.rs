@@ -16,5 +16,6 @@ pub mod keylog;
 pub mod runtime;
 pub mod session;
 pub mod sim;
+pub mod stats;
 pub mod time;
 pub mod wire;

@@ -51,7 +51,9 @@ fn s3_3_iikeying_for_session_id_zero_is_refused() {
         "no RIKeying for session ID 0"
     );
     assert_eq!(
-        server.stats.dropped("IIKeying with initiatorSessionID 0"),
+        server
+            .stats
+            .dropped(rtmfp::stats::DropReason::IIKeyingSessionIdZero),
         1
     );
     // The genuine one is answered.

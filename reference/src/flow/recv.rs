@@ -41,7 +41,7 @@ pub struct DataOutcome {
     /// The flow is complete and everything was delivered.
     pub complete: bool,
     /// The fragment was not stored because of a resource limit.
-    pub dropped: Option<&'static str>,
+    pub dropped: Option<crate::stats::DropReason>,
 }
 
 /// Counters of a receiving flow.
@@ -148,14 +148,14 @@ impl RecvFlow {
         let new_ranges = usize::from(self.seq.would_add_range(sn, sn))
             + usize::from(fsn > 0 && self.seq.would_add_range(0, fsn));
         if self.seq.len() + new_ranges > MAX_RANGES {
-            out.dropped = Some("flow sequence set too fragmented");
+            out.dropped = Some(crate::stats::DropReason::SequenceSetTooFragmented);
             out.ack_now = true;
             return out;
         }
         let storing =
             self.state == RecvState::RF_OPEN && !self.seq.contains(sn) && !c.flags.abandon;
         if storing && self.buffered + c.user_data.len() > self.capacity + OVERCOMMIT {
-            out.dropped = Some("receive buffer overrun beyond the advertised window");
+            out.dropped = Some(crate::stats::DropReason::ReceiveBufferOverrun);
             out.ack_now = true;
             return out;
         }

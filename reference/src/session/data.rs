@@ -13,9 +13,9 @@ use crate::congestion::trace::{Sample, Trace, TraceEvent};
 use crate::congestion::{
     AppendixA, BurstAvoidance, CongestionController, Reno, Rtt, TimeCriticalState, Timestamps,
 };
-use crate::endpoint::Stats;
 use crate::flow::{FlowError, RecvFlow, RecvState, SendFlow, SendState};
 use crate::session::config::{CongestionAlgorithm, EndpointConfig};
+use crate::stats::{DropReason, Stats};
 use crate::time::Instant;
 use crate::wire::{BufferProbe, Chunk, Header, Mode, Packet, UserData, user_data_option, vlu};
 
@@ -384,11 +384,11 @@ impl Data {
             Chunk::NextUserData(n) => {
                 // §2.3.12: it follows a User Data or Next User Data chunk in the packet.
                 let Some(prev) = self.packet.last_user_data.as_ref() else {
-                    stats.drop("Next User Data without a preceding User Data");
+                    stats.drop(DropReason::NextUserDataWithoutUserData);
                     return self.take_events();
                 };
                 let Some(u) = n.expand(prev) else {
-                    stats.drop("Next User Data sequence number overflow");
+                    stats.drop(DropReason::NextUserDataOverflow);
                     return self.take_events();
                 };
                 self.packet.last_user_data = Some(u.clone());
@@ -411,7 +411,7 @@ impl Data {
                         f.should_ack = true;
                         self.ack_now = true;
                     }
-                    _ => stats.drop("Buffer Probe for an unknown flow"),
+                    _ => stats.drop(DropReason::BufferProbeUnknownFlow),
                 }
             }
             Chunk::FlowExceptionReport(e) => match self.send.get_mut(&e.flow_id) {
@@ -423,9 +423,9 @@ impl Data {
                         });
                     }
                 }
-                None => stats.drop("Flow Exception Report for an unknown flow"),
+                None => stats.drop(DropReason::ExceptionUnknownFlow),
             },
-            other => stats.drop(format!("{} ignored in the data plane", other.name())),
+            other => stats.drop_with(DropReason::DataPlaneChunkIgnored, other.name()),
         }
         self.take_events()
     }
@@ -548,7 +548,7 @@ impl Data {
         // §3.5.2.3: an acknowledgement resets DATA_PACKET_COUNT.
         self.burst.on_ack();
         let Some(f) = self.send.get_mut(&flow) else {
-            return stats.drop("acknowledgement for an unknown flow");
+            return stats.drop(DropReason::AckUnknownFlow);
         };
         let o = f.on_ack(now, acked, blocks.saturating_mul(1024));
         if o.acked_bytes > 0 {

@@ -48,6 +48,18 @@ pub enum FragmentDrop {
     Inconsistent,
 }
 
+impl FragmentDrop {
+    /// The endpoint's counter for this drop.
+    pub fn reason(self) -> crate::stats::DropReason {
+        use crate::stats::DropReason;
+        match self {
+            FragmentDrop::ModeMismatch => DropReason::FragmentModeMismatch,
+            FragmentDrop::Limit => DropReason::FragmentLimit,
+            FragmentDrop::Inconsistent => DropReason::FragmentInconsistent,
+        }
+    }
+}
+
 /// Limits on reassembly (§3.4: a receiver SHOULD limit the number of concurrent
 /// reassembly buffers and the size of each; 65536 bytes is the suggested default).
 #[derive(Debug, Clone, Copy)]

@@ -27,6 +27,7 @@ use crate::session::fragment::{self, Reassembler};
 use crate::session::handshake::{Candidate, Retry};
 use crate::session::{Data, SessionEvent};
 use crate::sim;
+pub use crate::stats::{DropReason, Stats};
 use crate::time::Instant;
 use crate::wire::{
     Address, Chunk, FIHello, Header, IHello, IIKeying, Mode, Origin, Packet, RHello,
@@ -113,28 +114,6 @@ pub enum Event {
         session_id: Option<u32>,
         reason: String,
     },
-}
-
-/// Why a datagram, packet or chunk was dropped or ignored: a counter per reason.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Stats {
-    pub datagrams_in: u64,
-    pub datagrams_out: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub drops: BTreeMap<String, u64>,
-}
-
-impl Stats {
-    pub fn drop(&mut self, reason: impl Into<String>) {
-        let r = reason.into();
-        tracing::debug!(reason = %r, "drop");
-        *self.drops.entry(r).or_default() += 1;
-    }
-
-    pub fn dropped(&self, reason: &str) -> u64 {
-        self.drops.get(reason).copied().unwrap_or(0)
-    }
 }
 
 /// The initiator's state while opening (S_IHELLO_SENT, S_KEYING_SENT).
@@ -356,11 +335,22 @@ impl Endpoint {
         self.sessions.values().map(|b| &**b)
     }
 
-    /// Per-initiator state held before a valid IIKeying: none, by design
-    /// (§3.5.1.1.2); this counts everything the endpoint keeps per far end, for
-    /// tests that assert it stays zero under spoofed IHellos.
+    /// Everything the endpoint holds that input can grow, as a count of entries:
+    /// sessions and their session-ID index, reassembly buffers (§3.4), startup
+    /// pacers and the datagrams they hold, closed sessions kept for taps, and the
+    /// datagrams and events not yet polled. Per-initiator state before a valid
+    /// IIKeying is none, by design (§3.5.1.1.2): tests assert this stays flat
+    /// under floods of spoofed or malformed startup packets. (The drop counters
+    /// are a fixed array, [`Stats::drops`], and need no counting.)
     pub fn state_size(&self) -> usize {
-        self.sessions.len() + self.by_sid.len() + self.reassembly.len() + self.pacers.len()
+        self.sessions.len()
+            + self.by_sid.len()
+            + self.reassembly.len()
+            + self.pacers.len()
+            + self.pacers.values().map(|p| p.queue.len()).sum::<usize>()
+            + self.closed_taps.len()
+            + self.outbox.len()
+            + self.events.len()
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -511,8 +501,7 @@ impl Endpoint {
         let plain = match Packet::new(header, chunks).to_bytes() {
             Ok(p) => p,
             Err(e) => {
-                self.stats
-                    .drop(format!("outgoing startup packet not encodable: {e}"));
+                self.stats.drop_with(DropReason::OutgoingUnencodable, e);
                 return;
             }
         };
@@ -763,7 +752,7 @@ impl Endpoint {
             Ok(x) => x,
             Err(_) => {
                 self.tap_undecodable(from, None, "datagram shorter than a session ID");
-                return self.stats.drop("datagram shorter than a session ID");
+                return self.stats.drop(DropReason::ShortDatagram);
             }
         };
         if sid == multiplex::STARTUP_SESSION_ID {
@@ -771,7 +760,7 @@ impl Endpoint {
                 Ok(o) => o,
                 Err(e) => {
                     self.tap_undecodable(from, Some(sid), &format!("startup packet: {e}"));
-                    return self.stats.drop(format!("startup packet: {e}"));
+                    return self.stats.drop_with(DropReason::StartupUndecryptable, e);
                 }
             };
             self.tap_packet(None, from, sid, true, &opened.packet);
@@ -789,7 +778,7 @@ impl Endpoint {
             {
                 let h = c.0;
                 self.tap_packet(Some(h), from, sid, false, &o.packet);
-                return self.stats.drop("packet for a closed session");
+                return self.stats.drop(DropReason::ClosedSession);
             }
             // Perhaps a startup packet to a session ID we do not know (tap only).
             if self.config.tap {
@@ -800,7 +789,7 @@ impl Endpoint {
                     }
                 }
             }
-            return self.stats.drop("unknown session ID");
+            return self.stats.drop(DropReason::UnknownSessionId);
         };
         let state = self.sessions[&h].state;
         if state == State::S_KEYING_SENT {
@@ -816,7 +805,7 @@ impl Endpoint {
                     );
                     return self
                         .stats
-                        .drop(format!("startup packet to opening session: {e}"));
+                        .drop_with(DropReason::OpeningSessionUndecryptable, e);
                 }
             };
             self.tap_packet(Some(h), from, sid, true, &opened.packet);
@@ -824,7 +813,7 @@ impl Endpoint {
         }
         let s = self.sessions.get_mut(&h).expect("indexed");
         let Some(cipher) = s.cipher.as_mut() else {
-            return self.stats.drop("session has no keys");
+            return self.stats.drop(DropReason::NoKeys);
         };
         let opened = match cipher.open(encrypted) {
             Ok(o) => o,
@@ -839,7 +828,7 @@ impl Endpoint {
                     }
                 }
                 // RFC 7016 §2.2.3: SHALL discard packets that fail integrity.
-                return self.stats.drop(format!("session packet: {e}"));
+                return self.stats.drop_with(DropReason::SessionUndecryptable, e);
             }
         };
         self.tap_packet(Some(h), from, sid, false, &opened.packet);
@@ -912,11 +901,11 @@ impl Endpoint {
     ) {
         let packet = match Packet::parse(plain) {
             Ok(p) => p,
-            Err(e) => return self.stats.drop(format!("startup packet: {e}")),
+            Err(e) => return self.stats.drop_with(DropReason::StartupUnparsable, e),
         };
         // §2.2.4: session startup chunks are only allowed in mode 3.
         if packet.header.mode != Mode::Startup {
-            return self.stats.drop("non-startup mode with the default key");
+            return self.stats.drop(DropReason::NonStartupModeDefaultKey);
         }
         let mut ihellos = 0;
         for c in packet.chunks {
@@ -951,20 +940,20 @@ impl Endpoint {
                             {
                                 self.handle_startup_plain(now, from, sid, &whole, depth + 1);
                             } else {
-                                self.stats.drop("reassembled packet with another mode");
+                                self.stats.drop(DropReason::ReassembledModeMismatch);
                             }
                         }
                         Ok(None) => {}
-                        Err(e) => self.stats.drop(format!("packet fragment: {e:?}")),
+                        Err(e) => self.stats.drop(e.reason()),
                     }
                 }
-                Chunk::Malformed(m) => self.stats.drop(format!(
-                    "malformed chunk {:#04x}: {}",
-                    m.chunk_type, m.error
-                )),
+                Chunk::Malformed(m) => self.stats.drop_with(
+                    DropReason::MalformedChunk,
+                    format_args!("{:#04x}: {}", m.chunk_type, m.error),
+                ),
                 other => self
                     .stats
-                    .drop(format!("chunk {} not allowed here", other.name())),
+                    .drop_with(DropReason::StartupChunkNotAllowed, other.name()),
             }
         }
     }
@@ -1003,9 +992,7 @@ impl Endpoint {
             return self.send_startup(now, from, 0, vec![Chunk::RHello(rh)]);
         }
         if forwarded.is_some() {
-            return self
-                .stats
-                .drop("FIHello for an EPD that does not select us");
+            return self.stats.drop(DropReason::FIHelloNotForUs);
         }
         // Redirector (§3.5.1.4): static rules.
         let rule = self
@@ -1054,7 +1041,7 @@ impl Endpoint {
                 return;
             }
         }
-        self.stats.drop("IHello for an EPD that does not select us");
+        self.stats.drop(DropReason::IHelloNotForUs);
     }
 
     fn opening_by_tag(&self, tag: &[u8]) -> Option<SessionHandle> {
@@ -1067,12 +1054,10 @@ impl Endpoint {
     /// §3.5.1.1.1: a Redirect for an S_IHELLO_SENT session adds candidates.
     fn on_redirect(&mut self, now: Instant, from: SocketAddr, r: Redirect) {
         let Some(h) = self.opening_by_tag(&r.tag_echo) else {
-            return self.stats.drop("Redirect with an unknown tag");
+            return self.stats.drop(DropReason::RedirectUnknownTag);
         };
         if self.sessions[&h].state != State::S_IHELLO_SENT {
-            return self
-                .stats
-                .drop("Redirect for a session not in S_IHELLO_SENT");
+            return self.stats.drop(DropReason::RedirectWrongState);
         }
         // §2.3.5: no destinations = an Implied Redirect to the packet's source.
         let dests: Vec<SocketAddr> = if r.redirect_destinations.is_empty() {
@@ -1089,23 +1074,23 @@ impl Endpoint {
     /// §3.5.1.1.1: the first acceptable RHello selects the responder.
     fn on_rhello(&mut self, now: Instant, from: SocketAddr, r: RHello) {
         let Some(h) = self.opening_by_tag(&r.tag_echo) else {
-            return self.stats.drop("RHello with an unknown tag");
+            return self.stats.drop(DropReason::RHelloUnknownTag);
         };
         let s = &self.sessions[&h];
         if s.state != State::S_IHELLO_SENT {
-            return self.stats.drop("RHello for a session not in S_IHELLO_SENT");
+            return self.stats.drop(DropReason::RHelloWrongState);
         }
         let epd = s.opening.as_ref().expect("opening").epd.clone();
         if !self
             .profile
             .epd_selects_certificate(&epd, &r.responder_certificate)
         {
-            return self
-                .stats
-                .drop("RHello certificate not selected by the EPD");
+            return self.stats.drop(DropReason::RHelloCertificateNotSelected);
         }
         if let Err(e) = self.profile.validate_certificate(&r.responder_certificate) {
-            return self.stats.drop(format!("RHello certificate invalid: {e}"));
+            return self
+                .stats
+                .drop_with(DropReason::RHelloCertificateInvalid, e);
         }
         // §3.5.1.1.1 step 1: a duplicate of an existing S_KEYING_SENT/S_OPEN session
         // with the same canonical EPD SHOULD be aborted in favour of that one.
@@ -1175,13 +1160,11 @@ impl Endpoint {
         let s = self.sessions.get_mut(&h).expect("indexed");
         let Some(o) = s.opening.as_mut() else { return };
         if s.state != State::S_KEYING_SENT || o.cookie != c.old_cookie {
-            return self
-                .stats
-                .drop("Cookie Change that does not match our cookie");
+            return self.stats.drop(DropReason::CookieChangeMismatch);
         }
         // §3.5.1.2: SHOULD NOT change the cookie more than once.
         if o.cookie_changed {
-            return self.stats.drop("second Cookie Change ignored");
+            return self.stats.drop(DropReason::SecondCookieChange);
         }
         o.cookie_changed = true;
         o.cookie = c.new_cookie.clone();
@@ -1214,13 +1197,11 @@ impl Endpoint {
         };
         // RFC 7016 §3.3: session ID 0 MUST NOT be used for an active session.
         if r.responder_session_id == 0 {
-            return self.stats.drop("RIKeying with responderSessionID 0");
+            return self.stats.drop(DropReason::RIKeyingSessionIdZero);
         }
         let s = self.sessions.get_mut(&h).expect("indexed");
         if s.state != State::S_KEYING_SENT {
-            return self
-                .stats
-                .drop("RIKeying for a session not in S_KEYING_SENT");
+            return self.stats.drop(DropReason::RIKeyingWrongState);
         }
         let o = s.opening.as_mut().expect("opening");
         let skic = o
@@ -1233,7 +1214,7 @@ impl Endpoint {
             .profile
             .verify(&o.far_certificate, &signed, &r.signature)
         {
-            return self.stats.drop("RIKeying signature not authentic");
+            return self.stats.drop(DropReason::RIKeyingSignature);
         }
         let Some(keying) = o.keying.take() else {
             return;
@@ -1318,13 +1299,11 @@ impl Endpoint {
         // RFC 7016 §3.3: session ID 0 is reserved for session startup and MUST NOT be
         // used for an active session, so an IIKeying asking for it opens nothing.
         if ii.initiator_session_id == 0 {
-            return self.stats.drop("IIKeying with initiatorSessionID 0");
+            return self.stats.drop(DropReason::IIKeyingSessionIdZero);
         }
         match self.cookies.check(now, &ii.cookie_echo, from) {
             CookieCheck::Invalid if !self.config.faults.accept_bad_cookie => {
-                return self
-                    .stats
-                    .drop("IIKeying with an invalid or expired cookie");
+                return self.stats.drop(DropReason::IIKeyingBadCookie);
             }
             CookieCheck::Invalid => {}
             CookieCheck::WrongAddress => {
@@ -1334,8 +1313,7 @@ impl Endpoint {
                     old_cookie: ii.cookie_echo.clone(),
                     new_cookie: self.cookies.make(now, from),
                 };
-                self.stats
-                    .drop("IIKeying cookie made for another address (Cookie Change sent)");
+                self.stats.drop(DropReason::IIKeyingCookieWrongAddress);
                 return self.send_startup(
                     now,
                     from,
@@ -1348,14 +1326,14 @@ impl Endpoint {
         if let Err(e) = self.profile.validate_certificate(&ii.initiator_certificate) {
             return self
                 .stats
-                .drop(format!("IIKeying certificate invalid: {e}"));
+                .drop_with(DropReason::IIKeyingCertificateInvalid, e);
         }
         if !self.profile.verify(
             &ii.initiator_certificate,
             &ii.signed_parameters(),
             &ii.signature,
         ) {
-            return self.stats.drop("IIKeying signature not authentic");
+            return self.stats.drop(DropReason::IIKeyingSignature);
         }
         // 1. Glare: an opening session to this address.
         let glare = self
@@ -1375,7 +1353,7 @@ impl Endpoint {
             if self.profile.glare_near_wins(&ii.initiator_certificate)
                 != self.config.faults.invert_glare
             {
-                return self.stats.drop("IIKeying lost glare (near end prevails)");
+                return self.stats.drop(DropReason::IIKeyingLostGlare);
             }
             // The far end prevails: abort our opening session if the incoming
             // certificate is the one it wanted, then carry on as responder.
@@ -1414,9 +1392,7 @@ impl Endpoint {
                 .profile
                 .same_identity(&s.far_certificate, &ii.initiator_certificate)
             {
-                return self
-                    .stats
-                    .drop("IIKeying from the address of an open session, not an override");
+                return self.stats.drop(DropReason::IIKeyingNotOverride);
             }
             self.enter_closed(e, "overridden by a new session from the same identity");
         }
@@ -1428,9 +1404,7 @@ impl Endpoint {
             {
                 Ok(x) => x,
                 Err(e) => {
-                    return self
-                        .stats
-                        .drop(format!("IIKeying key component not acceptable: {e}"));
+                    return self.stats.drop_with(DropReason::IIKeyingKeyComponent, e);
                 }
             };
         let local_sid = self.new_sid();
@@ -1522,7 +1496,7 @@ impl Endpoint {
     ) {
         let packet = match Packet::parse(plain) {
             Ok(p) => p,
-            Err(e) => return self.stats.drop(format!("session packet: {e}")),
+            Err(e) => return self.stats.drop_with(DropReason::SessionUnparsable, e),
         };
         let s = self.sessions.get_mut(&h).expect("present");
         // §2.2.4: the initiator SHOULD ignore mode 1 packets, the responder mode 2.
@@ -1531,9 +1505,10 @@ impl Endpoint {
             Role::Responder => Mode::Initiator,
         };
         if packet.header.mode != expected {
-            return self
-                .stats
-                .drop(format!("session packet in mode {:?}", packet.header.mode));
+            return self.stats.drop_with(
+                DropReason::SessionPacketWrongMode,
+                format_args!("{:?}", packet.header.mode),
+            );
         }
         s.last_heard = now;
         s.ping = None;
@@ -1570,28 +1545,28 @@ impl Endpoint {
                 Chunk::FIHello(fi) => {
                     if s.state == State::S_OPEN {
                         if self.config.fihello == FIHelloMode::Ignore {
-                            self.stats.drop("FIHello ignored by configuration");
+                            self.stats.drop(DropReason::FIHelloIgnored);
                         } else {
                             self.on_ihello(now, fi.reply_address.addr, &fi.epd, &fi.tag, Some(()));
                         }
                     }
                 }
                 Chunk::Malformed(m) => {
-                    self.stats.drop(format!(
-                        "malformed chunk {:#04x}: {}",
-                        m.chunk_type, m.error
-                    ));
+                    self.stats.drop_with(
+                        DropReason::MalformedChunk,
+                        format_args!("{:#04x}: {}", m.chunk_type, m.error),
+                    );
                 }
                 Chunk::Unknown { chunk_type, .. } => {
                     // §2.3: MUST ignore an unrecognised chunk type (e.g. 0xec).
                     if !matches!(chunk_type, 0x00 | 0xff) {
                         self.stats
-                            .drop(format!("unknown chunk type {chunk_type:#04x} ignored"));
+                            .drop_with(DropReason::UnknownChunk, format_args!("{chunk_type:#04x}"));
                     }
                 }
                 c if !crate::wire::chunk::allowed_in_session(c.chunk_type()) => {
                     self.stats
-                        .drop(format!("{} not allowed in a session packet", c.name()));
+                        .drop_with(DropReason::SessionChunkNotAllowed, c.name());
                 }
                 other => {
                     if s.state == State::S_OPEN {
@@ -1638,12 +1613,12 @@ impl Endpoint {
         let s = self.sessions.get_mut(&h).expect("present");
         if msg.first() == Some(&b'M') {
             let Some(ts) = mobility_check(&s.mob_secret, msg, from) else {
-                return self.stats.drop("mobility Ping Reply that does not verify");
+                return self.stats.drop(DropReason::MobilityReplyUnverified);
             };
             let age = now.as_micros().saturating_sub(ts);
             if age > MOBILITY_REPLY_LIMIT.as_micros() as u64 || s.mob_rx_ts.is_some_and(|r| ts <= r)
             {
-                return self.stats.drop("stale mobility Ping Reply");
+                return self.stats.drop(DropReason::MobilityReplyStale);
             }
             s.mob_rx_ts = Some(ts);
             if s.dest != from {
