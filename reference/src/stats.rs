@@ -53,6 +53,8 @@ drop_reasons! {
     FragmentModeMismatch => "packet fragment in another mode than the first",
     FragmentLimit => "packet fragment beyond the reassembly limits",
     FragmentInconsistent => "packet fragment inconsistent with the others",
+    /// Liberty `reassemble_fragments` off: §3.4 fragmentation "can" be used.
+    FragmentReassemblyOff => "packet fragment dropped (reassembly off)",
     // ---- chunks (§2.3)
     MalformedChunk => "malformed chunk",
     /// §2.3: MUST ignore an unrecognised chunk type.
@@ -64,6 +66,8 @@ drop_reasons! {
     IHelloNotForUs => "IHello for an EPD that does not select us",
     FIHelloNotForUs => "FIHello for an EPD that does not select us",
     FIHelloIgnored => "FIHello ignored by configuration",
+    /// Liberty `one_ihello_per_packet`: answering an IHello is a SHOULD.
+    IHelloNotFirstInPacket => "IHello after the first in a packet (one per packet)",
     RedirectUnknownTag => "Redirect with an unknown tag",
     RedirectWrongState => "Redirect for a session not in S_IHELLO_SENT",
     RHelloUnknownTag => "RHello with an unknown tag",

@@ -913,7 +913,7 @@ impl Endpoint {
                 // Liberty (config.one_ihello_per_packet): answering is a SHOULD.
                 Chunk::IHello(_) if self.config.one_ihello_per_packet && ihellos > 0 => self
                     .stats
-                    .drop("IHello after the first in a packet (one_ihello_per_packet)"),
+                    .drop(DropReason::IHelloNotFirstInPacket),
                 Chunk::IHello(x) if sid == 0 => {
                     ihellos += 1;
                     self.on_ihello(now, from, &x.epd, &x.tag, None)
@@ -929,7 +929,7 @@ impl Endpoint {
                 }
                 // Liberty (config.reassemble_fragments): §3.4 fragmentation "can" be used.
                 Chunk::PacketFragment(_) if !self.config.reassemble_fragments => {
-                    self.stats.drop("packet fragment (reassembly off)")
+                    self.stats.drop(DropReason::FragmentReassemblyOff)
                 }
                 Chunk::PacketFragment(f) if depth == 0 => {
                     match self.reassembly.add(now, from, packet.header.mode, &f) {
