@@ -911,9 +911,9 @@ impl Endpoint {
         for c in packet.chunks {
             match c {
                 // Liberty (config.one_ihello_per_packet): answering is a SHOULD.
-                Chunk::IHello(_) if self.config.one_ihello_per_packet && ihellos > 0 => self
-                    .stats
-                    .drop(DropReason::IHelloNotFirstInPacket),
+                Chunk::IHello(_) if self.config.one_ihello_per_packet && ihellos > 0 => {
+                    self.stats.drop(DropReason::IHelloNotFirstInPacket)
+                }
                 Chunk::IHello(x) if sid == 0 => {
                     ihellos += 1;
                     self.on_ihello(now, from, &x.epd, &x.tag, None)
