@@ -230,14 +230,8 @@ fn main() -> ExitCode {
     };
     let r = match cli.command {
         Command::Run(a) => {
-            // The selection's positions on the command line, to leave them out
-            // of the re-run command.
-            let select_at: Vec<usize> = matches
-                .subcommand_matches("run")
-                .and_then(|m| m.indices_of("select"))
-                .map(Iterator::collect)
-                .unwrap_or_default();
-            run(*a, &ui, &select_at)
+            let rerun = rerun_command(&a.select);
+            run(*a, &ui, rerun)
         }
         Command::Requirements { json, scenarios } => {
             list_requirements(json, &scenarios.sources(), &ui)
@@ -434,7 +428,7 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn run(a: RunArgs, ui: &Ui, select_at: &[usize]) -> Result<ExitCode, String> {
+fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
     let target = match a.listen {
         Some(addr) => Target::Listen(addr),
         None => Target::parse(&a.target)?,
@@ -466,13 +460,6 @@ fn run(a: RunArgs, ui: &Ui, select_at: &[usize]) -> Result<ExitCode, String> {
             }
         }),
     };
-    // The re-run command: this invocation as typed (binary name as invoked,
-    // every option), without the case selection.
-    let rerun: Vec<String> = std::env::args()
-        .enumerate()
-        .filter(|(i, _)| !select_at.contains(i))
-        .map(|(_, a)| shell_quote(&a))
-        .collect();
     // The tester binds the target's address family unless told otherwise.
     let bind = a.bind.unwrap_or_else(|| match &target {
         Target::Udp(t) if t.is_ipv6() => "[::]:0".parse().expect("valid"),
@@ -490,7 +477,7 @@ fn run(a: RunArgs, ui: &Ui, select_at: &[usize]) -> Result<ExitCode, String> {
         echo: !a.no_echo,
         time_scale: a.time_scale,
         bind,
-        rerun: rerun.join(" "),
+        rerun,
         expectations,
         stop,
     };
@@ -573,6 +560,59 @@ fn run(a: RunArgs, ui: &Ui, select_at: &[usize]) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The re-run command: this invocation as typed (the binary's name as invoked,
+/// every option and its value), without the case selection (each case appends
+/// its own ID).
+fn rerun_command(select: &[String]) -> String {
+    let cmd = Cli::command();
+    let run = cmd.find_subcommand("run").cloned().unwrap_or_default();
+    // Whether option `tok` (without `=value`) takes the next word as its value.
+    let takes_value = |tok: &str| -> bool {
+        if tok.contains('=') {
+            return false;
+        }
+        let is = |a: &clap::Arg| match tok.strip_prefix("--") {
+            Some(long) => a.get_long() == Some(long),
+            None => {
+                let short = tok.trim_start_matches('-');
+                short.chars().count() == 1 && a.get_short() == short.chars().next()
+            }
+        };
+        cmd.get_arguments()
+            .chain(run.get_arguments())
+            .find(|a| is(a))
+            .is_some_and(|a| a.get_action().takes_values())
+    };
+    let mut out = Vec::new();
+    let mut left: Vec<&String> = select.iter().collect();
+    let (mut in_run, mut value_next, mut positional_only) = (false, false, false);
+    for (i, tok) in std::env::args().enumerate() {
+        let keep = if i == 0 || value_next {
+            value_next = false;
+            true
+        } else if !in_run {
+            in_run = tok == "run";
+            value_next = tok.starts_with('-') && takes_value(&tok);
+            true
+        } else if !positional_only && tok == "--" {
+            positional_only = true;
+            false
+        } else if !positional_only && tok.starts_with('-') && tok.len() > 1 {
+            value_next = takes_value(&tok);
+            true
+        } else if let Some(p) = left.iter().position(|s| **s == tok) {
+            left.remove(p);
+            false
+        } else {
+            true
+        };
+        if keep {
+            out.push(shell_quote(&tok));
+        }
+    }
+    out.join(" ")
 }
 
 /// One handshake with a live target (or one initiator arriving) before the suite.

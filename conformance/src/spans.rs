@@ -155,10 +155,10 @@ mod tests {
         assert_eq!(n.get("id").unwrap().pos(), p(1, 5));
         let path = [Seg::Key("steps"), Seg::Index(1), Seg::Key("expect")];
         // The comment does not fool it: the scalar in step 2 is found.
-        assert_eq!(n.locate(&path, Some("$cookie")), p(6, 20));
+        assert_eq!(n.locate(&path, Some("$cookie")), p(6, 21));
         assert_eq!(
             n.locate(&[Seg::Key("steps"), Seg::Index(0), Seg::Key("set")], None),
-            p(4, 12)
+            p(4, 10)
         );
         // A missing path falls back to its nearest ancestor.
         assert_eq!(

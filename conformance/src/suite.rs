@@ -265,11 +265,17 @@ pub fn run(
     for f in &opts.inject {
         target_config.faults.set(f)?;
     }
+    let mut cut = None;
     for s in scenarios {
         if opts.stop.requested() {
             break;
         }
         let case = run_one(s, opts, &target_config, &mut ids)?;
+        if opts.stop.requested() && !matches!(opts.target, Target::Reference) {
+            // Its waits were cut short: not judged.
+            cut = Some(case.id);
+            break;
+        }
         progress(&case);
         cases.push(case);
     }
@@ -277,8 +283,10 @@ pub fn run(
     let mut r = results(opts.target.name(), started, t0.elapsed(), opts, cases);
     if ran < scenarios.len() {
         r.interrupted = Some(format!(
-            "interrupted after {ran} of {} cases",
-            scenarios.len()
+            "interrupted after {ran} of {} cases{}",
+            scenarios.len(),
+            cut.map(|c| format!(" ({c} was stopped while running and is not judged)"))
+                .unwrap_or_default()
         ));
     }
     Ok(r)
