@@ -8,7 +8,7 @@ use crate::scenario::ScenarioError;
 
 /// ` (did you mean `x`?)` for the candidate nearest to `word`, or nothing when
 /// none is near.
-pub fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = impl AsRef<str>>) -> String {
+pub fn did_you_mean(word: &str, candidates: impl Iterator<Item = impl AsRef<str>>) -> String {
     let best = candidates
         .map(|c| {
             let c = c.as_ref().to_string();
