@@ -419,6 +419,8 @@ pub struct UdpHarness {
     records: Vec<WireRecord>,
     pub echoes: bool,
     pub listen: bool,
+    /// When a stop (Ctrl-C) was first seen: waits end soon after it.
+    stop_seen: Option<Instant>,
 }
 
 impl UdpHarness {
@@ -468,6 +470,7 @@ impl UdpHarness {
             records: Vec::new(),
             echoes: true,
             listen: target.is_none(),
+            stop_seen: None,
         })
     }
 
@@ -577,7 +580,15 @@ impl Harness for UdpHarness {
 
     fn run(&mut self, deadline: Instant, on_event: &mut dyn FnMut(Instant, Event) -> bool) -> bool {
         let mut buf = vec![0u8; 65_536];
+        let mut deadline = deadline;
         loop {
+            if crate::interrupt::requested() {
+                // Interrupted: the case in progress gets half a second more (to
+                // send what is queued and close its session), not its full waits.
+                let now = self.clock();
+                let t = *self.stop_seen.get_or_insert(now);
+                deadline = deadline.min(t + Duration::from_millis(500));
+            }
             self.flush();
             let now = self.clock();
             // Release delayed datagrams.

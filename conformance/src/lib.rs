@@ -1,11 +1,19 @@
 //! `rtmfp-conformance`: the RTMFP (RFC 7016) conformance suite.
 
 pub mod capture_check;
+pub mod diagnostic;
+pub mod diff;
+pub mod embedded;
 pub mod harness;
+pub mod interrupt;
 pub mod invariants;
 pub mod liberties;
+pub mod manners;
+pub mod matcher_text;
+pub mod preflight;
 pub mod requirements;
 pub mod runner;
 pub mod scenario;
+pub mod spans;
 pub mod suite;
 pub mod values;

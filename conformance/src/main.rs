@@ -6,8 +6,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use rtmfp_conformance::embedded::{self, Sources};
+use rtmfp_conformance::manners::ColorChoice;
+use rtmfp_conformance::outln;
 use rtmfp_conformance::requirements::{self, Keyword};
 use rtmfp_conformance::scenario::{self, Scenario};
 use rtmfp_conformance::suite::{self, Expectations, Options, ProfileName, Target};
@@ -17,40 +20,142 @@ use rtmfp_reports::model::{Outcome, Results};
 #[command(
     name = "rtmfp-conformance",
     version,
-    about = "RTMFP (RFC 7016) conformance suite"
+    about = "RTMFP (RFC 7016) conformance suite",
+    after_help = AFTER_HELP
 )]
 struct Cli {
+    /// More logging to stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Errors only: no progress bar, no warnings (RUST_LOG overrides).
+    #[arg(short = 'q', long, global = true)]
+    quiet: bool,
+    /// Colour in the terminal output (auto: when a terminal and NO_COLOR is unset).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        global = true,
+        value_name = "WHEN"
+    )]
+    color: ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
 
+const AFTER_HELP: &str = concat!(
+    "Examples:\n",
+    "  rtmfp-conformance run                                   # the built-in reference target\n",
+    "  rtmfp-conformance run --target udp://127.0.0.1:1935     # a live stack (IPv6: udp://[::1]:1935)\n",
+    "  rtmfp-conformance list 'handshake.*' | head\n",
+    "  rtmfp-conformance diff old/results.json new/results.json\n",
+    "\n",
+    "Exit status: 0 no MUST failure, 1 a MUST failure, 2 bad input, 3 the live target\n",
+    "did not complete a preflight handshake, 130 interrupted.\n",
+    "\n",
+    "Logging goes to stderr: warnings by default, -v info, -vv debug, -vvv trace, -q errors only.\n",
+    "RUST_LOG (e.g. RUST_LOG=rtmfp=debug) overrides -v/-q. Colour: --color auto|always|never;\n",
+    "NO_COLOR=1 turns it off under auto."
+);
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run scenarios (or check a capture) and write a report.
+    #[command(after_help = RUN_EXAMPLES)]
     Run(Box<RunArgs>),
     /// List the RFC's requirements with their observability and scenario coverage.
+    #[command(
+        after_help = "Examples:\n  rtmfp-conformance requirements | grep 'NOT COVERED'\n  rtmfp-conformance requirements --json > requirements.json"
+    )]
     Requirements {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Scenario directory (for coverage).
-        #[arg(long, value_name = "DIR")]
-        scenarios: Option<PathBuf>,
+        #[command(flatten)]
+        scenarios: ScenarioArgs,
     },
     /// List the scenarios.
+    #[command(
+        after_help = "Examples:\n  rtmfp-conformance list\n  rtmfp-conformance list 'handshake.*' tag:flows §3.5.2\n  rtmfp-conformance list --scenarios my-scenarios --no-builtin"
+    )]
     List {
         /// Selection as for `run`.
         select: Vec<String>,
-        #[arg(long, value_name = "DIR")]
-        scenarios: Option<PathBuf>,
+        #[command(flatten)]
+        scenarios: ScenarioArgs,
     },
     /// List the faults `run --inject` can put into the reference target.
+    #[command(after_help = "Example:\n  rtmfp-conformance run --inject wrong-mode 'session.*'")]
     Faults,
     /// List the liberties `run --liberty` lets the reference target take:
     /// behaviours the RFC allows that it does not use by default.
     Liberties,
     /// List the rules checked on recordings (the pcap target and `invariants` steps)
+    #[command(
+        after_help = "Example:\n  rtmfp-conformance run --target 'pcap:capture.pcap?keys=capture.keys'"
+    )]
     Invariants,
+    /// Compare two runs' results.json: what got better, what got worse.
+    #[command(
+        after_help = "Examples:\n  rtmfp-conformance diff before/results.json after/results.json\n  rtmfp-conformance diff before/results.json after/results.json --out after/\n\nExit status: 0, or 1 when a case got worse."
+    )]
+    Diff {
+        /// The earlier run's results.json (or its report directory).
+        old: PathBuf,
+        /// The later run's results.json (or its report directory).
+        new: PathBuf,
+        /// Also write the comparison as DIR/diff.html.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  rtmfp-conformance completions bash > /etc/bash_completion.d/rtmfp-conformance\n  rtmfp-conformance completions zsh > ~/.zfunc/_rtmfp-conformance"
+    )]
+    Completions { shell: clap_complete::Shell },
+    /// Write man pages (one per subcommand) into a directory.
+    #[command(
+        after_help = "Example:\n  rtmfp-conformance man --out /usr/local/share/man/man1 && man rtmfp-conformance-run"
+    )]
+    Man {
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+const RUN_EXAMPLES: &str = "Examples:
+  rtmfp-conformance run                                    # every case, built-in reference target
+  rtmfp-conformance run 'handshake.*' §3.5.2 tag:flows     # a selection
+  rtmfp-conformance run --target udp://127.0.0.1:1935      # a live stack; the tester initiates
+  rtmfp-conformance run --target udp://[::1]:1935 --profile plain --epd server
+  rtmfp-conformance run --listen 127.0.0.1:19350           # a live initiator comes to the tester
+  rtmfp-conformance run --target 'pcap:cap.pcap?keys=cap.keys'
+  rtmfp-conformance run --scenarios my-scenarios           # add (or replace by ID) scenarios
+
+A live target must first complete one handshake (the preflight, ~8 s at most);
+otherwise the run stops with exit status 3 and says what it saw.
+Ctrl-C stops after the running case and still writes the report (marked
+interrupted); a second Ctrl-C exits at once.";
+
+/// Where scenarios come from.
+#[derive(clap::Args, Debug, Clone)]
+struct ScenarioArgs {
+    /// A scenario directory added to the built-in scenarios (a scenario with the
+    /// ID of a built-in one replaces it); repeatable.
+    #[arg(long, value_name = "DIR")]
+    scenarios: Vec<PathBuf>,
+    /// Leave the built-in scenarios out (only those of --scenarios).
+    #[arg(long, requires = "scenarios")]
+    no_builtin: bool,
+}
+
+impl ScenarioArgs {
+    fn sources(&self) -> Sources {
+        Sources {
+            dirs: self.scenarios.clone(),
+            no_builtin: self.no_builtin,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -90,58 +195,58 @@ struct RunArgs {
     /// Multiply every time bound by this (slow live stacks).
     #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
     time_scale: f64,
-    /// The tester's local address for the udp target.
-    #[arg(long, default_value = "0.0.0.0:0", value_name = "ADDR:PORT")]
-    bind: SocketAddr,
+    /// The tester's local address for the udp target (default: any address of
+    /// the target's family, IPv4 or IPv6).
+    #[arg(long, value_name = "ADDR:PORT")]
+    bind: Option<SocketAddr>,
     /// Report directory (results.json, junit.xml, index.html, evidence/).
     #[arg(long, default_value = "reports/out", value_name = "DIR")]
     out: PathBuf,
-    /// Scenario directory.
-    #[arg(long, value_name = "DIR")]
-    scenarios: Option<PathBuf>,
-    /// No progress bar.
+    #[command(flatten)]
+    scenarios: ScenarioArgs,
+    /// Skip the handshake that checks a live target answers before the suite.
     #[arg(long)]
+    no_preflight: bool,
+}
+
+/// Everything main needs besides the subcommand.
+struct Ui {
+    color: ColorChoice,
     quiet: bool,
 }
 
-fn scenario_dir(arg: &Option<PathBuf>) -> PathBuf {
-    if let Some(d) = arg {
-        return d.clone();
-    }
-    let built_in = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"));
-    if built_in.is_dir() {
-        built_in
-    } else {
-        PathBuf::from("conformance/scenarios")
-    }
-}
-
-fn load(dir: &std::path::Path) -> Result<Vec<Scenario>, String> {
+fn load(src: &Sources, ui: &Ui) -> Result<Vec<Scenario>, String> {
     let known = requirements::catalogue()
         .iter()
         .map(|r| r.id.clone())
         .collect();
-    scenario::load_dir(dir, &known).map_err(|e| e.to_string())
+    embedded::load(src, &known)
+        .map_err(|e| rtmfp_conformance::diagnostic::render(&e, ui.color.stderr()))
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RTMFP_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    rtmfp_conformance::manners::init_logging(cli.verbose, cli.quiet, cli.color);
+    let ui = Ui {
+        color: cli.color,
+        quiet: cli.quiet,
+    };
     let r = match cli.command {
-        Command::Run(a) => run(*a),
-        Command::Requirements { json, scenarios } => {
-            list_requirements(json, &scenario_dir(&scenarios))
+        Command::Run(a) => {
+            let rerun = rerun_command(&a.select);
+            run(*a, &ui, rerun)
         }
-        Command::List { select, scenarios } => list(&select, &scenario_dir(&scenarios)),
+        Command::Requirements { json, scenarios } => {
+            list_requirements(json, &scenarios.sources(), &ui)
+        }
+        Command::List { select, scenarios } => list(&select, &scenarios.sources(), &ui),
         Command::Invariants => {
             for i in rtmfp_conformance::invariants::INVARIANTS {
-                println!(
+                outln!(
                     "{:22} {:6} {:40} {}",
                     i.name,
                     if i.should { "should" } else { "must" },
@@ -153,7 +258,7 @@ fn main() -> ExitCode {
         }
         Command::Faults => {
             for (name, what) in rtmfp::session::config::Faults::ALL {
-                println!("{name:24} {what}");
+                outln!("{name:24} {what}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -163,6 +268,16 @@ fn main() -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Diff { old, new, out } => {
+            rtmfp_conformance::diff::command(&old, &new, out.as_deref(), ui.color.stdout())
+        }
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "rtmfp-conformance", &mut buf);
+            rtmfp_conformance::manners::out(&String::from_utf8_lossy(&buf));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out } => man_pages(&out),
     };
     match r {
         Ok(c) => c,
@@ -173,9 +288,35 @@ fn main() -> ExitCode {
     }
 }
 
-fn list(select: &[String], dir: &std::path::Path) -> Result<ExitCode, String> {
-    for s in load(dir)?.iter().filter(|s| scenario::selected(s, select)) {
-        println!(
+/// `man`: one page per command (`rtmfp-conformance.1`, `rtmfp-conformance-run.1`, ...).
+fn man_pages(dir: &std::path::Path) -> Result<ExitCode, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let cmd = Cli::command();
+    let write = |name: String, c: clap::Command| -> Result<(), String> {
+        let p = dir.join(format!("{name}.1"));
+        let mut buf = Vec::new();
+        // A page is named for its command (`rtmfp-conformance-run`); clap keeps
+        // names as `&'static str`.
+        clap_mangen::Man::new(c.name(&*Box::leak(name.clone().into_boxed_str())))
+            .render(&mut buf)
+            .map_err(|e| e.to_string())?;
+        std::fs::write(&p, buf).map_err(|e| format!("{}: {e}", p.display()))?;
+        outln!("{}", p.display());
+        Ok(())
+    };
+    for sub in cmd.get_subcommands() {
+        write(format!("rtmfp-conformance-{}", sub.get_name()), sub.clone())?;
+    }
+    write("rtmfp-conformance".into(), cmd)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(select: &[String], src: &Sources, ui: &Ui) -> Result<ExitCode, String> {
+    for s in load(src, ui)?
+        .iter()
+        .filter(|s| scenario::selected(s, select))
+    {
+        outln!(
             "{:40} {:9} {}",
             s.id,
             format!("{:?}", s.role).to_lowercase(),
@@ -213,15 +354,15 @@ pub fn coverage(scenarios: &[Scenario]) -> BTreeMap<&'static str, (usize, usize,
 
 fn print_coverage(scenarios: &[Scenario]) {
     for (group, (all, observable, covered)) in coverage(scenarios) {
-        println!(
+        outln!(
             "coverage {group}: {covered}/{observable} wire-observable requirements covered ({}%), {all} in the RFC",
             (covered * 100).checked_div(observable).unwrap_or(0)
         );
     }
 }
 
-fn list_requirements(json: bool, dir: &std::path::Path) -> Result<ExitCode, String> {
-    let scenarios = load(dir)?;
+fn list_requirements(json: bool, src: &Sources, ui: &Ui) -> Result<ExitCode, String> {
+    let scenarios = load(src, ui)?;
     let obs = requirements::observability();
     let mut cases: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for s in &scenarios {
@@ -247,7 +388,7 @@ fn list_requirements(json: bool, dir: &std::path::Path) -> Result<ExitCode, Stri
                 j
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
         );
@@ -261,7 +402,7 @@ fn list_requirements(json: bool, dir: &std::path::Path) -> Result<ExitCode, Stri
             (true, Some(c)) => format!("{} scenario(s)", c.len()),
         };
         let text: String = r.text.chars().take(90).collect();
-        println!(
+        outln!(
             "{:12} {:11} {:16} {}",
             r.id,
             r.keyword.as_str(),
@@ -275,7 +416,7 @@ fn list_requirements(json: bool, dir: &std::path::Path) -> Result<ExitCode, Stri
             .filter(|r| k.contains(&r.keyword))
             .count()
     };
-    println!(
+    outln!(
         "{} requirements: {} MUST, {} MUST NOT, {} SHALL, {} SHOULD, {} SHOULD NOT, {} MAY",
         requirements::catalogue().len(),
         n(&[Keyword::Must]),
@@ -300,7 +441,7 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn run(a: RunArgs) -> Result<ExitCode, String> {
+fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
     let target = match a.listen {
         Some(addr) => Target::Listen(addr),
         None => Target::parse(&a.target)?,
@@ -336,40 +477,13 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
             }
         }),
     };
-    // The re-run command: this invocation without the case selection.
-    let mut rerun = vec!["cargo run --release -p rtmfp-conformance -- run".to_string()];
-    match &target {
-        Target::Reference => {}
-        Target::Listen(l) => rerun.push(format!("--listen {l}")),
-        t => rerun.push(format!("--target {}", shell_quote(&t.name()))),
-    }
-    if a.profile != ProfileName::Flash {
-        rerun.push("--profile plain".into());
-    }
-    if a.seed != 1 {
-        rerun.push(format!("--seed {}", a.seed));
-    }
-    for f in &a.inject {
-        rerun.push(format!("--inject {f}"));
-    }
-    for l in &a.liberty {
-        rerun.push(format!("--liberty {l}"));
-    }
-    if let Some(e) = &a.epd {
-        rerun.push(format!("--epd {}", shell_quote(e)));
-    }
-    if a.no_echo {
-        rerun.push("--no-echo".into());
-    }
-    if a.time_scale != 1.0 {
-        rerun.push(format!("--time-scale {}", a.time_scale));
-    }
-    if let Some(e) = &a.expectations {
-        rerun.push(format!(
-            "--expectations {}",
-            shell_quote(&e.display().to_string())
-        ));
-    }
+    // The tester binds the target's address family unless told otherwise.
+    let bind = a.bind.unwrap_or_else(|| match &target {
+        Target::Udp(t) if t.is_ipv6() => "[::]:0".parse().expect("valid"),
+        _ => "0.0.0.0:0".parse().expect("valid"),
+    });
+    let stop = rtmfp_conformance::interrupt::Stop::install()
+        .map_err(|e| format!("cannot handle SIGINT/SIGTERM: {e}"))?;
     let opts = Options {
         target: target.clone(),
         profile: a.profile,
@@ -380,9 +494,10 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
         epd,
         echo: !a.no_echo,
         time_scale: a.time_scale,
-        bind: a.bind,
-        rerun: rerun.join(" "),
+        bind,
+        rerun,
         expectations,
+        stop,
     };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let results = match &target {
@@ -404,7 +519,7 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
             suite::results(target.name(), started, t0.elapsed(), &opts, cases)
         }
         _ => {
-            let all = load(&scenario_dir(&a.scenarios))?;
+            let all = load(&a.scenarios.sources(), ui)?;
             let chosen: Vec<&Scenario> = all
                 .iter()
                 .filter(|s| scenario::selected(s, &a.select))
@@ -412,7 +527,15 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
             if chosen.is_empty() {
                 return Err(format!("no scenario matches {}", a.select.join(" ")));
             }
-            let bar = if a.quiet {
+            if !a.no_preflight
+                && let Err(e) = preflight(&opts)
+            {
+                eprintln!("rtmfp-conformance: {e}");
+                return Ok(ExitCode::from(
+                    rtmfp_conformance::preflight::EXIT_UNREACHABLE,
+                ));
+            }
+            let bar = if ui.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 indicatif::ProgressBar::hidden()
             } else {
                 let b = indicatif::ProgressBar::new(chosen.len() as u64);
@@ -436,23 +559,87 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
             });
             bar.finish_and_clear();
             let r = r?;
-            if !a.quiet {
+            if !ui.quiet {
                 print_coverage(&all);
             }
             r
         }
     };
     write_outputs(&results, &a.out)?;
-    let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    print!(
-        "{}",
-        rtmfp_reports::summary_text_with_report(&results, color, Some(&a.out.join("index.html")))
-    );
-    Ok(if results.must_failed() {
+    rtmfp_conformance::manners::out(&rtmfp_reports::summary_text_with_report(
+        &results,
+        ui.color.stdout(),
+        Some(&a.out.join("index.html")),
+    ));
+    Ok(if results.interrupted.is_some() {
+        ExitCode::from(130)
+    } else if results.must_failed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The re-run command: this invocation as typed (the binary's name as invoked,
+/// every option and its value), without the case selection (each case appends
+/// its own ID).
+fn rerun_command(select: &[String]) -> String {
+    let cmd = Cli::command();
+    let run = cmd.find_subcommand("run").cloned().unwrap_or_default();
+    // Whether option `tok` (without `=value`) takes the next word as its value.
+    let takes_value = |tok: &str| -> bool {
+        if tok.contains('=') {
+            return false;
+        }
+        let is = |a: &clap::Arg| match tok.strip_prefix("--") {
+            Some(long) => a.get_long() == Some(long),
+            None => {
+                let short = tok.trim_start_matches('-');
+                short.chars().count() == 1 && a.get_short() == short.chars().next()
+            }
+        };
+        cmd.get_arguments()
+            .chain(run.get_arguments())
+            .find(|a| is(a))
+            .is_some_and(|a| a.get_action().takes_values())
+    };
+    let mut out = Vec::new();
+    let mut left: Vec<&String> = select.iter().collect();
+    let (mut in_run, mut value_next, mut positional_only) = (false, false, false);
+    for (i, tok) in std::env::args().enumerate() {
+        let keep = if i == 0 || value_next {
+            value_next = false;
+            true
+        } else if !in_run {
+            in_run = tok == "run";
+            value_next = tok.starts_with('-') && takes_value(&tok);
+            true
+        } else if !positional_only && tok == "--" {
+            positional_only = true;
+            false
+        } else if !positional_only && tok.starts_with('-') && tok.len() > 1 {
+            value_next = takes_value(&tok);
+            true
+        } else if let Some(p) = left.iter().position(|s| **s == tok) {
+            left.remove(p);
+            false
+        } else {
+            true
+        };
+        if keep {
+            out.push(shell_quote(&tok));
+        }
+    }
+    out.join(" ")
+}
+
+/// One handshake with a live target (or one initiator arriving) before the suite.
+fn preflight(opts: &Options) -> Result<(), String> {
+    match &opts.target {
+        Target::Udp(t) => rtmfp_conformance::preflight::udp(opts, *t),
+        Target::Listen(a) => rtmfp_conformance::preflight::listen(opts, *a),
+        _ => Ok(()),
+    }
 }
 
 fn write_outputs(results: &Results, out: &std::path::Path) -> Result<(), String> {

@@ -298,7 +298,7 @@ pub const OBSERVABILITY: &str = include_str!("../requirements.yaml");
 pub fn observability() -> &'static std::collections::BTreeMap<String, Observability> {
     static O: OnceLock<std::collections::BTreeMap<String, Observability>> = OnceLock::new();
     O.get_or_init(|| {
-        serde_yaml::from_str(OBSERVABILITY)
+        serde_yaml_ng::from_str(OBSERVABILITY)
             .expect("conformance/requirements.yaml is valid (tested)")
     })
 }
@@ -361,7 +361,7 @@ mod tests {
     #[test]
     fn every_requirement_is_classified() {
         let o: std::collections::BTreeMap<String, Observability> =
-            serde_yaml::from_str(OBSERVABILITY).expect("requirements.yaml parses");
+            serde_yaml_ng::from_str(OBSERVABILITY).expect("requirements.yaml parses");
         let ids: std::collections::BTreeSet<&str> =
             catalogue().iter().map(|r| r.id.as_str()).collect();
         let keys: std::collections::BTreeSet<&str> = o.keys().map(|k| k.as_str()).collect();

@@ -329,7 +329,7 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn flow_id(&self, v: &serde_yaml::Value) -> Result<u64, String> {
+    fn flow_id(&self, v: &serde_yaml_ng::Value) -> Result<u64, String> {
         self.vars.resolve_u64(v)
     }
 
@@ -680,13 +680,13 @@ impl<'a> Runner<'a> {
         let mut wh = BTreeMap::new();
         for (k, v) in &e.where_ {
             let j = self.vars.resolve_json(v).map_err(err)?;
-            conds.push(format!("{k}={j}"));
+            conds.push(crate::matcher_text::condition(k, &j));
             wh.insert(k.clone(), j);
         }
         let mut hd = BTreeMap::new();
         for (k, v) in &e.header {
             let j = self.vars.resolve_json(v).map_err(err)?;
-            conds.push(format!("header.{k}={j}"));
+            conds.push(crate::matcher_text::condition(&format!("header.{k}"), &j));
             hd.insert(k.clone(), j);
         }
         if let Some(k) = &e.key {
@@ -811,10 +811,18 @@ impl<'a> Runner<'a> {
         use rtmfp::decode::{DatagramRef, Decoder, ProfileChoice, Status};
         let dir = self.scenario_dir.clone();
         let file = dir.join(&v.file);
-        let capture = rtmfp::capture::read_file(&file).map_err(|e| e.to_string())?;
+        // Built-in scenarios read built-in captures (`crate::embedded`).
+        let bytes = crate::embedded::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let capture = rtmfp::capture::read_bytes(&bytes).map_err(|e| e.to_string())?;
         let keylog = match &v.keys {
             Some(k) => {
-                Some(rtmfp::keylog::KeyLog::read_file(&dir.join(k)).map_err(|e| e.to_string())?)
+                let k = dir.join(k);
+                let text = crate::embedded::read_to_string(&k)
+                    .map_err(|e| format!("{}: {e}", k.display()))?;
+                Some(
+                    rtmfp::keylog::KeyLog::parse(&text, &k.display().to_string())
+                        .map_err(|e| e.to_string())?,
+                )
             }
             None => None,
         };

@@ -6,16 +6,33 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
-use serde_yaml::Value;
+use serde_yaml_ng::Value;
+
+use crate::spans::Seg;
 
 /// A scenario file's parse or validation error, with where it is.
+/// Line 0: the error is about the file (or directory) as a whole.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
+#[error("{}", self.headline())]
 pub struct ScenarioError {
     pub file: String,
     pub line: usize,
     pub column: usize,
     pub message: String,
+}
+
+impl ScenarioError {
+    /// `file:line:column: message`, or `file: message` when there is no position.
+    pub fn headline(&self) -> String {
+        if self.line == 0 {
+            format!("{}: {}", self.file, self.message)
+        } else {
+            format!(
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
 }
 
 /// The tester's role (the target plays the other).
@@ -540,7 +557,7 @@ pub struct Scenario {
 
 fn steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Step>, D::Error> {
     #[derive(Deserialize)]
-    struct One(#[serde(with = "serde_yaml::with::singleton_map")] Step);
+    struct One(#[serde(with = "serde_yaml_ng::with::singleton_map")] Step);
     Ok(Vec::<One>::deserialize(d)?
         .into_iter()
         .map(|o| o.0)
@@ -560,18 +577,6 @@ pub const BUILTINS: &[&str] = &[
     "random16",
 ];
 
-/// Locates `needle` in `text` (1-based line and column), for errors found after parsing.
-fn locate(text: &str, needle: &str) -> (usize, usize) {
-    if let Some(at) = text.find(needle) {
-        let before = &text[..at];
-        let line = before.matches('\n').count() + 1;
-        let col = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        (line, col)
-    } else {
-        (1, 1)
-    }
-}
-
 fn collect_refs(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) => {
@@ -587,12 +592,11 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
 }
 
 impl Scenario {
-    /// The level: explicit, or MUST if any requirement is absolute, MAY if all
-    /// are optional, else SHOULD.
+    /// The level follows the strongest requirement the case checks: MUST if any
+    /// is absolute (or none is cited), MAY if all are optional, else SHOULD; a
+    /// case citing only SHOULD/MAY requirements is never a MUST failure, and
+    /// an explicit `level:` can only lower it.
     pub fn level(&self, catalogue: &[crate::requirements::Requirement]) -> Level {
-        if let Some(l) = self.level {
-            return l;
-        }
         let absolute = self.requirements.iter().any(|id| {
             catalogue
                 .iter()
@@ -608,12 +612,21 @@ impl Scenario {
                     )
                 })
             });
-        if absolute || self.requirements.is_empty() {
+        let strongest = if absolute || self.requirements.is_empty() {
             Level::Must
         } else if optional {
             Level::May
         } else {
             Level::Should
+        };
+        let rank = |l: Level| match l {
+            Level::Must => 2,
+            Level::Should => 1,
+            Level::May => 0,
+        };
+        match self.level {
+            Some(l) if rank(l) < rank(strongest) => l,
+            _ => strongest,
         }
     }
 
@@ -630,35 +643,51 @@ impl Scenario {
             column,
             message,
         };
-        let mut s: Scenario = serde_yaml::from_str(text).map_err(|e| {
+        let mut s: Scenario = serde_yaml_ng::from_str(text).map_err(|e| {
             let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
             err(
                 line,
                 column,
-                e.to_string()
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or_default()
-                    .to_string(),
+                crate::diagnostic::serde_message(&e.to_string()),
             )
         })?;
         s.file = file.to_path_buf();
-        let at = |needle: &str, message: String| {
-            let (l, c) = locate(text, needle);
-            err(l, c, message)
+        // Errors found from here on point at the node by its path in the
+        // document, with the YAML parser's own positions.
+        let tree = crate::spans::parse(text);
+        let node_at = |path: &[Seg], value: Option<&str>, message: String| {
+            let p = tree
+                .as_ref()
+                .map_or(crate::spans::Pos { line: 1, column: 1 }, |t| {
+                    t.locate(path, value)
+                });
+            err(p.line, p.column, message)
+        };
+        let at = |key: &str, value: &str, message: String| {
+            node_at(
+                &[Seg::Key(key)],
+                Some(value).filter(|v| !v.is_empty()),
+                message,
+            )
         };
         if s.id.trim().is_empty() || s.id.contains(char::is_whitespace) {
             return Err(at(
-                "id:",
+                "id",
+                "",
                 format!("bad id `{}` (non-empty, no spaces)", s.id),
             ));
         }
         if s.rfc.is_empty() {
-            return Err(at("rfc:", "at least one RFC reference is required".into()));
+            return Err(at(
+                "rfc",
+                "",
+                "at least one RFC reference is required".into(),
+            ));
         }
         for r in &s.rfc {
             if !r.starts_with("7016 §") && !r.starts_with("7425 §") {
                 return Err(at(
+                    "rfc",
                     r,
                     format!("RFC reference `{r}` is not like `7016 §3.5.1`"),
                 ));
@@ -667,13 +696,17 @@ impl Scenario {
         for id in &s.requirements {
             if !known_requirements.contains(id) {
                 return Err(at(
+                    "requirements",
                     id,
-                    format!("unknown requirement ID `{id}` (see `rtmfp-conformance requirements`)"),
+                    format!(
+                        "unknown requirement ID `{id}`{} (see `rtmfp-conformance requirements`)",
+                        crate::diagnostic::did_you_mean(id, known_requirements.iter())
+                    ),
                 ));
             }
         }
         if s.steps.is_empty() {
-            return Err(at("steps:", "a scenario needs steps".into()));
+            return Err(at("steps", "", "a scenario needs steps".into()));
         }
         // A negative expectation ("nothing is sent") passes on a dead target
         // too: it is only judged together with a positive control, a positive
@@ -685,20 +718,27 @@ impl Scenario {
                 Step::ExpectNone(_)
                     if !positive && !s.steps[i..].iter().any(|y| y.control().is_some()) =>
                 {
-                    return Err(at(
-                        "expect_none",
+                    return Err(node_at(
+                        &[Seg::Key("steps"), Seg::Index(i), Seg::Key("expect_none")],
+                        None,
                         "an `expect_none` needs a positive control: a positive `expect` before it, or an `expect`/`assert` after it marked `control: REASON` (why the case cannot be judged when it fails)".into(),
                     ));
                 }
                 _ => {}
             }
         }
-        for x in &s.steps {
+        for (i, x) in s.steps.iter().enumerate() {
             if let Step::ExpectNone(e) = x
                 && e.control.is_some()
             {
-                return Err(at(
-                    "control:",
+                return Err(node_at(
+                    &[
+                        Seg::Key("steps"),
+                        Seg::Index(i),
+                        Seg::Key("expect_none"),
+                        Seg::Key("control"),
+                    ],
+                    None,
                     "`control` belongs on a positive `expect` or `assert`, not on `expect_none`"
                         .into(),
                 ));
@@ -706,7 +746,22 @@ impl Scenario {
         }
         // Every `$var` must be a builtin or defined by an earlier step.
         let mut defined: BTreeSet<String> = BUILTINS.iter().map(|b| b.to_string()).collect();
-        for step in &s.steps {
+        for (i, step) in s.steps.iter().enumerate() {
+            let here = [Seg::Key("steps"), Seg::Index(i), Seg::Key(step.name())];
+            let at = |sub: &[Seg], value: &str, message: String| {
+                let path: Vec<Seg> = here.iter().chain(sub).copied().collect();
+                node_at(&path, Some(value).filter(|v| !v.is_empty()), message)
+            };
+            let unknown_chunk = |n: &str| {
+                at(
+                    &[Seg::Key("chunk")],
+                    n,
+                    format!(
+                        "unknown chunk name `{n}`{}",
+                        crate::diagnostic::did_you_mean(n, crate::values::CHUNK_NAMES.iter())
+                    ),
+                )
+            };
             let mut refs = Vec::new();
             let mut defines = Vec::new();
             match step {
@@ -724,15 +779,30 @@ impl Scenario {
                         collect_refs(v, &mut refs);
                     }
                     // Chunks without variables are checked now.
-                    for c in &x.chunks {
+                    for (j, c) in x.chunks.iter().enumerate() {
                         let mut r = Vec::new();
                         collect_refs(c, &mut r);
                         if r.is_empty()
                             && let Err(e) =
                                 crate::values::chunk_from(&crate::values::yaml_to_json(c))
                         {
-                            let name = c.get("chunk").and_then(|n| n.as_str()).unwrap_or("chunk:");
-                            return Err(at(name, e));
+                            let name = c.get("chunk").and_then(|n| n.as_str()).unwrap_or("");
+                            let e = if crate::values::CHUNK_NAMES.contains(&name) {
+                                e
+                            } else {
+                                format!(
+                                    "{e}{}",
+                                    crate::diagnostic::did_you_mean(
+                                        name,
+                                        crate::values::CHUNK_NAMES.iter()
+                                    )
+                                )
+                            };
+                            return Err(at(
+                                &[Seg::Key("chunks"), Seg::Index(j), Seg::Key("chunk")],
+                                "",
+                                e,
+                            ));
                         }
                     }
                 }
@@ -745,7 +815,7 @@ impl Scenario {
                     if let Some(c) = &x.chunk {
                         for n in c.list() {
                             if !crate::values::CHUNK_NAMES.contains(&n.as_str()) {
-                                return Err(at(&n, format!("unknown chunk name `{n}`")));
+                                return Err(unknown_chunk(&n));
                             }
                         }
                     }
@@ -762,16 +832,21 @@ impl Scenario {
                     if let Some(c) = &f.chunk {
                         for n in c.list() {
                             if !crate::values::CHUNK_NAMES.contains(&n.as_str()) {
-                                return Err(at(&n, format!("unknown chunk name `{n}`")));
+                                return Err(unknown_chunk(&n));
                             }
                         }
                     }
                     if f.action == FaultAction::Delay && f.by.is_none() {
-                        return Err(at("delay", "a delay fault needs `by`".into()));
+                        return Err(at(
+                            &[Seg::Key("action")],
+                            "",
+                            "a delay fault needs `by`".into(),
+                        ));
                     }
                     if f.action == FaultAction::Rewrite && f.set.is_empty() && f.flip.is_none() {
                         return Err(at(
-                            "rewrite",
+                            &[Seg::Key("action")],
+                            "",
                             "a rewrite fault needs `set` or `flip`".into(),
                         ));
                     }
@@ -792,7 +867,17 @@ impl Scenario {
                 Step::Invariants(n) => {
                     for name in n.list() {
                         if name != "all" && crate::invariants::find(&name).is_none() {
-                            return Err(at(&name, format!("unknown invariant `{name}`")));
+                            return Err(at(
+                                &[],
+                                &name,
+                                format!(
+                                    "unknown invariant `{name}`{}",
+                                    crate::diagnostic::did_you_mean(
+                                        &name,
+                                        crate::invariants::INVARIANTS.iter().map(|i| i.name)
+                                    )
+                                ),
+                            ));
                         }
                     }
                 }
@@ -802,6 +887,7 @@ impl Scenario {
                 let base = r.split('.').next().unwrap_or(&r).to_string();
                 if !defined.contains(&r) && !defined.contains(&base) {
                     return Err(at(
+                        &[],
                         &format!("${r}"),
                         format!("`${r}` is not defined by an earlier step"),
                     ));
@@ -826,7 +912,7 @@ pub fn load_dir(dir: &Path, known: &BTreeSet<String>) -> Result<Vec<Scenario>, S
     let mut out = Vec::new();
     let mut ids = BTreeMap::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| ScenarioError {
+        let text = crate::embedded::read_to_string(&f).map_err(|e| ScenarioError {
             file: f.display().to_string(),
             line: 0,
             column: 0,
@@ -834,11 +920,13 @@ pub fn load_dir(dir: &Path, known: &BTreeSet<String>) -> Result<Vec<Scenario>, S
         })?;
         let s = Scenario::parse(&text, &f, known)?;
         if let Some(prev) = ids.insert(s.id.clone(), f.clone()) {
-            let (l, c) = locate(&text, "id:");
+            let p = crate::spans::parse(&text)
+                .and_then(|t| t.get("id").map(crate::spans::Node::pos))
+                .unwrap_or(crate::spans::Pos { line: 1, column: 1 });
             return Err(ScenarioError {
                 file: f.display().to_string(),
-                line: l,
-                column: c,
+                line: p.line,
+                column: p.column,
                 message: format!(
                     "duplicate scenario id `{}` (also in {})",
                     s.id,
@@ -892,30 +980,14 @@ pub fn selected(s: &Scenario, patterns: &[String]) -> bool {
     })
 }
 
-/// `*` matches any run of characters, `?` one character.
+/// Shell-style glob (`globset`): `*` matches any run of characters, `?` one
+/// character, `[ab]` a class, `{a,b}` alternatives. A pattern that is not a
+/// valid glob matches only itself.
 pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
+    match globset::Glob::new(pattern) {
+        Ok(g) => g.compile_matcher().is_match(text),
+        Err(_) => pattern == text,
     }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 #[cfg(test)]
@@ -976,6 +1048,23 @@ steps:
         let chunk = GOOD.replace("chunk: rhello", "chunk: rhelo");
         let e = Scenario::parse(&chunk, Path::new("a.yaml"), &known()).unwrap_err();
         assert!(e.message.contains("unknown chunk name"), "{e}");
+    }
+
+    #[test]
+    fn the_level_never_exceeds_the_strongest_requirement() {
+        let cat = crate::requirements::catalogue();
+        let should = cat
+            .iter()
+            .find(|r| !r.keyword.is_absolute())
+            .expect("a SHOULD requirement");
+        let text = GOOD
+            .replace("2.3#1", &should.id)
+            .replace("role: initiator", "role: initiator\nlevel: must");
+        let s = Scenario::parse(&text, Path::new("a.yaml"), &known()).unwrap();
+        assert_eq!(s.level(cat), Level::Should, "{}", should.id);
+        let text = GOOD.replace("role: initiator", "role: initiator\nlevel: should");
+        let s = Scenario::parse(&text, Path::new("a.yaml"), &known()).unwrap();
+        assert_eq!(s.level(cat), Level::Should, "an explicit level lowers");
     }
 
     #[test]

@@ -48,6 +48,16 @@ impl Target {
         }
         if let Some(a) = s.strip_prefix("udp://") {
             use std::net::ToSocketAddrs;
+            let a = a.trim_end_matches('/');
+            let has_port = a.parse::<SocketAddr>().is_ok()
+                || a.rsplit_once(':').is_some_and(|(h, p)| {
+                    !h.is_empty() && (!h.contains(':') || h.ends_with(']')) && !p.is_empty()
+                });
+            if !has_port {
+                return Err(format!(
+                    "--target {s}: the port is missing (udp://HOST:PORT, e.g. udp://{a}:1935; IPv6: udp://[::1]:1935)"
+                ));
+            }
             let addr = a
                 .to_socket_addrs()
                 .map_err(|e| format!("--target {s}: {e}"))?
@@ -56,8 +66,21 @@ impl Target {
             return Ok(Target::Udp(addr));
         }
         if let Some(rest) = s.strip_prefix("pcap:") {
-            let (file, keys) = match rest.split_once("?keys=") {
-                Some((f, k)) => (f, Some(PathBuf::from(k))),
+            let (file, keys) = match rest.split_once('?') {
+                Some((f, query)) => {
+                    let mut keys = None;
+                    for kv in query.split('&') {
+                        match kv.split_once('=') {
+                            Some(("keys", k)) if !k.is_empty() => keys = Some(PathBuf::from(k)),
+                            _ => {
+                                return Err(format!(
+                                    "--target {s}: unknown query `{kv}` (the known key is `keys=FILE`, a key log)"
+                                ));
+                            }
+                        }
+                    }
+                    (f, keys)
+                }
                 None => (rest, None),
             };
             if file.is_empty() {
@@ -117,6 +140,8 @@ pub struct Options {
     /// The command line of this run without the selection, to build re-run commands.
     pub rerun: String,
     pub expectations: Option<Expectations>,
+    /// Stop between cases when set (Ctrl-C, SIGTERM); the results say so.
+    pub stop: crate::interrupt::Stop,
 }
 
 impl Default for Options {
@@ -134,6 +159,7 @@ impl Default for Options {
             bind: "0.0.0.0:0".parse().expect("valid"),
             rerun: "rtmfp-conformance run".into(),
             expectations: None,
+            stop: crate::interrupt::Stop::default(),
         }
     }
 }
@@ -174,11 +200,11 @@ impl Expectations {
 
     /// Parses and validates an expectations file's text (`source` names it in errors).
     pub fn parse(text: &str, source: &str) -> Result<Expectations, String> {
-        let e: Expectations = serde_yaml::from_str(text).map_err(|e| {
+        let e: Expectations = serde_yaml_ng::from_str(text).map_err(|e| {
             let (l, c) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
             format!(
                 "{source}:{l}:{c}: {}",
-                e.to_string().split(" at line ").next().unwrap_or_default()
+                crate::diagnostic::serde_message(&e.to_string())
             )
         })?;
         for x in &e.expected {
@@ -249,18 +275,31 @@ pub fn run(
     let mut app = crate::liberties::AppSettings::default();
     let liberties = crate::liberties::expand(&opts.liberties)?;
     crate::liberties::apply(&liberties, &mut target_config, &mut app);
+    let mut cut = None;
     for s in scenarios {
+        if opts.stop.requested() {
+            break;
+        }
         let case = run_one(s, opts, &target_config, app, &mut ids)?;
+        if opts.stop.requested() && !matches!(opts.target, Target::Reference) {
+            // Its waits were cut short: not judged.
+            cut = Some(case.id);
+            break;
+        }
         progress(&case);
         cases.push(case);
     }
-    Ok(results(
-        opts.target.name(),
-        started,
-        t0.elapsed(),
-        opts,
-        cases,
-    ))
+    let ran = cases.len();
+    let mut r = results(opts.target.name(), started, t0.elapsed(), opts, cases);
+    if ran < scenarios.len() {
+        r.interrupted = Some(format!(
+            "interrupted after {ran} of {} cases{}",
+            scenarios.len(),
+            cut.map(|c| format!(" ({c} was stopped while running and is not judged)"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(r)
 }
 
 /// Builds the results around `cases`: catalogue, coverage, sections, RFC text.
@@ -315,6 +354,7 @@ pub fn results(
         requirements: reqs,
         sections,
         rfc_text: requirements::RFC7016.to_string(),
+        interrupted: None,
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
-use serde_yaml::Value as Yaml;
+use serde_yaml_ng::Value as Yaml;
 
 use rtmfp::wire::Chunk;
 
@@ -43,7 +43,7 @@ pub fn yaml_to_json(v: &Yaml) -> Json {
 }
 
 fn json_to_yaml(v: &Json) -> Yaml {
-    serde_yaml::to_value(v).unwrap_or(Yaml::Null)
+    serde_yaml_ng::to_value(v).unwrap_or(Yaml::Null)
 }
 
 /// Follows a dotted path (`options.0.value`) into a JSON value.
@@ -91,7 +91,7 @@ impl Vars {
                     .collect::<Result<_, _>>()?,
             ),
             Yaml::Mapping(m) => {
-                let mut out = serde_yaml::Mapping::new();
+                let mut out = serde_yaml_ng::Mapping::new();
                 for (k, x) in m {
                     out.insert(k.clone(), self.substitute(x)?);
                 }
@@ -392,11 +392,11 @@ mod tests {
         v.set("cookie", json!("aabb"));
         v.set("ack", json!({"flow_id": 3, "ranges": [[1, 2]]}));
         let y: Yaml =
-            serde_yaml::from_str("{a: $cookie, b: [$ack.flow_id], c: $ack.ranges.0.1}").unwrap();
+            serde_yaml_ng::from_str("{a: $cookie, b: [$ack.flow_id], c: $ack.ranges.0.1}").unwrap();
         let j = v.resolve_json(&y).unwrap();
         assert_eq!(j, json!({"a": "aabb", "b": [3], "c": 2}));
         assert!(
-            v.resolve_json(&serde_yaml::from_str("$nope").unwrap())
+            v.resolve_json(&serde_yaml_ng::from_str("$nope").unwrap())
                 .is_err()
         );
     }
@@ -499,7 +499,7 @@ mod tests {
         };
         assert_eq!(f.packet_fragment, [0x03, 0x01]);
         let v = Vars::default();
-        let y: Yaml = serde_yaml::from_str("{slice: ['00 01 02', 2]}").unwrap();
+        let y: Yaml = serde_yaml_ng::from_str("{slice: ['00 01 02', 2]}").unwrap();
         assert_eq!(resolve_built(&v, &y).unwrap(), [2]);
     }
 }

@@ -71,7 +71,10 @@ fn a_bad_scenario_file_is_named_with_line_and_column() {
         &["run", "--scenarios", dir.to_str().unwrap()],
         &out.join("report"),
     );
-    one_error_line(&o, "bad.yaml:7:");
+    // One line naming file:line:column, then the place with a caret.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.lines().next().unwrap().contains("bad.yaml:7:"), "{err}");
 }
 
 #[test]

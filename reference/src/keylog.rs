@@ -66,6 +66,22 @@ impl KeyLogSession {
     }
 }
 
+/// Facts whose value is hex bytes (or `-`).
+fn is_hex_fact(name: &str) -> bool {
+    [
+        "_session_id",
+        "dh_shared_secret",
+        "_keying_component",
+        "_nonce",
+        "_encrypt_key",
+        "_encrypt_key_full",
+        "_hmac_send_key",
+        "_far_epd",
+    ]
+    .iter()
+    .any(|suffix| name.ends_with(suffix))
+}
+
 /// A bad key log line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}: {message}")]
@@ -118,6 +134,14 @@ impl KeyLog {
                 .ok_or_else(|| err(format!("`{fact}` is not `name=value`")))?;
             if name.is_empty() {
                 return Err(err("empty fact name".into()));
+            }
+            // A bad hex value is reported here, with the file and its own line,
+            // not later (once per packet) when a key is needed.
+            if is_hex_fact(name)
+                && value != "-"
+                && let Err(e) = hex::decode(value)
+            {
+                return Err(err(format!("{name}: `{value}` is not hex ({e})")));
             }
             let current = log
                 .sessions
@@ -252,5 +276,15 @@ mod tests {
         assert_eq!(e.to_string(), "f.keys:2: `bad` is not a socket address");
         assert!(KeyLog::parse("session 1.2.3.4:5->1.2.3.4:6 crypto\n", "f").is_err());
         assert!(KeyLog::parse("hello\n", "f").is_err());
+    }
+
+    #[test]
+    fn a_bad_hex_value_names_its_file_and_line() {
+        let text = "session 1.2.3.4:5->1.2.3.4:6 crypto=flash\n\
+                    session 1.2.3.4:5->1.2.3.4:6 initiator_nonce=-\n\
+                    session 1.2.3.4:5->1.2.3.4:6 responder_encrypt_key=zz11\n";
+        let e = KeyLog::parse(text, "a.keys").unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("a.keys", 3), "{e}");
+        assert!(e.message.contains("responder_encrypt_key"), "{e}");
     }
 }

@@ -82,6 +82,8 @@ struct Meta<'a> {
     duration: String,
     seed: u64,
     command: &'a str,
+    /// What stopped the run early, if something did.
+    interrupted: Option<&'a str>,
 }
 
 /// Milliseconds as "850 ms" or "3.2 s".
@@ -199,6 +201,7 @@ impl<'a> Site<'a> {
             duration: duration_text(r.duration_ms),
             seed: r.seed,
             command: &r.command,
+            interrupted: r.interrupted.as_deref(),
         }
     }
 

@@ -88,6 +88,7 @@ pub fn junit_xml(results: &Results) -> String {
                 started => results.started,
                 seed => results.seed,
                 command => results.command,
+                interrupted => results.interrupted,
                 time => seconds(results.duration_ms),
                 tests => results.cases.len(),
                 failures => n(Outcome::Fail),

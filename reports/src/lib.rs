@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub mod model;
 
 mod coverage;
+pub mod diff;
 mod html;
 mod junit;
 mod rfctext;
@@ -24,6 +25,7 @@ mod sequence;
 mod summary;
 mod templates;
 
+pub use diff::{diff, diff_text, render_diff};
 pub use html::{case_file_name, render_site};
 pub use junit::junit_xml;
 pub use summary::{summary_text, summary_text_with_report};

@@ -36,6 +36,10 @@ pub struct Results {
     /// The RFC text, for rendering coverage over it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rfc_text: String,
+    /// Set when the run was stopped before every case ran (Ctrl-C, SIGTERM):
+    /// what stopped it. The cases are those that finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -72,6 +72,9 @@ pub fn summary_text_with_report(results: &Results, color: bool, report: Option<&
         })
         .collect();
     let _ = writeln!(s, "  {}", parts.join("  "));
+    if let Some(why) = &results.interrupted {
+        let _ = writeln!(s, "  {}: {why}", paint("INTERRUPTED", "1;33", color));
+    }
     let width = results
         .cases
         .iter()

@@ -16,6 +16,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("case.html", include_str!("../templates/case.html")),
     ("sequence.svg", include_str!("../templates/sequence.svg")),
     ("junit.xml", include_str!("../templates/junit.xml")),
+    ("diff.html", include_str!("../templates/diff.html")),
 ];
 
 /// The shared style sheet, inlined into every page.
@@ -32,6 +33,7 @@ pub(crate) fn env() -> Result<&'static Environment<'static>, Error> {
         env.set_auto_escape_callback(|_| AutoEscape::Html);
         env.set_formatter(formatter);
         env.add_filter("frag", |s: String| fragment(&s));
+        env.add_filter("code", |s: String| Value::from_safe_string(backticks(&s)));
         env.add_global("style", Value::from_safe_string(STYLE.to_string()));
         for (name, source) in TEMPLATES {
             // The templates are part of the crate: a syntax error fails every test.
@@ -80,6 +82,28 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
+/// Escapes text and sets what stands between backticks as code
+/// (`` `cumulative_ack` `` becomes `<code>cumulative_ack</code>`); an unpaired
+/// backtick stays as it is.
+pub(crate) fn backticks(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    let mut out = String::with_capacity(s.len() + 16);
+    for (i, p) in parts.iter().enumerate() {
+        let inside = i % 2 == 1 && i + 1 < parts.len();
+        if inside {
+            out.push_str("<code>");
+            out.push_str(&escape(p));
+            out.push_str("</code>");
+        } else {
+            if i % 2 == 1 {
+                out.push('`');
+            }
+            out.push_str(&escape(p));
+        }
+    }
+    out
+}
+
 /// Percent-encodes what cannot stand in a URL fragment as is (`#`, `%`, spaces, quotes).
 pub(crate) fn fragment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -107,5 +131,9 @@ mod tests {
             "a&lt;b &amp; &quot;c&quot; &#39;d&#39;\u{fffd}"
         );
         assert_eq!(fragment("req-3.6#1 x"), "req-3.6%231%20x");
+        assert_eq!(
+            backticks("set `a<b` and `c"),
+            "set <code>a&lt;b</code> and `c"
+        );
     }
 }

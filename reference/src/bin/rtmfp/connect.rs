@@ -21,8 +21,9 @@ pub struct Args {
     /// More logging to stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// The responder (more than one: parallel open, the first to answer wins).
-    #[arg(value_name = "ADDR:PORT", required = true)]
+    /// The responder, ADDR:PORT or HOST:PORT (IPv6: [::1]:1935); more than one:
+    /// parallel open, the first to answer wins.
+    #[arg(value_name = "HOST:PORT", required = true, value_parser = resolve)]
     target: Vec<SocketAddr>,
     #[command(flatten)]
     crypto: CryptoArgs,
@@ -119,6 +120,26 @@ fn pattern(flow: u32, offset: u64, len: usize) -> Vec<u8> {
                 % 251) as u8
         })
         .collect()
+}
+
+/// `HOST:PORT` (a name or an address; IPv6 in brackets) to its first address.
+fn resolve(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    if !s
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+    {
+        return Err(format!(
+            "`{s}`: expected HOST:PORT (the port is missing or not a number)"
+        ));
+    }
+    s.to_socket_addrs()
+        .map_err(|e| format!("`{s}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{s}`: the name has no address"))
 }
 
 /// The local address the system would use to reach `target` (so that key logs
