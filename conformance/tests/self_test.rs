@@ -269,3 +269,47 @@ fn every_liberty_alone_and_all_together_neither_fail_nor_warn() {
     });
     assert!(bad.is_empty(), "liberties the suite mishandles: {bad:#?}");
 }
+
+/// Positive controls and levels decide the outcome as the README says: a
+/// failed control is unsupported (even after another step failed), a failure
+/// stands only when the controls hold, and a MAY-level failure is unsupported.
+#[test]
+fn controls_and_may_level_decide_outcomes() {
+    let known: BTreeSet<String> = rtmfp_conformance::requirements::catalogue()
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    let case = |level: &str, first: &str, control: &str| -> (Outcome, String) {
+        let text = format!(
+            "id: x.control
+title: T
+rfc: [\"7016 §3.5.4\"]
+level: {level}
+role: initiator
+steps:
+  - connect: {{}}
+  - send: {{session: true, chunks: [{{chunk: ping, message: \"{first}\"}}]}}
+  - expect: {{chunk: ping_reply, within: 300ms, where: {{message: \"0a\"}}}}
+  - send: {{session: true, chunks: [{{chunk: ping, message: \"0b\"}}]}}
+  - expect: {{chunk: ping_reply, within: 300ms, where: {{message: \"{control}\"}}, control: \"no reply to the control Ping\"}}
+"
+        );
+        let s = Scenario::parse(&text, std::path::Path::new("x.yaml"), &known).unwrap();
+        let r = run(&[&s], &Options::default(), |_| {}).unwrap();
+        let c = &r.cases[0];
+        (c.outcome, c.reason.clone().unwrap_or_default())
+    };
+    assert_eq!(case("must", "0a", "0b").0, Outcome::Pass);
+    // The judged step fails, the control holds: a failure.
+    assert_eq!(case("must", "ff", "0b").0, Outcome::Fail);
+    assert_eq!(case("should", "ff", "0b").0, Outcome::Warn);
+    // The control fails: unsupported with its reason, whatever else failed.
+    let (o, why) = case("must", "ff", "ee");
+    assert_eq!(o, Outcome::Unsupported);
+    assert!(why.starts_with("no reply to the control Ping"), "{why}");
+    assert_eq!(case("must", "0a", "ee").0, Outcome::Unsupported);
+    // A MAY-level case that does not hold is unsupported, never a warning.
+    let (o, why) = case("may", "ff", "0b");
+    assert_eq!(o, Outcome::Unsupported);
+    assert!(why.contains("optional (MAY)"), "{why}");
+}
