@@ -220,6 +220,22 @@ fn every_liberty_alone_and_all_together_neither_fail_nor_warn() {
     ];
     let mut runs: Vec<String> = LIBERTIES.iter().map(|l| l.name.to_string()).collect();
     runs.push("all".into());
+    // What the target sent, case by case: a liberty must change it somewhere
+    // (one that changes nothing proves nothing).
+    let wire = |r: &rtmfp_reports::model::Results| -> Vec<String> {
+        r.cases
+            .iter()
+            .flat_map(|c| {
+                c.evidence.iter().flat_map(|e| &e.packets).map(move |p| {
+                    format!(
+                        "{} {:.4} {} {} {:?}",
+                        c.id, p.time, p.from, p.header, p.chunks
+                    )
+                })
+            })
+            .collect()
+    };
+    let clean = wire(&run(&chosen, &Options::default(), |_| {}).unwrap());
     let check = |part: &[String]| -> Vec<String> {
         let mut bad = Vec::new();
         for name in part {
@@ -228,6 +244,9 @@ fn every_liberty_alone_and_all_together_neither_fail_nor_warn() {
                 ..Options::default()
             };
             let r = run(&chosen, &opts, |_| {}).unwrap();
+            if wire(&r) == clean {
+                bad.push(format!("--liberty {name} changes nothing the target sends"));
+            }
             for c in &r.cases {
                 if matches!(c.outcome, Outcome::Fail | Outcome::Warn) {
                     bad.push(format!(
