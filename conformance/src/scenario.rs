@@ -1106,6 +1106,39 @@ steps:
     }
 
     #[test]
+    fn negative_expectations_need_a_control() {
+        let none = GOOD.replace(
+            "  - set: {c2: $cookie}\n",
+            "  - expect_none: {chunk: rikeying, within: 1s}\n",
+        );
+        // A positive expectation before it is its control.
+        assert!(Scenario::parse(&none, Path::new("a.yaml"), &known()).is_ok());
+        let first = "id: x.y
+title: T
+rfc: [\"7016 §2.3.4\"]
+role: initiator
+steps:
+  - send:
+      chunks:
+        - {chunk: ihello, epd: $target.epd, tag: \"00112233445566778899aabbccddeeff\"}
+  - expect_none: {chunk: rikeying, within: 1s}
+  - expect: {chunk: rhello}
+";
+        let e = Scenario::parse(first, Path::new("a.yaml"), &known()).unwrap_err();
+        assert!(e.message.contains("positive control"), "{e}");
+        assert_eq!(e.line, 9, "{e}");
+        let marked = first.replace("{chunk: rhello}", "{chunk: rhello, control: \"no answer\"}");
+        let s = Scenario::parse(&marked, Path::new("a.yaml"), &known()).unwrap();
+        assert_eq!(s.steps[2].control(), Some("no answer"));
+        let misplaced = marked.replace(
+            "{chunk: rikeying, within: 1s}",
+            "{chunk: rikeying, within: 1s, control: \"x\"}",
+        );
+        let e = Scenario::parse(&misplaced, Path::new("a.yaml"), &known()).unwrap_err();
+        assert!(e.message.contains("not on `expect_none`"), "{e}");
+    }
+
+    #[test]
     fn target_receive_buffer() {
         let text = GOOD.replace(
             "role: initiator",

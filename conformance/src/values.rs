@@ -326,7 +326,7 @@ pub fn matches(expected: &Json, actual: Option<&Json>) -> bool {
         && ops.keys().all(|k| {
             [
                 "eq", "ne", "lt", "le", "gt", "ge", "len", "present", "any_of", "not", "contains",
-                "count",
+                "count", "all_of",
             ]
             .contains(&k.as_str())
         })
@@ -356,6 +356,9 @@ pub fn matches(expected: &Json, actual: Option<&Json>) -> bool {
                 .as_array()
                 .is_some_and(|opts| opts.iter().any(|o| actual.is_some_and(|a| scalar_eq(o, a)))),
             "not" => !matches(v, actual),
+            "all_of" => v
+                .as_array()
+                .is_some_and(|ms| ms.iter().all(|m| matches(m, actual))),
             "contains" => match (actual, v) {
                 (Some(Json::String(a)), Json::String(b)) => {
                     a.to_lowercase().contains(&b.to_lowercase())
@@ -424,6 +427,15 @@ mod tests {
         assert!(matches(&tens(json!(1)), Some(&opts)));
         assert!(!matches(&tens(json!({"gt": 1})), Some(&opts)));
         assert!(matches(&json!({"count": {"is": 2}}), Some(&opts)));
+        let zeros = json!({"count": {"where": {"type": 0}, "is": 1}});
+        assert!(matches(
+            &json!({"all_of": [zeros, tens(json!(1))]}),
+            Some(&opts)
+        ));
+        assert!(!matches(
+            &json!({"all_of": [zeros, tens(json!(2))]}),
+            Some(&opts)
+        ));
         assert!(!matches(&tens(json!(0)), None));
     }
 

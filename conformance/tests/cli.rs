@@ -45,6 +45,14 @@ fn bad_arguments_give_one_line_and_exit_2() {
     let out = tmp("bad");
     one_error_line(&run(&["run", "--target", "bogus"], &out), "bogus");
     one_error_line(&run(&["run", "--inject", "nosuch"], &out), "nosuch");
+    one_error_line(&run(&["run", "--liberty", "nosuch"], &out), "nosuch");
+    one_error_line(
+        &run(
+            &["run", "--liberty", "all", "--target", "udp://127.0.0.1:9"],
+            &out,
+        ),
+        "--liberty only applies to --target reference",
+    );
     one_error_line(
         &run(&["run", "--expectations", "/nonexistent/x.yaml"], &out),
         "/nonexistent/x.yaml",
@@ -196,4 +204,16 @@ fn requirements_lists_the_catalogue() {
     let text = bin().arg("requirements").output().unwrap();
     let s = String::from_utf8_lossy(&text.stdout);
     assert!(s.contains("coverage MUST/MUST NOT/SHALL/REQUIRED:"), "{s}");
+}
+
+#[test]
+fn liberties_lists_each_with_its_rfc_sentence() {
+    let o = bin().arg("liberties").output().unwrap();
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for l in rtmfp_conformance::liberties::LIBERTIES {
+        assert!(text.contains(l.name), "{text}");
+        assert!(text.contains(l.rfc), "{text}");
+        assert!(l.rfc.starts_with("7016 §"), "{}", l.rfc);
+    }
 }

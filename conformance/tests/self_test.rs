@@ -220,6 +220,22 @@ fn every_liberty_alone_and_all_together_neither_fail_nor_warn() {
     ];
     let mut runs: Vec<String> = LIBERTIES.iter().map(|l| l.name.to_string()).collect();
     runs.push("all".into());
+    // What the target sent, case by case: a liberty must change it somewhere
+    // (one that changes nothing proves nothing).
+    let wire = |r: &rtmfp_reports::model::Results| -> Vec<String> {
+        r.cases
+            .iter()
+            .flat_map(|c| {
+                c.evidence.iter().flat_map(|e| &e.packets).map(move |p| {
+                    format!(
+                        "{} {:.4} {} {} {:?}",
+                        c.id, p.time, p.from, p.header, p.chunks
+                    )
+                })
+            })
+            .collect()
+    };
+    let clean = wire(&run(&chosen, &Options::default(), |_| {}).unwrap());
     let check = |part: &[String]| -> Vec<String> {
         let mut bad = Vec::new();
         for name in part {
@@ -228,6 +244,9 @@ fn every_liberty_alone_and_all_together_neither_fail_nor_warn() {
                 ..Options::default()
             };
             let r = run(&chosen, &opts, |_| {}).unwrap();
+            if wire(&r) == clean {
+                bad.push(format!("--liberty {name} changes nothing the target sends"));
+            }
             for c in &r.cases {
                 if matches!(c.outcome, Outcome::Fail | Outcome::Warn) {
                     bad.push(format!(
@@ -268,4 +287,48 @@ fn every_liberty_alone_and_all_together_neither_fail_nor_warn() {
         m
     });
     assert!(bad.is_empty(), "liberties the suite mishandles: {bad:#?}");
+}
+
+/// Positive controls and levels decide the outcome as the README says: a
+/// failed control is unsupported (even after another step failed), a failure
+/// stands only when the controls hold, and a MAY-level failure is unsupported.
+#[test]
+fn controls_and_may_level_decide_outcomes() {
+    let known: BTreeSet<String> = rtmfp_conformance::requirements::catalogue()
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    let case = |level: &str, first: &str, control: &str| -> (Outcome, String) {
+        let text = format!(
+            "id: x.control
+title: T
+rfc: [\"7016 §3.5.4\"]
+level: {level}
+role: initiator
+steps:
+  - connect: {{}}
+  - send: {{session: true, chunks: [{{chunk: ping, message: \"{first}\"}}]}}
+  - expect: {{chunk: ping_reply, within: 300ms, where: {{message: \"0a\"}}}}
+  - send: {{session: true, chunks: [{{chunk: ping, message: \"0b\"}}]}}
+  - expect: {{chunk: ping_reply, within: 300ms, where: {{message: \"{control}\"}}, control: \"no reply to the control Ping\"}}
+"
+        );
+        let s = Scenario::parse(&text, std::path::Path::new("x.yaml"), &known).unwrap();
+        let r = run(&[&s], &Options::default(), |_| {}).unwrap();
+        let c = &r.cases[0];
+        (c.outcome, c.reason.clone().unwrap_or_default())
+    };
+    assert_eq!(case("must", "0a", "0b").0, Outcome::Pass);
+    // The judged step fails, the control holds: a failure.
+    assert_eq!(case("must", "ff", "0b").0, Outcome::Fail);
+    assert_eq!(case("should", "ff", "0b").0, Outcome::Warn);
+    // The control fails: unsupported with its reason, whatever else failed.
+    let (o, why) = case("must", "ff", "ee");
+    assert_eq!(o, Outcome::Unsupported);
+    assert!(why.starts_with("no reply to the control Ping"), "{why}");
+    assert_eq!(case("must", "0a", "ee").0, Outcome::Unsupported);
+    // A MAY-level case that does not hold is unsupported, never a warning.
+    let (o, why) = case("may", "ff", "0b");
+    assert_eq!(o, Outcome::Unsupported);
+    assert!(why.contains("optional (MAY)"), "{why}");
 }

@@ -80,7 +80,7 @@ pub struct Case {
     pub rfc: Vec<String>,
     pub requirements: Vec<String>,
     pub tags: Vec<String>,
-    /// "must" or "should".
+    /// "must", "should" or "may".
     pub level: String,
     pub outcome: Outcome,
     /// Why it failed, warned, was unsupported or skipped.
