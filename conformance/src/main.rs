@@ -48,6 +48,8 @@ enum Command {
     Faults,
     /// List the rules checked on recordings (the pcap target and `invariants` steps)
     Invariants,
+    /// Run the suite against several stacks and write one matrix page.
+    Matrix(rtmfp_conformance::matrix::MatrixArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -95,6 +97,8 @@ struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    live: rtmfp_conformance::live::LiveArgs,
 }
 
 fn scenario_dir(arg: &Option<PathBuf>) -> PathBuf {
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Matrix(m) => rtmfp_conformance::matrix::run(m),
         Command::Faults => {
             for (name, what) in rtmfp::session::config::Faults::ALL {
                 println!("{name:24} {what}");
@@ -350,7 +355,7 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
             shell_quote(&e.display().to_string())
         ));
     }
-    let opts = Options {
+    let mut opts = Options {
         target: target.clone(),
         profile: a.profile,
         seed: a.seed,
@@ -362,6 +367,7 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
         bind: a.bind,
         rerun: rerun.join(" "),
         expectations,
+        ..Options::default()
     };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let results = match &target {
@@ -391,6 +397,7 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
             if chosen.is_empty() {
                 return Err(format!("no scenario matches {}", a.select.join(" ")));
             }
+            a.live.apply(&mut opts, &a.select, &chosen)?;
             let bar = if a.quiet {
                 indicatif::ProgressBar::hidden()
             } else {
@@ -427,6 +434,12 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
         "{}",
         rtmfp_reports::summary_text_with_report(&results, color, Some(&a.out.join("index.html")))
     );
+    let slow = rtmfp_conformance::live::LiveArgs::left_out(&results);
+    if slow > 0 {
+        println!(
+            "{slow} case(s) tagged slow left out (real-time waits the RFC imposes): add --include-slow"
+        );
+    }
     Ok(if results.must_failed() {
         ExitCode::from(1)
     } else {

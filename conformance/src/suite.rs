@@ -114,6 +114,14 @@ pub struct Options {
     /// The command line of this run without the selection, to build re-run commands.
     pub rerun: String,
     pub expectations: Option<Expectations>,
+    /// Cases running at once (each with its own tester and sockets).
+    pub jobs: usize,
+    /// Report cases tagged `slow` as skipped instead of running them.
+    pub skip_slow: bool,
+    /// What the user declared about a live stack (`--target-keepalive` ...).
+    pub declared: crate::declared::Declared,
+    /// Listen mode: the command that starts the stack's initiator, per case.
+    pub initiator_cmd: Option<String>,
 }
 
 impl Default for Options {
@@ -130,6 +138,10 @@ impl Default for Options {
             bind: "0.0.0.0:0".parse().expect("valid"),
             rerun: "rtmfp-conformance run".into(),
             expectations: None,
+            jobs: 1,
+            skip_slow: false,
+            declared: Default::default(),
+            initiator_cmd: None,
         }
     }
 }
@@ -195,6 +207,7 @@ impl Expectations {
 // ---------------------------------------------------------------- profiles
 
 /// The identities of a run (built once: key generation is not free).
+#[derive(Clone)]
 pub struct Identity {
     pub tester: Arc<dyn CryptoProfile>,
     pub target: Arc<dyn CryptoProfile>,
@@ -233,17 +246,18 @@ pub fn run(
 ) -> Result<Results, String> {
     let started = chrono_like_now();
     let t0 = std::time::Instant::now();
-    let mut ids: BTreeMap<&'static str, Identity> = BTreeMap::new();
-    let mut cases = Vec::new();
+    let ids: std::sync::Mutex<BTreeMap<&'static str, Identity>> = Default::default();
     let mut target_config = EndpointConfig::default();
     for f in &opts.inject {
         target_config.faults.set(f)?;
     }
-    for s in scenarios {
-        let case = run_one(s, opts, &target_config, &mut ids)?;
-        progress(&case);
-        cases.push(case);
-    }
+    let cases = crate::schedule::run_all(
+        scenarios,
+        opts.jobs,
+        |s| crate::schedule::estimate(s),
+        |s| run_one(s, opts, &target_config, &ids),
+        &mut progress,
+    )?;
     Ok(results(
         opts.target.name(),
         started,
@@ -411,9 +425,9 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
                     );
                 }
                 crate::scenario::Step::Accept(_) => before_accept = false,
-                crate::scenario::Step::Fault(_) | crate::scenario::Step::Send(_)
-                    if before_accept =>
-                {
+                // A network fault can be armed before the target initiates;
+                // a packet cannot be sent to an initiator not there yet.
+                crate::scenario::Step::Send(_) if before_accept => {
                     return Some(
                         "acts before the target initiates, so needs the target to start when told (reference target)"
                             .into(),
@@ -434,31 +448,24 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
             _ => {}
         }
     }
-    let t = &s.target;
-    if t.keepalive.is_some()
-        || t.reject_flows
-        || t.sink
-        || t.idle_close.is_some()
-        || t.max_startup_packet.is_some()
-        || t.receive_buffer.is_some()
-        || t.redirect_forwarded
-    {
-        return Some(
-            "needs target settings (keepalive, flow rejection, sink, receive buffer) only the reference target has"
-                .into(),
-        );
-    }
-    None
+    opts.declared.fit(&s.target, opts.echo).err()
 }
 
 fn run_one(
     s: &Scenario,
     opts: &Options,
     target_config: &EndpointConfig,
-    ids: &mut BTreeMap<&'static str, Identity>,
+    ids: &std::sync::Mutex<BTreeMap<&'static str, Identity>>,
 ) -> Result<Case, String> {
     let mut case = base_case(s, opts);
     let t0 = std::time::Instant::now();
+    if opts.skip_slow && s.tags.iter().any(|t| t == "slow") {
+        case.reason = Some(format!(
+            "left out: tagged slow (waits about {} s in real time, as the RFC imposes); run with --include-slow or select tag:slow",
+            crate::schedule::estimate(s).as_secs()
+        ));
+        return Ok(case);
+    }
     if let Some(x) = opts.expectations.as_ref().and_then(|e| e.find(&s.id))
         && x.skip
     {
@@ -479,10 +486,23 @@ fn run_one(
         ProfileName::Flash => "flash",
         ProfileName::Plain => "plain",
     };
-    if !ids.contains_key(key) {
-        ids.insert(key, identity(profile, opts.seed)?);
-    }
-    let id = &ids[key];
+    let id = {
+        let mut ids = ids.lock().map_err(|_| "a case panicked".to_string())?;
+        if !ids.contains_key(key) {
+            ids.insert(key, identity(profile, opts.seed)?);
+        }
+        ids[key].clone()
+    };
+    let id = &id;
+    let live = !matches!(opts.target, Target::Reference);
+    let fit = if live {
+        opts.declared.fit(&s.target, opts.echo)?
+    } else {
+        crate::declared::Fit {
+            time_factor: 1.0,
+            tester_rejects_flows: false,
+        }
+    };
     let decode_profile = match profile {
         ProfileName::Flash => Profile::Flash,
         ProfileName::Plain => Profile::Plain,
@@ -543,7 +563,7 @@ fn run_one(
         tester_epd,
         tester_certificate: id.tester.certificate().to_vec(),
         profile: decode_profile,
-        time_scale: opts.time_scale,
+        time_scale: opts.time_scale * fit.time_factor,
     };
     {
         let t = harness.tester();
@@ -553,8 +573,48 @@ fn run_one(
         if let Some(b) = s.tester.receive_buffer {
             c.receive_buffer = b;
         }
+        if fit.tester_rejects_flows {
+            c.accept_flows = false;
+        }
     }
-    let ex = runner::execute(s, harness.as_mut(), &identities);
+    // Listen mode: the stack's initiator, started for this case and stopped
+    // (its whole process group) when the case ends.
+    let mut initiator = match (&opts.initiator_cmd, &opts.target) {
+        (Some(cmd), Target::Listen(_)) => {
+            let cmd = crate::initiator::substitute(cmd, harness.tester_addr());
+            let log = match &opts.out {
+                Some(dir) => {
+                    let ev = dir.join("evidence");
+                    std::fs::create_dir_all(&ev).map_err(|e| format!("{}: {e}", ev.display()))?;
+                    let base = rtmfp_reports::case_file_name(&s.id);
+                    Some(ev.join(format!("{}.initiator.log", base.trim_end_matches(".html"))))
+                }
+                None => None,
+            };
+            Some(crate::initiator::Started::spawn(&cmd, log.as_deref())?)
+        }
+        _ => None,
+    };
+    let mut ex = runner::execute(s, harness.as_mut(), &identities);
+    if let Some(i) = initiator.as_mut() {
+        i.stop(Duration::from_millis(300));
+    }
+    if matches!(opts.target, Target::Listen(_))
+        && ex.failure.is_some()
+        && crate::initiator::never_came(&harness.records())
+    {
+        // Nobody initiated: nothing to judge (not a failure of the stack).
+        ex.failure = None;
+        ex.unjudged = Some(format!(
+            "no session within {} s: the initiator never came{}",
+            (5.0 * identities.time_scale).round(),
+            if opts.initiator_cmd.is_some() {
+                " (see its log in evidence/)"
+            } else {
+                " (start it per case with --initiator-cmd)"
+            }
+        ));
+    }
     if !matches!(opts.target, Target::Reference) {
         // Leave a live target as found: close what this case opened, so that
         // later cases (same tester identity) do not meet its sessions.
