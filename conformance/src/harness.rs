@@ -419,6 +419,9 @@ pub struct UdpHarness {
     records: Vec<WireRecord>,
     pub echoes: bool,
     pub listen: bool,
+    /// Listen mode: starts the stack's initiator when a case makes the target
+    /// initiate (`run --initiator-cmd`).
+    pub on_initiate: Option<Box<dyn FnMut() -> Result<(), String>>>,
 }
 
 impl UdpHarness {
@@ -468,6 +471,7 @@ impl UdpHarness {
             records: Vec::new(),
             echoes: true,
             listen: target.is_none(),
+            on_initiate: None,
         })
     }
 
@@ -696,7 +700,10 @@ impl Harness for UdpHarness {
 
     fn target_connect(&mut self, _epd: Vec<u8>) -> Result<(), String> {
         if self.listen {
-            Ok(())
+            match self.on_initiate.as_mut() {
+                Some(start) => start(),
+                None => Ok(()),
+            }
         } else {
             Err("the live target cannot be told to connect (use --listen and start your stack's initiator)".into())
         }

@@ -11,7 +11,7 @@ use crate::suite::{Options, Target};
 /// Options of `run` for live stacks.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct LiveArgs {
-    /// Cases running at once, each with its own tester socket [default: 8
+    /// Cases running at once, each with its own tester socket [default: 4
     /// against a live stack, one per core against the reference target; 1 when
     /// the tester's port is fixed (--bind or --listen with a port)].
     #[arg(long, value_name = "N")]

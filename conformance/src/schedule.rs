@@ -17,7 +17,7 @@ use crate::scenario::{Scenario, Step};
 /// How many cases run at once against a live stack unless `--jobs` says
 /// otherwise: each mostly waits on the network, so more than the cores; few
 /// enough that a stack (and a 2-core machine running it too) keeps its timing.
-pub const DEFAULT_LIVE_JOBS: usize = 8;
+pub const DEFAULT_LIVE_JOBS: usize = 4;
 
 /// The default job count for a target: the simulated reference target is
 /// CPU-bound (one job per core); a live stack mostly waits.

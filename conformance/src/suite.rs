@@ -214,9 +214,15 @@ pub struct Identity {
 }
 
 pub fn identity(p: ProfileName, seed: u64) -> Result<Identity, String> {
+    identity_named(p, seed, "tester")
+}
+
+/// As [`identity`], with the tester's plain identity `tester` (the flash
+/// certificate's hostname stays `tester`; its fingerprint follows the seed).
+pub fn identity_named(p: ProfileName, seed: u64, tester: &str) -> Result<Identity, String> {
     Ok(match p {
         ProfileName::Plain => Identity {
-            tester: Arc::new(PlainProfile::new(b"tester".to_vec())),
+            tester: Arc::new(PlainProfile::new(tester.as_bytes().to_vec())),
             target: Arc::new(PlainProfile::new(b"target".to_vec())),
         },
         ProfileName::Flash => {
@@ -412,19 +418,27 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
     }
     if listen {
         // A live initiator starts when its user starts it: a case that acts
-        // before the target initiates (a fault armed first), or that has the
-        // target initiate at a chosen moment (`accept: {wait: false}`), needs
-        // the reference target, which the tester can tell when to start.
+        // before the target initiates, or that has the target initiate at a
+        // chosen moment (`accept: {wait: false}`), needs the reference target
+        // or an --initiator-cmd, which the tester runs at that moment.
         let mut before_accept = true;
         for step in &s.steps {
             match step {
-                crate::scenario::Step::Accept(a) if !a.wait => {
+                crate::scenario::Step::Accept(a) if !a.wait && opts.initiator_cmd.is_none() => {
                     return Some(
                         "needs the target to start initiating at a moment the tester chooses (reference target)"
                             .into(),
                     );
                 }
                 crate::scenario::Step::Accept(_) => before_accept = false,
+                // A live initiator is not known to answer sessions too (glare
+                // needs both ends to be responders as well).
+                crate::scenario::Step::Connect(_) => {
+                    return Some(
+                        "needs the target to answer a session the tester opens as well as initiate (reference target)"
+                            .into(),
+                    );
+                }
                 // A network fault can be armed before the target initiates;
                 // a packet cannot be sent to an initiator not there yet.
                 crate::scenario::Step::Send(_) if before_accept => {
@@ -459,13 +473,6 @@ fn run_one(
 ) -> Result<Case, String> {
     let mut case = base_case(s, opts);
     let t0 = std::time::Instant::now();
-    if opts.skip_slow && s.tags.iter().any(|t| t == "slow") {
-        case.reason = Some(format!(
-            "left out: tagged slow (waits about {} s in real time, as the RFC imposes); run with --include-slow or select tag:slow",
-            crate::schedule::estimate(s).as_secs()
-        ));
-        return Ok(case);
-    }
     if let Some(x) = opts.expectations.as_ref().and_then(|e| e.find(&s.id))
         && x.skip
     {
@@ -482,11 +489,24 @@ fn run_one(
         case.reason = Some(why);
         return Ok(case);
     }
+    if opts.skip_slow && s.tags.iter().any(|t| t == "slow") {
+        case.reason = Some(format!(
+            "left out: tagged slow (waits about {} s in real time, as the RFC imposes); run with --include-slow or select tag:slow",
+            crate::schedule::estimate(s).as_secs()
+        ));
+        return Ok(case);
+    }
     let key = match profile {
         ProfileName::Flash => "flash",
         ProfileName::Plain => "plain",
     };
-    let id = {
+    let id = if matches!(opts.target, Target::Udp(_)) {
+        // Concurrent cases must not look like one peer to a live target (a
+        // Forwarder would pass one case's IHello into another case's session):
+        // each case has a tester identity of its own.
+        let seed = opts.seed ^ fnv(&s.id);
+        identity_named(profile, seed, &format!("tester-{:04x}", seed & 0xffff))?
+    } else {
         let mut ids = ids.lock().map_err(|_| "a case panicked".to_string())?;
         if !ids.contains_key(key) {
             ids.insert(key, identity(profile, opts.seed)?);
@@ -509,6 +529,8 @@ fn run_one(
     };
     let tester_epd = id.tester.canonical_epd(id.tester.certificate());
     let seed = opts.seed ^ fnv(&s.id);
+    let initiators: std::rc::Rc<std::cell::RefCell<Vec<crate::initiator::Started>>> =
+        Default::default();
     let mut harness: Box<dyn Harness> = match &opts.target {
         Target::Reference => {
             let mut cfg = target_config.clone();
@@ -546,6 +568,27 @@ fn run_one(
             let mut h = UdpHarness::new(id.tester.clone(), None, *a, seed)
                 .map_err(|e| format!("cannot listen on {a}: {e}"))?;
             h.echoes = opts.echo;
+            if let Some(cmd) = &opts.initiator_cmd {
+                // The stack's initiator, started whenever the case makes the
+                // target initiate, stopped (its process group) when it ends.
+                let cmd = crate::initiator::substitute(cmd, h.tester_addr());
+                let log = match &opts.out {
+                    Some(dir) => {
+                        let ev = dir.join("evidence");
+                        std::fs::create_dir_all(&ev)
+                            .map_err(|e| format!("{}: {e}", ev.display()))?;
+                        let base = rtmfp_reports::case_file_name(&s.id);
+                        Some(ev.join(format!("{}.initiator.log", base.trim_end_matches(".html"))))
+                    }
+                    None => None,
+                };
+                let started = initiators.clone();
+                h.on_initiate = Some(Box::new(move || {
+                    let p = crate::initiator::Started::spawn(&cmd, log.as_deref())?;
+                    started.borrow_mut().push(p);
+                    Ok(())
+                }));
+            }
             Box::new(h)
         }
         Target::Pcap { .. } => return Err("the pcap target has no scenarios".into()),
@@ -576,27 +619,17 @@ fn run_one(
         if fit.tester_rejects_flows {
             c.accept_flows = false;
         }
-    }
-    // Listen mode: the stack's initiator, started for this case and stopped
-    // (its whole process group) when the case ends.
-    let mut initiator = match (&opts.initiator_cmd, &opts.target) {
-        (Some(cmd), Target::Listen(_)) => {
-            let cmd = crate::initiator::substitute(cmd, harness.tester_addr());
-            let log = match &opts.out {
-                Some(dir) => {
-                    let ev = dir.join("evidence");
-                    std::fs::create_dir_all(&ev).map_err(|e| format!("{}: {e}", ev.display()))?;
-                    let base = rtmfp_reports::case_file_name(&s.id);
-                    Some(ev.join(format!("{}.initiator.log", base.trim_end_matches(".html"))))
-                }
-                None => None,
-            };
-            Some(crate::initiator::Started::spawn(&cmd, log.as_deref())?)
+        if live && s.target.keepalive.is_some() {
+            // The case waits for the target's keepalive: the tester stays
+            // silent at least as long as the case may wait.
+            c.keepalive = c.keepalive.max(
+                crate::schedule::estimate(s)
+                    .mul_f64((opts.time_scale * fit.time_factor).max(1.0) * 2.0),
+            );
         }
-        _ => None,
-    };
+    }
     let mut ex = runner::execute(s, harness.as_mut(), &identities);
-    if let Some(i) = initiator.as_mut() {
+    for i in initiators.borrow_mut().iter_mut() {
         i.stop(Duration::from_millis(300));
     }
     if matches!(opts.target, Target::Listen(_))
