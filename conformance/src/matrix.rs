@@ -201,6 +201,9 @@ pub struct Column {
     /// Why the stack could not be tested at all, if so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What went wrong while it was tested (e.g. it died).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -319,15 +322,24 @@ fn rerun(stack: &Stack, target: &str, opts: &Options) -> String {
     v.join(" ")
 }
 
+/// One stack's runs, each with its directory name (`udp`, `listen`), and what
+/// went wrong around them.
+#[derive(Debug, Default)]
+pub struct StackRuns {
+    pub runs: Vec<(String, Results)>,
+    pub notes: Vec<String>,
+}
+
 /// Runs one stack: the responder run (if it has an address) and the listen
-/// run (if it has an initiator). Returns the runs, each with its directory name.
+/// run (if it has an initiator).
 fn run_stack(
     stack: &Stack,
     chosen: &[&Scenario],
     args: &MatrixArgs,
     dir: &Path,
-) -> Result<Vec<(String, Results)>, String> {
+) -> Result<StackRuns, String> {
     let mut runs = Vec::new();
+    let mut notes = Vec::new();
     let progress = |c: &Case| {
         if !args.quiet && matches!(c.outcome, Outcome::Fail | Outcome::Warn) {
             eprintln!(
@@ -364,6 +376,14 @@ fn run_stack(
             .collect();
         let r = suite::run(&mine, &opts, progress);
         if let Some(p) = responder.as_mut() {
+            if let Some(st) = p.exited() {
+                // Every case after that met nobody: say so where the
+                // failures show.
+                notes.push(format!(
+                    "the responder died during the run ({st}; see {}/responder.log): cases after that could not reach it",
+                    slug(&stack.name)
+                ));
+            }
             p.stop(Duration::from_millis(500));
         }
         let r = r?;
@@ -393,13 +413,13 @@ fn run_stack(
         write_report(&r, &out)?;
         runs.push(("listen".to_string(), r));
     }
-    Ok(runs)
+    Ok(StackRuns { runs, notes })
 }
 
 /// The matrix from each stack's runs (or why it could not be tested).
 pub fn assemble(
     stacks: &[Stack],
-    runs: &[Result<Vec<(String, Results)>, String>],
+    runs: &[Result<StackRuns, String>],
     chosen: &[&Scenario],
     started: String,
     took: Duration,
@@ -428,12 +448,14 @@ pub fn assemble(
             duration_ms: 0,
             counts: BTreeMap::new(),
             error: None,
+            notes: Vec::new(),
         };
         let mut by_id: BTreeMap<&str, (&str, &Case)> = BTreeMap::new();
         match run {
             Err(e) => col.error = Some(e.clone()),
-            Ok(rs) => {
-                for (kind, r) in rs {
+            Ok(sr) => {
+                col.notes = sr.notes.clone();
+                for (kind, r) in &sr.runs {
                     col.reports.push(format!("{sl}/{kind}/index.html"));
                     col.duration_ms += r.duration_ms;
                     for c in &r.cases {
@@ -513,8 +535,9 @@ td.c{text-align:center;white-space:nowrap}
 td.c a{text-decoration:none;color:inherit;display:block}
 .pass{background:#d8f5d8}.fail{background:#f8c9c9}.warn{background:#fbe7b5}
 .unsupported{background:#eee;color:#777}.skipped{background:#f7f7f7;color:#999}
-.none{background:#fff;color:#bbb}
+.none{background:#fff;color:#bbb}.bad{color:#b00}
 small{color:#666}.pcap{font-size:11px;color:#468}
+.why{font-size:11px;color:#555;white-space:normal;max-width:22em;margin:auto}
 tr:hover td{outline:1px solid #bbb}
 code{font-size:12px}
 </style></head><body>
@@ -565,6 +588,9 @@ code{font-size:12px}
         if let Some(e) = &c.error {
             let _ = write!(h, "<br><b>not tested:</b> {}", esc(e));
         }
+        for n in &c.notes {
+            let _ = write!(h, "<br><b class=bad>{}</b>", esc(n));
+        }
         h.push_str("</small></th>");
     }
     h.push_str("</tr></thead><tbody>\n");
@@ -589,6 +615,13 @@ code{font-size:12px}
                     );
                     if let Some(p) = &c.pcap {
                         let _ = write!(h, "<a class=pcap href=\"{}\">pcap</a>", esc(p));
+                    }
+                    if c.outcome != Outcome::Pass
+                        && let Some(r) = &c.reason
+                    {
+                        let short: String = r.chars().take(90).collect();
+                        let more = if short.len() < r.len() { "…" } else { "" };
+                        let _ = write!(h, "<div class=why>{}{more}</div>", esc(&short));
                     }
                     h.push_str("</td>");
                 }
@@ -624,8 +657,8 @@ pub fn run(args: MatrixArgs) -> Result<ExitCode, String> {
         let dir = args.out.join(slug(&stack.name));
         let r = run_stack(stack, &chosen, &args, &dir);
         match &r {
-            Ok(rs) => {
-                for (kind, res) in rs {
+            Ok(sr) => {
+                for (kind, res) in &sr.runs {
                     let c = res.counts();
                     println!(
                         "{} ({kind}): {} cases in {:.1} s: {c:?}",
@@ -633,6 +666,9 @@ pub fn run(args: MatrixArgs) -> Result<ExitCode, String> {
                         res.cases.len(),
                         res.duration_ms as f64 / 1000.0,
                     );
+                }
+                for n in &sr.notes {
+                    println!("{}: {n}", stack.name);
                 }
             }
             Err(e) => println!("{}: not tested: {e}", stack.name),
@@ -653,7 +689,10 @@ pub fn run(args: MatrixArgs) -> Result<ExitCode, String> {
         .rows
         .iter()
         .any(|r| r.cells.iter().flatten().any(|c| c.outcome == Outcome::Fail));
-    let untested = m.columns.iter().any(|c| c.error.is_some());
+    let untested = m
+        .columns
+        .iter()
+        .any(|c| c.error.is_some() || !c.notes.is_empty());
     Ok(if failed || untested {
         ExitCode::from(1)
     } else {
@@ -664,6 +703,80 @@ pub fn run(args: MatrixArgs) -> Result<ExitCode, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn case(id: &str, outcome: Outcome) -> Case {
+        Case {
+            id: id.into(),
+            title: "t".into(),
+            rfc: vec![],
+            requirements: vec![],
+            tags: vec![],
+            level: "must".into(),
+            outcome,
+            reason: Some("because <b>".into()),
+            duration_ms: 1,
+            rerun: String::new(),
+            steps: vec![],
+            evidence: Some(rtmfp_reports::model::Evidence {
+                packets: vec![],
+                pcap: Some(format!("evidence/{id}.pcap")),
+                keylog: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn cells_link_to_the_case_page_of_the_run_that_judged_it() {
+        let dir = std::env::temp_dir().join(format!("rtmfp-matrix-a-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s");
+        std::fs::create_dir_all(p.join("x")).unwrap();
+        std::fs::write(
+            p.join("x/a.yaml"),
+            "id: x.a\ntitle: A\nrfc: [\"7016 §3.5\"]\nrole: initiator\nsteps: [{connect: {}}]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            p.join("x/b.yaml"),
+            "id: x.b\ntitle: B\nrfc: [\"7016 §3.5\"]\nrole: responder\nsteps: [{accept: {}}]\n",
+        )
+        .unwrap();
+        let all = scenario::load_dir(&p, &Default::default()).unwrap();
+        let chosen: Vec<&Scenario> = all.iter().collect();
+        let stacks: Vec<Stack> = serde_yaml::from_str(
+            "[{name: One, address: 127.0.0.1:1, initiator: x}, {name: Two, address: 127.0.0.1:2}]",
+        )
+        .unwrap();
+        let opts = Options::default();
+        let mk = |cases| suite::results("t".into(), "now".into(), Duration::ZERO, &opts, cases);
+        let runs = vec![
+            Ok(StackRuns {
+                runs: vec![
+                    ("udp".to_string(), mk(vec![case("x.a", Outcome::Pass)])),
+                    ("listen".to_string(), mk(vec![case("x.b", Outcome::Fail)])),
+                ],
+                notes: vec!["the responder died".into()],
+            }),
+            Err("the responder exited".to_string()),
+        ];
+        let m = assemble(&stacks, &runs, &chosen, "now".into(), Duration::ZERO);
+        let a = m.rows.iter().find(|r| r.id == "x.a").unwrap();
+        let b = m.rows.iter().find(|r| r.id == "x.b").unwrap();
+        let cell = a.cells[0].as_ref().unwrap();
+        assert_eq!(cell.page, "one/udp/cases/x.a.html");
+        assert_eq!(cell.pcap.as_deref(), Some("one/udp/evidence/x.a.pcap"));
+        let cell = b.cells[0].as_ref().unwrap();
+        assert_eq!((cell.outcome, cell.run.as_str()), (Outcome::Fail, "listen"));
+        assert_eq!(cell.page, "one/listen/cases/x.b.html");
+        assert!(a.cells[1].is_none() && m.columns[1].error.is_some());
+        assert_eq!(m.columns[0].counts.get("fail"), Some(&1));
+        let page = html(&m);
+        assert!(page.contains("href=\"one/listen/cases/x.b.html\""));
+        assert!(page.contains("because &lt;b&gt;") && !page.contains("because <b>"));
+        assert!(page.contains("not tested:</b> the responder exited"));
+        assert!(page.contains("the responder died"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_stack_takes_four_lines() {
