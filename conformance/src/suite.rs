@@ -217,8 +217,9 @@ pub fn identity(p: ProfileName, seed: u64) -> Result<Identity, String> {
     identity_named(p, seed, "tester")
 }
 
-/// As [`identity`], with the tester's plain identity `tester` (the flash
-/// certificate's hostname stays `tester`; its fingerprint follows the seed).
+/// As [`identity`], with `tester` as the tester's plain-profile identity (a
+/// flash certificate keeps the hostname `tester`; its fingerprint follows the
+/// seed).
 pub fn identity_named(p: ProfileName, seed: u64, tester: &str) -> Result<Identity, String> {
     Ok(match p {
         ProfileName::Plain => Identity {
@@ -650,7 +651,7 @@ fn run_one(
     }
     if !matches!(opts.target, Target::Reference) {
         // Leave a live target as found: close what this case opened, so that
-        // later cases (same tester identity) do not meet its sessions.
+        // its sessions do not linger into later cases.
         let now = harness.now();
         let tester = harness.tester();
         let open: Vec<_> = tester
