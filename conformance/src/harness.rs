@@ -421,6 +421,9 @@ pub struct UdpHarness {
     pub listen: bool,
     /// When a stop (Ctrl-C) was first seen: waits end soon after it.
     stop_seen: Option<Instant>,
+    /// Listen mode: starts the stack's initiator when a case makes the target
+    /// initiate (`run --initiator-cmd`).
+    pub on_initiate: Option<Box<dyn FnMut() -> Result<(), String>>>,
 }
 
 impl UdpHarness {
@@ -471,6 +474,7 @@ impl UdpHarness {
             echoes: true,
             listen: target.is_none(),
             stop_seen: None,
+            on_initiate: None,
         })
     }
 
@@ -707,7 +711,10 @@ impl Harness for UdpHarness {
 
     fn target_connect(&mut self, _epd: Vec<u8>) -> Result<(), String> {
         if self.listen {
-            Ok(())
+            match self.on_initiate.as_mut() {
+                Some(start) => start(),
+                None => Ok(()),
+            }
         } else {
             Err("the live target cannot be told to connect (use --listen and start your stack's initiator)".into())
         }

@@ -121,6 +121,8 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
     },
+    /// Run the suite against several stacks and write one matrix page.
+    Matrix(rtmfp_conformance::matrix::MatrixArgs),
 }
 
 const RUN_EXAMPLES: &str = "Examples:
@@ -207,6 +209,8 @@ struct RunArgs {
     /// Skip the handshake that checks a live target answers before the suite.
     #[arg(long)]
     no_preflight: bool,
+    #[command(flatten)]
+    live: rtmfp_conformance::live::LiveArgs,
 }
 
 /// Everything main needs besides the subcommand.
@@ -256,6 +260,7 @@ fn main() -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Matrix(m) => rtmfp_conformance::matrix::run(m),
         Command::Faults => {
             for (name, what) in rtmfp::session::config::Faults::ALL {
                 outln!("{name:24} {what}");
@@ -484,7 +489,7 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
     });
     let stop = rtmfp_conformance::interrupt::Stop::install()
         .map_err(|e| format!("cannot handle SIGINT/SIGTERM: {e}"))?;
-    let opts = Options {
+    let mut opts = Options {
         target: target.clone(),
         profile: a.profile,
         seed: a.seed,
@@ -498,6 +503,7 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
         rerun,
         expectations,
         stop,
+        ..Options::default()
     };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let results = match &target {
@@ -527,6 +533,7 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
             if chosen.is_empty() {
                 return Err(format!("no scenario matches {}", a.select.join(" ")));
             }
+            a.live.apply(&mut opts, &a.select, &chosen)?;
             if !a.no_preflight
                 && let Err(e) = preflight(&opts)
             {
@@ -571,6 +578,12 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
         ui.color.stdout(),
         Some(&a.out.join("index.html")),
     ));
+    let slow = rtmfp_conformance::live::LiveArgs::left_out(&results);
+    if slow > 0 {
+        rtmfp_conformance::manners::out(&format!(
+            "{slow} case(s) tagged slow left out (real-time waits the RFC imposes): add --include-slow\n"
+        ));
+    }
     Ok(if results.interrupted.is_some() {
         ExitCode::from(130)
     } else if results.must_failed() {

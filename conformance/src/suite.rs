@@ -142,6 +142,14 @@ pub struct Options {
     pub expectations: Option<Expectations>,
     /// Stop between cases when set (Ctrl-C, SIGTERM); the results say so.
     pub stop: crate::interrupt::Stop,
+    /// Cases running at once (each with its own tester and sockets).
+    pub jobs: usize,
+    /// Report cases tagged `slow` as skipped instead of running them.
+    pub skip_slow: bool,
+    /// What the user declared about a live stack (`--target-keepalive` ...).
+    pub declared: crate::declared::Declared,
+    /// Listen mode: the command that starts the stack's initiator, per case.
+    pub initiator_cmd: Option<String>,
 }
 
 impl Default for Options {
@@ -160,6 +168,10 @@ impl Default for Options {
             rerun: "rtmfp-conformance run".into(),
             expectations: None,
             stop: crate::interrupt::Stop::default(),
+            jobs: 1,
+            skip_slow: false,
+            declared: Default::default(),
+            initiator_cmd: None,
         }
     }
 }
@@ -228,15 +240,23 @@ impl Expectations {
 // ---------------------------------------------------------------- profiles
 
 /// The identities of a run (built once: key generation is not free).
+#[derive(Clone)]
 pub struct Identity {
     pub tester: Arc<dyn CryptoProfile>,
     pub target: Arc<dyn CryptoProfile>,
 }
 
 pub fn identity(p: ProfileName, seed: u64) -> Result<Identity, String> {
+    identity_named(p, seed, "tester")
+}
+
+/// As [`identity`], with `tester` as the tester's plain-profile identity (a
+/// flash certificate keeps the hostname `tester`; its fingerprint follows the
+/// seed).
+pub fn identity_named(p: ProfileName, seed: u64, tester: &str) -> Result<Identity, String> {
     Ok(match p {
         ProfileName::Plain => Identity {
-            tester: Arc::new(PlainProfile::new(b"tester".to_vec())),
+            tester: Arc::new(PlainProfile::new(tester.as_bytes().to_vec())),
             target: Arc::new(PlainProfile::new(b"target".to_vec())),
         },
         ProfileName::Flash => {
@@ -266,8 +286,7 @@ pub fn run(
 ) -> Result<Results, String> {
     let started = chrono_like_now();
     let t0 = std::time::Instant::now();
-    let mut ids: BTreeMap<&'static str, Identity> = BTreeMap::new();
-    let mut cases = Vec::new();
+    let ids: std::sync::Mutex<BTreeMap<&'static str, Identity>> = Default::default();
     let mut target_config = EndpointConfig::default();
     for f in &opts.inject {
         target_config.faults.set(f)?;
@@ -275,23 +294,38 @@ pub fn run(
     let mut app = crate::liberties::AppSettings::default();
     let liberties = crate::liberties::expand(&opts.liberties)?;
     crate::liberties::apply(&liberties, &mut target_config, &mut app);
-    let mut cut = None;
-    for s in scenarios {
-        if opts.stop.requested() {
-            break;
-        }
-        let case = run_one(s, opts, &target_config, app, &mut ids)?;
-        if opts.stop.requested() && !matches!(opts.target, Target::Reference) {
-            // Its waits were cut short: not judged.
-            cut = Some(case.id);
-            break;
-        }
-        progress(&case);
-        cases.push(case);
-    }
+    let live = !matches!(opts.target, Target::Reference);
+    let cut: std::sync::Mutex<Option<String>> = Default::default();
+    let outcomes = crate::schedule::run_all(
+        scenarios,
+        opts.jobs,
+        |s| crate::schedule::estimate(s),
+        |s| {
+            // Ctrl-C / SIGTERM: cases not yet started are left out.
+            if opts.stop.requested() {
+                return Ok(None);
+            }
+            let case = run_one(s, opts, &target_config, app, &ids)?;
+            if opts.stop.requested() && live {
+                // Its waits were cut short: not judged.
+                if let Ok(mut c) = cut.lock() {
+                    c.get_or_insert(case.id);
+                }
+                return Ok(None);
+            }
+            Ok(Some(case))
+        },
+        |c: &Option<Case>| {
+            if let Some(c) = c {
+                progress(c)
+            }
+        },
+    )?;
+    let cases: Vec<Case> = outcomes.into_iter().flatten().collect();
     let ran = cases.len();
     let mut r = results(opts.target.name(), started, t0.elapsed(), opts, cases);
     if ran < scenarios.len() {
+        let cut = cut.into_inner().ok().flatten();
         r.interrupted = Some(format!(
             "interrupted after {ran} of {} cases{}",
             scenarios.len(),
@@ -449,22 +483,30 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
     }
     if listen {
         // A live initiator starts when its user starts it: a case that acts
-        // before the target initiates (a fault armed first), or that has the
-        // target initiate at a chosen moment (`accept: {wait: false}`), needs
-        // the reference target, which the tester can tell when to start.
+        // before the target initiates, or that has the target initiate at a
+        // chosen moment (`accept: {wait: false}`), needs the reference target
+        // or an --initiator-cmd, which the tester runs at that moment.
         let mut before_accept = true;
         for step in &s.steps {
             match step {
-                crate::scenario::Step::Accept(a) if !a.wait => {
+                crate::scenario::Step::Accept(a) if !a.wait && opts.initiator_cmd.is_none() => {
                     return Some(
                         "needs the target to start initiating at a moment the tester chooses (reference target)"
                             .into(),
                     );
                 }
                 crate::scenario::Step::Accept(_) => before_accept = false,
-                crate::scenario::Step::Fault(_) | crate::scenario::Step::Send(_)
-                    if before_accept =>
-                {
+                // A live initiator is not known to answer sessions too (glare
+                // needs both ends to be responders as well).
+                crate::scenario::Step::Connect(_) => {
+                    return Some(
+                        "needs the target to answer a session the tester opens as well as initiate (reference target)"
+                            .into(),
+                    );
+                }
+                // A network fault can be armed before the target initiates;
+                // a packet cannot be sent to an initiator not there yet.
+                crate::scenario::Step::Send(_) if before_accept => {
                     return Some(
                         "acts before the target initiates, so needs the target to start when told (reference target)"
                             .into(),
@@ -485,21 +527,7 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
             _ => {}
         }
     }
-    let t = &s.target;
-    if t.keepalive.is_some()
-        || t.reject_flows
-        || t.sink
-        || t.idle_close.is_some()
-        || t.max_startup_packet.is_some()
-        || t.receive_buffer.is_some()
-        || t.redirect_forwarded
-    {
-        return Some(
-            "needs target settings (keepalive, flow rejection, sink, receive buffer) only the reference target has"
-                .into(),
-        );
-    }
-    None
+    opts.declared.fit(&s.target, opts.echo).err()
 }
 
 fn run_one(
@@ -507,7 +535,7 @@ fn run_one(
     opts: &Options,
     target_config: &EndpointConfig,
     app: crate::liberties::AppSettings,
-    ids: &mut BTreeMap<&'static str, Identity>,
+    ids: &std::sync::Mutex<BTreeMap<&'static str, Identity>>,
 ) -> Result<Case, String> {
     let mut case = base_case(s, opts);
     let t0 = std::time::Instant::now();
@@ -527,20 +555,48 @@ fn run_one(
         case.reason = Some(why);
         return Ok(case);
     }
+    if opts.skip_slow && s.tags.iter().any(|t| t == "slow") {
+        case.reason = Some(format!(
+            "left out: tagged slow (waits about {} s in real time, as the RFC imposes); run with --include-slow or select tag:slow",
+            crate::schedule::estimate(s).as_secs()
+        ));
+        return Ok(case);
+    }
     let key = match profile {
         ProfileName::Flash => "flash",
         ProfileName::Plain => "plain",
     };
-    if !ids.contains_key(key) {
-        ids.insert(key, identity(profile, opts.seed)?);
-    }
-    let id = &ids[key];
+    let id = if matches!(opts.target, Target::Udp(_)) {
+        // Concurrent cases must not look like one peer to a live target (a
+        // Forwarder would pass one case's IHello into another case's session):
+        // each case has a tester identity of its own.
+        let seed = opts.seed ^ fnv(&s.id);
+        identity_named(profile, seed, &format!("tester-{:04x}", seed & 0xffff))?
+    } else {
+        let mut ids = ids.lock().map_err(|_| "a case panicked".to_string())?;
+        if !ids.contains_key(key) {
+            ids.insert(key, identity(profile, opts.seed)?);
+        }
+        ids[key].clone()
+    };
+    let id = &id;
+    let live = !matches!(opts.target, Target::Reference);
+    let fit = if live {
+        opts.declared.fit(&s.target, opts.echo)?
+    } else {
+        crate::declared::Fit {
+            time_factor: 1.0,
+            tester_rejects_flows: false,
+        }
+    };
     let decode_profile = match profile {
         ProfileName::Flash => Profile::Flash,
         ProfileName::Plain => Profile::Plain,
     };
     let tester_epd = id.tester.canonical_epd(id.tester.certificate());
     let seed = opts.seed ^ fnv(&s.id);
+    let initiators: std::rc::Rc<std::cell::RefCell<Vec<crate::initiator::Started>>> =
+        Default::default();
     let mut harness: Box<dyn Harness> = match &opts.target {
         Target::Reference => {
             let mut cfg = target_config.clone();
@@ -583,6 +639,27 @@ fn run_one(
             let mut h = UdpHarness::new(id.tester.clone(), None, *a, seed)
                 .map_err(|e| format!("cannot listen on {a}: {e}"))?;
             h.echoes = opts.echo;
+            if let Some(cmd) = &opts.initiator_cmd {
+                // The stack's initiator, started whenever the case makes the
+                // target initiate, stopped (its process group) when it ends.
+                let cmd = crate::initiator::substitute(cmd, h.tester_addr());
+                let log = match &opts.out {
+                    Some(dir) => {
+                        let ev = dir.join("evidence");
+                        std::fs::create_dir_all(&ev)
+                            .map_err(|e| format!("{}: {e}", ev.display()))?;
+                        let base = rtmfp_reports::case_file_name(&s.id);
+                        Some(ev.join(format!("{}.initiator.log", base.trim_end_matches(".html"))))
+                    }
+                    None => None,
+                };
+                let started = initiators.clone();
+                h.on_initiate = Some(Box::new(move || {
+                    let p = crate::initiator::Started::spawn(&cmd, log.as_deref())?;
+                    started.borrow_mut().push(p);
+                    Ok(())
+                }));
+            }
             Box::new(h)
         }
         Target::Pcap { .. } => return Err("the pcap target has no scenarios".into()),
@@ -600,7 +677,7 @@ fn run_one(
         tester_epd,
         tester_certificate: id.tester.certificate().to_vec(),
         profile: decode_profile,
-        time_scale: opts.time_scale,
+        time_scale: opts.time_scale * fit.time_factor,
     };
     {
         let t = harness.tester();
@@ -610,11 +687,41 @@ fn run_one(
         if let Some(b) = s.tester.receive_buffer {
             c.receive_buffer = b;
         }
+        if fit.tester_rejects_flows {
+            c.accept_flows = false;
+        }
+        if live && s.target.keepalive.is_some() {
+            // The case waits for the target's keepalive: the tester stays
+            // silent at least as long as the case may wait.
+            c.keepalive = c.keepalive.max(
+                crate::schedule::estimate(s)
+                    .mul_f64((opts.time_scale * fit.time_factor).max(1.0) * 2.0),
+            );
+        }
     }
-    let ex = runner::execute(s, harness.as_mut(), &identities);
+    let mut ex = runner::execute(s, harness.as_mut(), &identities);
+    for i in initiators.borrow_mut().iter_mut() {
+        i.stop(Duration::from_millis(300));
+    }
+    if matches!(opts.target, Target::Listen(_))
+        && ex.failure.is_some()
+        && crate::initiator::never_came(&harness.records())
+    {
+        // Nobody initiated: nothing to judge (not a failure of the stack).
+        ex.failure = None;
+        ex.unjudged = Some(format!(
+            "no session within {} s: the initiator never came{}",
+            (5.0 * identities.time_scale).round(),
+            if opts.initiator_cmd.is_some() {
+                " (see its log in evidence/)"
+            } else {
+                " (start it per case with --initiator-cmd)"
+            }
+        ));
+    }
     if !matches!(opts.target, Target::Reference) {
         // Leave a live target as found: close what this case opened, so that
-        // later cases (same tester identity) do not meet its sessions.
+        // its sessions do not linger into later cases.
         let now = harness.now();
         let tester = harness.tester();
         let open: Vec<_> = tester
