@@ -81,6 +81,17 @@ impl Declared {
                 .keepalive
                 .ok_or("needs the target's keepalive period: declare it with --target-keepalive")?;
             stretch(&mut fit, d, k);
+            if let Some(i) = self.idle_close
+                && i <= d
+                && t.idle_close.is_none()
+            {
+                // An idle session is closed before its first keepalive Ping.
+                return Err(format!(
+                    "needs an idle session kept open until the keepalive ({}); the target closes idle sessions after {}",
+                    duration_text(d),
+                    duration_text(i)
+                ));
+            }
         }
         if let Some(i) = t.idle_close {
             let d = self.idle_close.ok_or(
@@ -220,6 +231,15 @@ mod tests {
             .fit(&setup("{keepalive: 2s}"), true)
             .unwrap_err();
         assert!(err.contains("--target-keepalive"), "{err}");
+        // A stack that closes idle sessions before its keepalive fires
+        // never shows the keepalive.
+        let d = Declared {
+            keepalive: Some(Duration::from_secs(10)),
+            idle_close: Some(Duration::from_secs(5)),
+            ..Default::default()
+        };
+        let err = d.fit(&setup("{keepalive: 2s}"), true).unwrap_err();
+        assert!(err.contains("closes idle sessions after 5s"), "{err}");
         let err = Declared::default()
             .fit(&setup("{idle_close: 2s}"), true)
             .unwrap_err();
