@@ -54,6 +54,8 @@ fn an_initiator_that_never_comes_makes_the_case_unsupported_not_failed() {
             "127.0.0.1:0",
             "--initiator-cmd",
             &cmd,
+            // The preflight (its own test) would stop the run first.
+            "--no-preflight",
             "session.initiator-marks-mode-1",
         ],
         &out,
@@ -77,7 +79,10 @@ fn slow_cases_are_left_out_of_a_live_run_unless_asked() {
     let port = silent_port();
     let target = format!("udp://127.0.0.1:{port}");
     // `session.farclose-*`: one slow case (19 s linger) and one that is not.
-    let o = run(&["--target", &target, "session.farclose-*"], &out);
+    let o = run(
+        &["--target", &target, "--no-preflight", "session.farclose-*"],
+        &out,
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         stdout.contains("1 case(s) tagged slow left out"),
