@@ -37,10 +37,20 @@ fn dump_into_a_closed_pipe_exits_quietly() {
         .spawn()
         .unwrap();
     let mut first = [0u8; 8];
-    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
     drop(child.stdout.take());
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(!err.contains("panicked"), "{err}");
     assert!(status.code().is_some_and(|c| c <= 1), "{status:?} {err}");
@@ -63,5 +73,8 @@ fn completions_man_pages_and_help_examples() {
     }
     let top = rtmfp().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&top.stdout);
-    assert!(help.contains("RUST_LOG") && help.contains("NO_COLOR"), "{help}");
+    assert!(
+        help.contains("RUST_LOG") && help.contains("NO_COLOR"),
+        "{help}"
+    );
 }
