@@ -34,12 +34,6 @@ impl ColorChoice {
     }
 }
 
-/// The text for every `--help`: the logging convention and colour.
-pub const LOGGING_HELP: &str = "\
-Logging goes to stderr: warnings by default, -v info, -vv debug, -vvv trace, -q errors only.
-RUST_LOG (e.g. RUST_LOG=rtmfp=debug) overrides -v/-q. Colour: --color auto|always|never;
-NO_COLOR=1 turns it off under auto.";
-
 /// The log level for `-v` counts and `-q`.
 pub fn level(verbose: u8, quiet: bool) -> &'static str {
     if quiet {

@@ -171,9 +171,12 @@ pub fn udp(opts: &Options, target: SocketAddr) -> Result<(), String> {
              runs but speaks the other profile, or that the EPD does not select, stays silent too: \
              check --profile (now {profile}) and --epd (now {})",
             records.iter().filter(|r| r.from_tester).count(),
-            opts.epd
-                .as_ref()
-                .map_or("the default".to_string(), |e| format!("{} bytes", e.len()))
+            opts.epd.as_ref().map_or("the default".to_string(), |e| {
+                match std::str::from_utf8(e) {
+                    Ok(t) if t.chars().all(|c| c.is_ascii_graphic()) => format!("`{t}`"),
+                    _ => format!("{} bytes: {}", e.len(), hex::encode(e)),
+                }
+            })
         ));
     }
     let (names, undecodable) = classify(&answers, opts.profile);

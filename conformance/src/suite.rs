@@ -214,10 +214,17 @@ impl Expectations {
     pub fn parse(text: &str, source: &str) -> Result<Expectations, String> {
         let e: Expectations = serde_yaml_ng::from_str(text).map_err(|e| {
             let (l, c) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            format!(
+            let head = format!(
                 "{source}:{l}:{c}: {}",
                 crate::diagnostic::serde_message(&e.to_string())
-            )
+            );
+            // The line itself, with a caret under the place.
+            let snip = crate::diagnostic::snippet(text, l, c, "here", false);
+            if snip.trim().is_empty() {
+                head
+            } else {
+                format!("{head}\n{snip}")
+            }
         })?;
         for x in &e.expected {
             if x.outcome.is_none() && !x.skip {

@@ -98,7 +98,13 @@ fn a_bad_expectations_file_is_named() {
         &["run", "--expectations", f.to_str().unwrap()],
         &out.join("report"),
     );
-    one_error_line(&o, "expect.yaml");
+    // One line naming the file and place, then the line with a caret.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let first = err.lines().next().unwrap();
+    assert!(first.contains("expect.yaml:4:5:"), "{err}");
+    assert!(first.contains("unknown field `nonsense`"), "{err}");
+    assert!(err.contains("^^^^^^^^ here"), "{err}");
 }
 
 #[test]

@@ -182,12 +182,53 @@ fn an_ipv6_target_works_without_bind() {
 
 #[test]
 fn ctrl_c_stops_the_run_and_keeps_a_report_marked_interrupted() {
+    interrupted_by("-INT");
+}
+
+#[test]
+fn sigterm_stops_the_run_like_ctrl_c() {
+    interrupted_by("-TERM");
+}
+
+#[test]
+fn diff_says_what_got_worse() {
+    let dir = tmp("diff");
+    let (good, bad) = (dir.join("good"), dir.join("bad"));
+    for (out, inject) in [(&good, None), (&bad, Some("wrong-mode"))] {
+        let mut c = bin();
+        c.args(["run", "--quiet", "session.*", "--out"]).arg(out);
+        if let Some(f) = inject {
+            c.args(["--inject", f]);
+        }
+        c.output().unwrap();
+    }
+    let o = bin()
+        .arg("diff")
+        .arg(&good)
+        .arg(bad.join("results.json"))
+        .arg("--out")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("0 better") && text.contains("pass -> fail"),
+        "{text}"
+    );
+    assert!(bad.join("diff.html").is_file());
+    let back = bin().arg("diff").arg(&bad).arg(&good).output().unwrap();
+    assert_eq!(back.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&back.stdout).contains("0 worse"));
+}
+
+fn interrupted_by(signal: &str) {
     // Listen mode with no initiator: each responder case waits for one.
     let port = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let out = tmp("interrupt");
+    let out = tmp(&format!("interrupt{signal}"));
     let mut child = bin()
         .args([
             "run",
@@ -207,7 +248,7 @@ fn ctrl_c_stops_the_run_and_keeps_a_report_marked_interrupted() {
     let t0 = Instant::now();
     // SIGINT, as Ctrl-C sends.
     let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());

@@ -34,6 +34,8 @@ pub struct Change {
     pub new: Option<&'static str>,
     /// The newer run's reason (the older one's for a removed case).
     pub reason: Option<String>,
+    /// The case's page in the newer run's report (none for a removed case).
+    pub href: Option<String>,
 }
 
 /// The comparison.
@@ -69,6 +71,7 @@ pub fn diff(old: &Results, new: &Results) -> Diff {
             old: o.map(|c| outcome_name(c.outcome)),
             new: Some(outcome_name(n.outcome)),
             reason: n.reason.clone(),
+            href: Some(format!("cases/{}", crate::case_file_name(&n.id))),
         };
         match o {
             None => d.added.push(change),
@@ -88,6 +91,7 @@ pub fn diff(old: &Results, new: &Results) -> Diff {
                 old: Some(outcome_name(o.outcome)),
                 new: None,
                 reason: o.reason.clone(),
+                href: None,
             });
         }
     }
@@ -218,7 +222,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rtmfp-diff-{}", std::process::id()));
         render_diff(&d, &dir).unwrap();
         let html = std::fs::read_to_string(dir.join("diff.html")).unwrap();
-        assert!(html.contains("Got worse") && html.contains(">b<"), "{html}");
+        assert!(
+            html.contains("Got worse") && html.contains(">b</a>"),
+            "{html}"
+        );
+        assert!(html.contains("href=\"cases/b.html\""), "{html}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
