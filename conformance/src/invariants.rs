@@ -366,6 +366,9 @@ struct Side {
     /// packets (each less than a round trip after the one before) began.
     last_sent: Option<f64>,
     run_start: f64,
+    /// A User Data chunk of this side could not be parsed (its flow and
+    /// sequence number are unknown).
+    unreadable_data: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1105,6 +1108,8 @@ impl Monitor {
                     // cannot be placed: unjudgeable, not orphaned.
                     cur = None;
                     unplaceable = true;
+                    // Nor can a flow's first sequence number be known now.
+                    self.sides.entry(me).or_default().unreadable_data = true;
                 }
                 _ => {
                     prev_was_data = false;
@@ -1356,6 +1361,7 @@ impl Monitor {
         let late: Vec<Finding> = self
             .sides
             .values_mut()
+            .filter(|s| !s.unreadable_data)
             .flat_map(|s| s.flows.values_mut().filter_map(|f| f.late_start.take()))
             .collect();
         for f in late {

@@ -3,6 +3,7 @@
 pub mod capture_check;
 pub mod harness;
 pub mod invariants;
+pub mod proofs;
 pub mod requirements;
 pub mod runner;
 pub mod scenario;
