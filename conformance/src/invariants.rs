@@ -475,7 +475,9 @@ impl Monitor {
     /// sender is under test (the other side's packets are context only).
     pub fn packet(&mut self, d: &DecodedPacket, judged: bool) {
         if let Status::Failed { reason } = &d.status {
-            if reason.contains("no key log entry") {
+            if reason.contains("no key log entry")
+                || reason.starts_with("the key log does not match this session")
+            {
                 // Not the sender's fault: the recording lacks the keys.
                 *self.report.checked.entry("unkeyed").or_default() += 1;
                 return;

@@ -405,19 +405,24 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
         Target::Pcap { file, keys } => {
             let t0 = std::time::Instant::now();
             let started = suite::chrono_like_now();
-            let cases = rtmfp_conformance::capture_check::check_capture(
+            let (cases, notes) = rtmfp_conformance::capture_check::check_capture_noting(
                 file,
                 keys.as_deref(),
                 &opts.rerun,
                 Some(&a.out),
             )?;
+            for n in notes.truncated.iter().chain(&notes.inconclusive) {
+                eprintln!("rtmfp-conformance: {n}");
+            }
             let cases: Vec<_> = cases
                 .into_iter()
                 .filter(|c| {
                     a.select.is_empty() || a.select.iter().any(|p| scenario::glob(p, &c.id))
                 })
                 .collect();
-            suite::results(target.name(), started, t0.elapsed(), &opts, cases)
+            let mut r = suite::results(target.name(), started, t0.elapsed(), &opts, cases);
+            r.inconclusive = notes.inconclusive;
+            r
         }
         _ => {
             let all = load(&scenario_dir(&a.scenarios))?;
@@ -466,6 +471,9 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
     );
     Ok(if results.must_failed() {
         ExitCode::from(1)
+    } else if results.inconclusive.is_some() {
+        // Not everything could be judged (e.g. capture datagrams without keys).
+        ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     })

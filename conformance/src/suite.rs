@@ -305,6 +305,7 @@ pub fn results(
         requirements: reqs,
         sections,
         rfc_text: requirements::RFC7016.to_string(),
+        inconclusive: None,
     }
 }
 

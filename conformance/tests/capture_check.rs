@@ -1104,3 +1104,67 @@ fn a_malformed_user_data_chunk_is_reported_once() {
     assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
     assert_eq!(r.findings[0].invariant, "decodes");
 }
+
+/// Without a key log a flash capture is inconclusive, not conformant.
+#[test]
+fn a_flash_capture_without_keys_is_inconclusive() {
+    let c = check_file(&vectors().join("flash-echo.pcap"), None).unwrap();
+    let why = c.inconclusive.expect("inconclusive");
+    assert!(why.starts_with("581 of 585 datagrams"), "{why}");
+    assert!(why.contains("no key log"), "{why}");
+    assert!(c.report.findings.is_empty(), "{:?}", c.report.findings);
+    // With its key log, everything opens.
+    let c = check_file(
+        &vectors().join("flash-echo.pcap"),
+        Some(&vectors().join("flash-echo.keys")),
+    )
+    .unwrap();
+    assert_eq!(c.inconclusive, None);
+}
+
+/// A key log whose keys are wrong for the session is said to be so, instead
+/// of hundreds of integrity "violations" by the implementation.
+#[test]
+fn a_key_log_that_does_not_match_is_said_to_be_so() {
+    let keys = std::fs::read_to_string(vectors().join("flash-echo.keys")).unwrap();
+    let wrong: String = keys
+        .lines()
+        .map(|l| match l.split_once("dh_shared_secret=") {
+            Some((a, v)) => format!(
+                "{a}dh_shared_secret={}{}\n",
+                if v.starts_with('0') { '1' } else { '0' },
+                &v[1..]
+            ),
+            None if l.contains("_encrypt_key") || l.contains("_hmac_send_key") => String::new(),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("capture-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let k = dir.join("wrong.keys");
+    std::fs::write(&k, wrong).unwrap();
+    let c = check_file(&vectors().join("flash-echo.pcap"), Some(&k)).unwrap();
+    let why = c.inconclusive.expect("inconclusive");
+    assert!(why.contains("does not match"), "{why}");
+    assert_eq!(
+        c.report.findings_of("decodes").count(),
+        0,
+        "{:?}",
+        c.report.findings
+    );
+}
+
+/// A capture cut inside a record is judged up to the cut, which is named.
+#[test]
+fn a_truncated_capture_is_judged_up_to_the_cut() {
+    let bytes = std::fs::read(vectors().join("plain-session.pcap")).unwrap();
+    let dir = std::env::temp_dir().join(format!("capture-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("cut.pcap");
+    std::fs::write(&f, &bytes[..300_000]).unwrap();
+    let c = check_file(&f, None).unwrap();
+    let cut = c.truncated.expect("the cut is named");
+    assert!(cut.contains("cut inside record 330"), "{cut}");
+    assert_eq!(c.datagrams, 329);
+    assert!(c.report.findings.is_empty(), "{:?}", c.report.findings);
+}

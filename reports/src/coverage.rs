@@ -258,6 +258,12 @@ pub(crate) fn verdict(results: &Results) -> Verdict {
                 plural(n(Outcome::Fail), "case")
             ),
         }
+    } else if let Some(why) = &results.inconclusive {
+        Verdict {
+            class: "warn",
+            title: "Inconclusive".into(),
+            detail: why.clone(),
+        }
     } else if results.cases.is_empty() {
         Verdict {
             class: "warn",

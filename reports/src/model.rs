@@ -36,6 +36,11 @@ pub struct Results {
     /// The RFC text, for rendering coverage over it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rfc_text: String,
+    /// Why the run could not judge everything it should have (e.g. capture
+    /// datagrams that could not be opened): the verdict is then inconclusive
+    /// unless a MUST failed anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inconclusive: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -566,6 +566,7 @@ pub fn fixture() -> Results {
         requirements,
         sections,
         rfc_text: RFC_TEXT.into(),
+        inconclusive: None,
     }
 }
 
