@@ -422,6 +422,7 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
                 .collect();
             let mut r = suite::results(target.name(), started, t0.elapsed(), &opts, cases);
             r.inconclusive = notes.inconclusive;
+            rtmfp_conformance::proofs::mark(&mut r, &[]);
             r
         }
         _ => {
@@ -456,7 +457,8 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
                 }
             });
             bar.finish_and_clear();
-            let r = r?;
+            let mut r = r?;
+            rtmfp_conformance::proofs::mark(&mut r, &all);
             if !a.quiet {
                 print_coverage(&all);
             }

@@ -318,6 +318,32 @@ pub const MUTATION_PROOFS: &[MutationProof] = &[
     },
 ];
 
+/// For a run's results: marks each requirement's proven claims among the
+/// run's cases (scenario cases through [`proven`]; the pcap target's
+/// `capture.NAME` cases through the mutation proofs of invariant NAME).
+pub fn mark(results: &mut rtmfp_reports::model::Results, scenarios: &[Scenario]) {
+    let by_scenario = proven(scenarios);
+    for r in &mut results.requirements {
+        let mut out = Vec::new();
+        for case in &r.cases {
+            if let Some(inv) = case.strip_prefix("capture.") {
+                for m in MUTATION_PROOFS {
+                    if m.invariant == inv && m.requirements.contains(&r.id.as_str()) {
+                        out.push(format!("{case}: mutation {}", m.mutation));
+                    }
+                }
+            } else if let Some(p) = by_scenario.get(&r.id) {
+                for (c, how) in p {
+                    if c == case {
+                        out.push(format!("{case}: {how}"));
+                    }
+                }
+            }
+        }
+        r.proven_by = out;
+    }
+}
+
 /// Invariants a scenario's `invariants` steps run (`all`: every one).
 fn invariants_run(s: &Scenario) -> BTreeSet<&'static str> {
     let mut out = BTreeSet::new();

@@ -283,6 +283,7 @@ pub fn results(
                 observable: o.is_some_and(|o| o.observable),
                 reason: o.and_then(|o| o.reason.clone()),
                 cases: cs.iter().map(|c| c.id.clone()).collect(),
+                proven_by: Vec::new(),
                 outcome: worst(cs.iter().map(|c| c.outcome)),
             }
         })

@@ -67,6 +67,11 @@ pub struct Requirement {
     pub reason: Option<String>,
     /// IDs of the cases that check it.
     pub cases: Vec<String>,
+    /// Those of `cases` whose check is proven to fail when exactly this
+    /// requirement is broken (a fault or a recorded mutation), as
+    /// `case: how`; a claim without proof is only claimed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proven_by: Vec<String>,
     /// The worst outcome among those cases (None if no case ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,

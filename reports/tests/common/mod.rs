@@ -49,6 +49,7 @@ fn req(
         observable: observable.is_ok(),
         reason: observable.err().map(String::from),
         cases: cases.iter().map(|c| c.to_string()).collect(),
+        proven_by: Vec::new(),
         outcome,
     }
 }
