@@ -267,6 +267,11 @@ pub const MUTATION_PROOFS: &[MutationProof] = &[
         mutation: "empty-packet-fragment",
     },
     MutationProof {
+        invariant: "fragments",
+        requirements: &["3.4#7"],
+        mutation: "fragment-modes-differ",
+    },
+    MutationProof {
         invariant: "fragment-pacing",
         requirements: &["3.4#10"],
         mutation: "fragments-burst",
