@@ -1185,3 +1185,21 @@ fn a_truncated_capture_is_judged_up_to_the_cut() {
     assert_eq!(c.datagrams, 329);
     assert!(c.report.findings.is_empty(), "{:?}", c.report.findings);
 }
+
+/// Legal variations of a passing capture fire nothing: an unknown chunk type
+/// in a session packet (receivers ignore it, RFC 7016 §2.3; rtmfp-cpp sends
+/// 0xec) and an extra Ping in a session packet.
+#[test]
+fn legal_variations_fire_nothing() {
+    let mut p = load("plain-session");
+    let i = first(&p, |d| {
+        d.key == Some(KeyUsed::Session) && d.direction == Some(Direction::ResponderToInitiator)
+    });
+    chunks(&mut p[i]).push(Chunk::Unknown {
+        chunk_type: 0x20,
+        payload: vec![1, 2],
+    });
+    chunks(&mut p[i + 2]).insert(0, Chunk::Ping(Ping { message: vec![7] }));
+    let r = judged(&p);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+}
