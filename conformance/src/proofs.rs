@@ -257,6 +257,16 @@ pub const MUTATION_PROOFS: &[MutationProof] = &[
         mutation: "cumulative-ack-below-fsn",
     },
     MutationProof {
+        invariant: "ack-format",
+        requirements: &["2.3.13#1"],
+        mutation: "bitmap-ack-padded",
+    },
+    MutationProof {
+        invariant: "ack-format",
+        requirements: &["2.3.14#1"],
+        mutation: "range-ack-where-bitmap-is-shorter",
+    },
+    MutationProof {
         invariant: "fragments",
         requirements: &["2.3.1#1"],
         mutation: "fragment-0-missing",

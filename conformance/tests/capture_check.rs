@@ -818,6 +818,38 @@ const MUTATIONS: &[(&str, &str, &str, Apply)] = &[
             }
         }
     }),
+    ("bitmap-ack-padded", "ack-format", "flash-echo", |p| {
+        // A cumulative-only ack sent as a Bitmap Ack with 4 empty bytes.
+        let a = acks(p);
+        for c in chunks(&mut p[a[3]]) {
+            if let Chunk::RangeAck(r) = c {
+                *c = Chunk::BitmapAck(rtmfp::wire::chunk::BitmapAck {
+                    flow_id: r.flow_id,
+                    buffer_blocks_available: r.buffer_blocks_available,
+                    cumulative_ack: r.cumulative_ack,
+                    bitmap: vec![0; 4],
+                });
+            }
+        }
+    }),
+    (
+        "range-ack-where-bitmap-is-shorter",
+        "ack-format",
+        "plain-session",
+        |p| {
+            // A Range Ack of one sequence number past a one-number hole: as a
+            // Bitmap Ack it takes a byte less.
+            let a = acks(p);
+            for c in chunks(&mut p[a[3]]) {
+                if let Chunk::RangeAck(r) = c {
+                    r.ranges = vec![rtmfp::wire::chunk::AckRange {
+                        holes_minus_one: 0,
+                        received_minus_one: 0,
+                    }];
+                }
+            }
+        },
+    ),
     ("empty-packet-fragment", "fragments", "flash-echo", |p| {
         let i = first(p, |d| has(d, |c| matches!(c, Chunk::IHello(_))));
         chunks(&mut p[i]).push(fragment(0, false, b""));
