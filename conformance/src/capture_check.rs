@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rtmfp::decode::{DatagramRef, DecodedPacket, Decoder, ProfileChoice, Status};
+use rtmfp::decode::{DatagramRef, DecodedPacket, Decoder, KeyUsed, ProfileChoice, Status};
 use rtmfp::keylog::KeyLog;
 use rtmfp_reports::model::{Case, Evidence, Outcome, StepResult, TracePacket};
 
@@ -15,11 +15,30 @@ pub struct Checked {
     pub packets: Vec<DecodedPacket>,
     pub report: Report,
     pub datagrams: usize,
+    /// Why some datagrams could not be judged (missing or wrong keys).
+    pub inconclusive: Option<String>,
+    /// Where the file was cut, if it was.
+    pub truncated: Option<String>,
 }
 
 /// Decodes and judges a capture file.
 pub fn check_file(pcap: &Path, keys: Option<&Path>) -> Result<Checked, String> {
-    let capture = rtmfp::capture::read_file(pcap).map_err(|e| e.to_string())?;
+    // A file cut inside a record (a capture stopped abruptly, a download cut
+    // short): the complete records before the cut are still judged.
+    let mut truncated = None;
+    let capture = match rtmfp::capture::read_file(pcap) {
+        Ok(c) => c,
+        Err(rtmfp::capture::CaptureError::Truncated { record, offset, .. }) if offset > 0 => {
+            let bytes = std::fs::read(pcap).map_err(|e| format!("{}: {e}", pcap.display()))?;
+            truncated = Some(format!(
+                "{}: cut inside record {record} (byte offset {offset}); the {} complete record(s) before it were judged",
+                pcap.display(),
+                record - 1
+            ));
+            rtmfp::capture::read_bytes(&bytes[..offset]).map_err(|e| e.to_string())?
+        }
+        Err(e) => return Err(e.to_string()),
+    };
     let keylog = match keys {
         Some(k) => Some(KeyLog::read_file(k).map_err(|e| e.to_string())?),
         None => None,
@@ -35,12 +54,96 @@ pub fn check_file(pcap: &Path, keys: Option<&Path>) -> Result<Checked, String> {
             payload: &u.payload,
         }));
     }
+    let mismatched = unmatched_keys(&mut packets);
     let report = judge(&packets, |_| true);
+    let unopened = packets
+        .iter()
+        .filter(|p| matches!(&p.status, Status::Failed { reason } if not_openable(reason)))
+        .count();
+    let inconclusive = (unopened > 0).then(|| {
+        let mut why = Vec::new();
+        if mismatched > 0 {
+            why.push(format!(
+                "the key log does not match the session(s): its keys open none of the packets sent to {mismatched} session ID(s)"
+            ));
+        }
+        if unopened > mismatched_packets(&packets) {
+            why.push(match keys {
+                None => "no key log was given (--target 'pcap:FILE?keys=FILE.keys')".to_string(),
+                Some(k) => format!("{} has no keys for some sessions", k.display()),
+            });
+        }
+        format!(
+            "{unopened} of {} datagrams could not be opened, so were not judged: {}",
+            packets.len(),
+            why.join("; ")
+        )
+    });
     Ok(Checked {
         datagrams: packets.len(),
         packets,
         report,
+        inconclusive,
+        truncated,
     })
+}
+
+/// Reasons the decoder gives when a datagram could not be opened for want of
+/// the right keys (not the sender's fault).
+fn not_openable(reason: &str) -> bool {
+    reason.contains("no key log entry") || reason.starts_with(KEYS_MISMATCH)
+}
+
+const KEYS_MISMATCH: &str = "the key log does not match this session";
+
+fn mismatched_packets(packets: &[DecodedPacket]) -> usize {
+    packets
+        .iter()
+        .filter(
+            |p| matches!(&p.status, Status::Failed { reason } if reason.starts_with(KEYS_MISMATCH)),
+        )
+        .count()
+}
+
+/// A session the key log names whose keys open none of the packets sent to
+/// it is a key log for another conversation (or a wrong one), not dozens of
+/// integrity violations by the implementation: those packets are marked as
+/// not openable. Returns how many (destination, session ID) pairs that is.
+fn unmatched_keys(packets: &mut [DecodedPacket]) -> usize {
+    use std::collections::HashMap;
+    let mut groups: HashMap<(std::net::SocketAddr, u32), (usize, usize)> = HashMap::new();
+    for p in packets.iter() {
+        let Some(sid) = p.session_id.filter(|&s| s != 0) else {
+            continue;
+        };
+        let g = groups.entry((p.dst, sid)).or_default();
+        match &p.status {
+            Status::Decoded if p.key == Some(KeyUsed::Session) => g.0 += 1,
+            Status::Failed { reason }
+                if reason.starts_with("session ") && !reason.contains("no key log entry") =>
+            {
+                g.1 += 1
+            }
+            _ => {}
+        }
+    }
+    let bad: Vec<_> = groups
+        .iter()
+        .filter(|(_, g)| g.0 == 0 && g.1 > 0)
+        .map(|(k, _)| *k)
+        .collect();
+    for p in packets.iter_mut() {
+        if let (Some(sid), Status::Failed { reason }) = (p.session_id, &p.status)
+            && reason.starts_with("session ")
+            && !reason.contains("no key log entry")
+            && bad.contains(&(p.dst, sid))
+        {
+            p.status = Status::Failed {
+                reason: format!("{KEYS_MISMATCH} ({reason})"),
+            };
+        }
+    }
+    bad.len()
 }
 
 /// Runs the monitor over decoded packets; `judged` picks the senders under test.
@@ -62,8 +165,23 @@ pub fn check_capture(
     rerun: &str,
     out: Option<&Path>,
 ) -> Result<Vec<Case>, String> {
+    check_capture_noting(pcap, keys, rerun, out).map(|(cases, _)| cases)
+}
+
+/// As [`check_capture`], with what made the run inconclusive (unopened
+/// datagrams) and where the file was cut, for the console and the verdict.
+pub fn check_capture_noting(
+    pcap: &Path,
+    keys: Option<&Path>,
+    rerun: &str,
+    out: Option<&Path>,
+) -> Result<(Vec<Case>, Notes), String> {
     let t0 = std::time::Instant::now();
     let checked = check_file(pcap, keys)?;
+    let notes = Notes {
+        inconclusive: checked.inconclusive.clone(),
+        truncated: checked.truncated.clone(),
+    };
     let evidence_files = match out {
         Some(dir) => copy_evidence(dir, pcap, keys)?,
         None => (None, None),
@@ -150,7 +268,14 @@ pub fn check_capture(
             }),
         });
     }
-    Ok(cases)
+    Ok((cases, notes))
+}
+
+/// What the console and the verdict must say beside the cases.
+#[derive(Debug, Clone, Default)]
+pub struct Notes {
+    pub inconclusive: Option<String>,
+    pub truncated: Option<String>,
 }
 
 fn copy_evidence(

@@ -183,6 +183,13 @@ pub const INVARIANTS: &[Invariant] = &[
         should: false,
     },
     Invariant {
+        name: "ack-format",
+        title: "Acknowledgements use the more compact of the Bitmap and Range formats",
+        rfc: &["7016 §2.3.13", "7016 §2.3.14"],
+        requirements: &["2.3.13#1", "2.3.14#1"],
+        should: true,
+    },
+    Invariant {
         name: "fragments",
         title: "Packet Fragments: only at startup, numbered from 0, not empty, one mode per fragmented packet",
         rfc: &["7016 §2.3.1", "7016 §3.4"],
@@ -366,6 +373,9 @@ struct Side {
     /// packets (each less than a round trip after the one before) began.
     last_sent: Option<f64>,
     run_start: f64,
+    /// A User Data chunk of this side could not be parsed (its flow and
+    /// sequence number are unknown).
+    unreadable_data: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -472,7 +482,9 @@ impl Monitor {
     /// sender is under test (the other side's packets are context only).
     pub fn packet(&mut self, d: &DecodedPacket, judged: bool) {
         if let Status::Failed { reason } = &d.status {
-            if reason.contains("no key log entry") {
+            if reason.contains("no key log entry")
+                || reason.starts_with("the key log does not match this session")
+            {
                 // Not the sender's fault: the recording lacks the keys.
                 *self.report.checked.entry("unkeyed").or_default() += 1;
                 return;
@@ -1105,6 +1117,8 @@ impl Monitor {
                     // cannot be placed: unjudgeable, not orphaned.
                     cur = None;
                     unplaceable = true;
+                    // Nor can a flow's first sequence number be known now.
+                    self.sides.entry(me).or_default().unreadable_data = true;
                 }
                 _ => {
                     prev_was_data = false;
@@ -1143,6 +1157,9 @@ impl Monitor {
                     }
                 }
                 Chunk::BitmapAck(a) => {
+                    if judged {
+                        self.ack_format(d, c);
+                    }
                     let ranges = a.ranges();
                     self.ack(
                         d,
@@ -1155,6 +1172,9 @@ impl Monitor {
                     );
                 }
                 Chunk::RangeAck(a) => {
+                    if judged {
+                        self.ack_format(d, c);
+                    }
                     let ranges = a.ranges();
                     self.ack(
                         d,
@@ -1221,6 +1241,63 @@ impl Monitor {
             for (rule, m) in v.found {
                 self.violation(rule, d, m);
             }
+        }
+    }
+
+    /// RFC 7016 §2.3.13, §2.3.14: an acknowledgement SHOULD use whichever
+    /// format (Bitmap or Range) encodes its sequence numbers most compactly.
+    /// Judged on what the chunk says (a truncated ack against the same,
+    /// truncated, set).
+    fn ack_format(&mut self, d: &DecodedPacket, c: &Chunk) {
+        let (flow, blocks, cum, ranges) = match c {
+            Chunk::BitmapAck(a) => (
+                a.flow_id,
+                a.buffer_blocks_available,
+                a.cumulative_ack,
+                a.ranges(),
+            ),
+            Chunk::RangeAck(a) => (
+                a.flow_id,
+                a.buffer_blocks_available,
+                a.cumulative_ack,
+                a.ranges(),
+            ),
+            _ => return,
+        };
+        let ranges: Vec<(u64, u64)> = ranges.into_iter().filter(|r| r.0 > cum).collect();
+        let range_len = Chunk::RangeAck(rtmfp::wire::chunk::RangeAck::from_ranges(
+            flow, blocks, cum, &ranges,
+        ))
+        .encoded_len();
+        // A bitmap needs one bit per sequence number from cum + 2 to the top.
+        let top = ranges.last().map_or(cum, |r| r.1);
+        let bits = top.saturating_sub(cum).saturating_sub(1);
+        let bitmap_len = (bits <= 8 * 4096).then(|| {
+            Chunk::BitmapAck(rtmfp::wire::chunk::BitmapAck {
+                flow_id: flow,
+                buffer_blocks_available: blocks,
+                cumulative_ack: cum,
+                bitmap: vec![0; bits.div_ceil(8) as usize],
+            })
+            .encoded_len()
+        });
+        let best = bitmap_len.map_or(range_len, |b| b.min(range_len));
+        self.check("ack-format");
+        let sent = c.encoded_len();
+        if sent > best {
+            self.violation(
+                "ack-format",
+                d,
+                format!(
+                    "{} of {sent} bytes for flow {flow}; the same sequence numbers take {best} bytes as a {}",
+                    c.name(),
+                    if bitmap_len == Some(best) {
+                        "Bitmap Ack"
+                    } else {
+                        "Range Ack"
+                    }
+                ),
+            );
         }
     }
 
@@ -1356,6 +1433,7 @@ impl Monitor {
         let late: Vec<Finding> = self
             .sides
             .values_mut()
+            .filter(|s| !s.unreadable_data)
             .flat_map(|s| s.flows.values_mut().filter_map(|f| f.late_start.take()))
             .collect();
         for f in late {

@@ -331,14 +331,15 @@ fn list(select: &[String], src: &Sources, ui: &Ui) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Observable MUST-level requirements covered by at least one scenario.
-pub fn coverage(scenarios: &[Scenario]) -> BTreeMap<&'static str, (usize, usize, usize)> {
+/// Per group: (in the RFC, wire-observable, claimed by a scenario, proven).
+pub fn coverage(scenarios: &[Scenario]) -> BTreeMap<&'static str, (usize, usize, usize, usize)> {
     let obs = requirements::observability();
-    let covered: std::collections::BTreeSet<&str> = scenarios
+    let claimed: std::collections::BTreeSet<&str> = scenarios
         .iter()
         .flat_map(|s| s.requirements.iter().map(|r| r.as_str()))
         .collect();
-    let mut out: BTreeMap<&'static str, (usize, usize, usize)> = BTreeMap::new();
+    let proven = rtmfp_conformance::proofs::proven(scenarios);
+    let mut out: BTreeMap<&'static str, (usize, usize, usize, usize)> = BTreeMap::new();
     for r in requirements::catalogue() {
         let group = if r.keyword.is_absolute() {
             "MUST/MUST NOT/SHALL/REQUIRED"
@@ -349,8 +350,11 @@ pub fn coverage(scenarios: &[Scenario]) -> BTreeMap<&'static str, (usize, usize,
         e.0 += 1;
         if obs.get(&r.id).is_some_and(|o| o.observable) {
             e.1 += 1;
-            if covered.contains(r.id.as_str()) {
+            if claimed.contains(r.id.as_str()) {
                 e.2 += 1;
+                if proven.contains_key(&r.id) {
+                    e.3 += 1;
+                }
             }
         }
     }
@@ -358,10 +362,12 @@ pub fn coverage(scenarios: &[Scenario]) -> BTreeMap<&'static str, (usize, usize,
 }
 
 fn print_coverage(scenarios: &[Scenario]) {
-    for (group, (all, observable, covered)) in coverage(scenarios) {
+    for (group, (all, observable, claimed, proven)) in coverage(scenarios) {
+        let pct = |n: usize| (n * 100).checked_div(observable).unwrap_or(0);
         outln!(
-            "coverage {group}: {covered}/{observable} wire-observable requirements covered ({}%), {all} in the RFC",
-            (covered * 100).checked_div(observable).unwrap_or(0)
+            "coverage {group}: proven {proven}/{observable} ({}%), claimed {claimed}/{observable} ({}%) of the wire-observable requirements, {all} in the RFC",
+            pct(proven),
+            pct(claimed)
         );
     }
 }
@@ -375,6 +381,7 @@ fn list_requirements(json: bool, src: &Sources, ui: &Ui) -> Result<ExitCode, Str
             cases.entry(r.as_str()).or_default().push(s.id.as_str());
         }
     }
+    let proven = rtmfp_conformance::proofs::proven(&scenarios);
     if json {
         let v: Vec<serde_json::Value> = requirements::catalogue()
             .iter()
@@ -389,6 +396,20 @@ fn list_requirements(json: bool, src: &Sources, ui: &Ui) -> Result<ExitCode, Str
                         "scenarios".into(),
                         serde_json::json!(cases.get(r.id.as_str()).cloned().unwrap_or_default()),
                     );
+                    m.insert(
+                        "proven_by".into(),
+                        serde_json::json!(
+                            proven
+                                .get(&r.id)
+                                .map(|p| p
+                                    .iter()
+                                    .map(
+                                        |(case, how)| serde_json::json!({"case": case, "how": how})
+                                    )
+                                    .collect::<Vec<_>>())
+                                .unwrap_or_default()
+                        ),
+                    );
                 }
                 j
             })
@@ -399,12 +420,21 @@ fn list_requirements(json: bool, src: &Sources, ui: &Ui) -> Result<ExitCode, Str
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let mut unproven = Vec::new();
     for r in requirements::catalogue() {
         let o = obs.get(&r.id);
         let status = match (o.is_some_and(|o| o.observable), cases.get(r.id.as_str())) {
             (false, _) => "not observable".to_string(),
             (true, None) => "NOT COVERED".to_string(),
-            (true, Some(c)) => format!("{} scenario(s)", c.len()),
+            (true, Some(c)) => match proven.get(&r.id) {
+                Some(p) => format!("proven {}/{}", p.len(), c.len()),
+                None => {
+                    if r.keyword.is_absolute() {
+                        unproven.push(format!("{} ({})", r.id, c.join(", ")));
+                    }
+                    format!("claimed {}", c.len())
+                }
+            },
         };
         let text: String = r.text.chars().take(90).collect();
         outln!(
@@ -432,6 +462,13 @@ fn list_requirements(json: bool, src: &Sources, ui: &Ui) -> Result<ExitCode, Str
         n(&[Keyword::May])
     );
     print_coverage(&scenarios);
+    if !unproven.is_empty() {
+        println!(
+            "MUST-level claims without proof ({}): {}",
+            unproven.len(),
+            unproven.join("; ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -510,19 +547,25 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
         Target::Pcap { file, keys } => {
             let t0 = std::time::Instant::now();
             let started = suite::chrono_like_now();
-            let cases = rtmfp_conformance::capture_check::check_capture(
+            let (cases, notes) = rtmfp_conformance::capture_check::check_capture_noting(
                 file,
                 keys.as_deref(),
                 &opts.rerun,
                 Some(&a.out),
             )?;
+            for n in notes.truncated.iter().chain(&notes.inconclusive) {
+                eprintln!("rtmfp-conformance: {n}");
+            }
             let cases: Vec<_> = cases
                 .into_iter()
                 .filter(|c| {
                     a.select.is_empty() || a.select.iter().any(|p| scenario::glob(p, &c.id))
                 })
                 .collect();
-            suite::results(target.name(), started, t0.elapsed(), &opts, cases)
+            let mut r = suite::results(target.name(), started, t0.elapsed(), &opts, cases);
+            r.inconclusive = notes.inconclusive;
+            rtmfp_conformance::proofs::mark(&mut r, &[]);
+            r
         }
         _ => {
             let all = load(&a.scenarios.sources(), ui)?;
@@ -565,7 +608,8 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
                 }
             });
             bar.finish_and_clear();
-            let r = r?;
+            let mut r = r?;
+            rtmfp_conformance::proofs::mark(&mut r, &all);
             if !ui.quiet {
                 print_coverage(&all);
             }
@@ -588,6 +632,9 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
         ExitCode::from(130)
     } else if results.must_failed() {
         ExitCode::from(1)
+    } else if results.inconclusive.is_some() {
+        // Not everything could be judged (e.g. capture datagrams without keys).
+        ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     })

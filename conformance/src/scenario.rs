@@ -812,6 +812,9 @@ impl Scenario {
                         .chain(x.header.values())
                         .for_each(|v| collect_refs(v, &mut refs));
                     defines.extend(x.capture.keys().cloned());
+                    if let Err((field, e)) = crate::fields::check_expect(x) {
+                        return Err(at(&[], &field, e));
+                    }
                     if let Some(c) = &x.chunk {
                         for n in c.list() {
                             if !crate::values::CHUNK_NAMES.contains(&n.as_str()) {

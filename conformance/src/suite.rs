@@ -373,6 +373,7 @@ pub fn results(
                 observable: o.is_some_and(|o| o.observable),
                 reason: o.and_then(|o| o.reason.clone()),
                 cases: cs.iter().map(|c| c.id.clone()).collect(),
+                proven_by: Vec::new(),
                 outcome: worst(cs.iter().map(|c| c.outcome)),
             }
         })
@@ -396,6 +397,7 @@ pub fn results(
         sections,
         rfc_text: requirements::RFC7016.to_string(),
         interrupted: None,
+        inconclusive: None,
     }
 }
 

@@ -99,8 +99,25 @@ pub struct KeyLog {
 
 impl KeyLog {
     /// Parses key log text; `source` names it in error messages.
+    ///
+    /// Like Wireshark with its key logs, lines that carry nothing this
+    /// decoder uses are informational: a line that is not a `session` line,
+    /// a fact name this format does not define, or a value with spaces (kept
+    /// whole) is warned about once per kind (tracing, `warn`) and read on.
+    /// A `session` line whose addresses or `name=value` cannot be read is an
+    /// error naming the file and line. Linear in the size of the text.
     pub fn parse(text: &str, source: &str) -> Result<KeyLog, KeyLogError> {
+        use std::collections::{HashMap, HashSet};
         let mut log = KeyLog::default();
+        // The session each address pair is filling, and the names it has.
+        let mut current: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+        let mut names: Vec<HashSet<String>> = Vec::new();
+        let mut warned: HashSet<String> = HashSet::new();
+        let mut warn_once = |kind: String, line: usize, what: &str| {
+            if warned.insert(kind) {
+                tracing::warn!("{source}:{line}: {what} (warned once, reading on)");
+            }
+        };
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let err = |message: String| KeyLogError {
@@ -112,14 +129,27 @@ impl KeyLog {
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }
-            let mut words = l.split_whitespace();
-            let (Some("session"), Some(pair), Some(fact), None) =
-                (words.next(), words.next(), words.next(), words.next())
+            let mut words = l.splitn(3, char::is_whitespace);
+            let (Some(label), Some(pair), Some(fact)) = (words.next(), words.next(), words.next())
             else {
-                return Err(err(format!(
-                    "expected `session <initiator>-><responder> <name>=<value>`, got `{l}`"
-                )));
+                warn_once(
+                    format!("short:{}", l.split_whitespace().next().unwrap_or("")),
+                    line,
+                    &format!(
+                        "`{l}` is not `session <initiator>-><responder> <name>=<value>`: skipped"
+                    ),
+                );
+                continue;
             };
+            if label != "session" {
+                warn_once(
+                    format!("label:{label}"),
+                    line,
+                    &format!("unknown line label `{label}`: line skipped"),
+                );
+                continue;
+            }
+            let fact = fact.trim();
             let (i_addr, r_addr) = pair
                 .split_once("->")
                 .ok_or_else(|| err(format!("`{pair}` is not `<initiator>-><responder>`")))?;
@@ -132,31 +162,49 @@ impl KeyLog {
             let (name, value) = fact
                 .split_once('=')
                 .ok_or_else(|| err(format!("`{fact}` is not `name=value`")))?;
-            if name.is_empty() {
-                return Err(err("empty fact name".into()));
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                return Err(err(format!("`{fact}`: bad fact name")));
             }
             // A bad hex value is reported here, with the file and its own line,
-            // not later (once per packet) when a key is needed.
+            // not later (once per packet) when a key is needed. A value with
+            // spaces is informational (warned about below, kept whole).
             if is_hex_fact(name)
                 && value != "-"
+                && !value.contains(char::is_whitespace)
                 && let Err(e) = hex::decode(value)
             {
                 return Err(err(format!("{name}: `{value}` is not hex ({e})")));
             }
-            let current = log
-                .sessions
-                .iter_mut()
-                .rev()
-                .find(|s| s.initiator == initiator && s.responder == responder)
-                .filter(|s| s.get(name).is_none());
-            match current {
-                Some(s) => s.facts.push((name.into(), value.into())),
-                None => log.sessions.push(KeyLogSession {
-                    initiator,
-                    responder,
-                    facts: vec![(name.into(), value.into())],
+            if !KNOWN_FACTS.contains(&name) {
+                warn_once(
+                    format!("name:{name}"),
                     line,
-                }),
+                    &format!("unknown fact name `{name}`: kept, not used"),
+                );
+            }
+            if value.contains(char::is_whitespace) {
+                warn_once(
+                    format!("spaces:{name}"),
+                    line,
+                    &format!("the value of `{name}` has spaces (kept whole)"),
+                );
+            }
+            let key = (initiator, responder);
+            match current.get(&key).copied() {
+                Some(idx) if !names[idx].contains(name) => {
+                    log.sessions[idx].facts.push((name.into(), value.into()));
+                    names[idx].insert(name.into());
+                }
+                _ => {
+                    current.insert(key, log.sessions.len());
+                    names.push(HashSet::from([name.to_string()]));
+                    log.sessions.push(KeyLogSession {
+                        initiator,
+                        responder,
+                        facts: vec![(name.into(), value.into())],
+                        line,
+                    });
+                }
             }
         }
         Ok(log)
@@ -178,6 +226,41 @@ impl KeyLog {
         Self::parse(&text, &source)
     }
 }
+
+/// Fact names of the format (vectors/README.md, "Key log format").
+const KNOWN_FACTS: &[&str] = &[
+    "crypto",
+    "initiator_session_id",
+    "responder_session_id",
+    "dh_group",
+    "dh_shared_secret",
+    "initiator_keying_component",
+    "responder_keying_component",
+    "initiator_nonce",
+    "responder_nonce",
+    "initiator_encrypt_key",
+    "responder_encrypt_key",
+    "initiator_encrypt_key_full",
+    "responder_encrypt_key_full",
+    "initiator_hmac_send",
+    "responder_hmac_send",
+    "initiator_hmac_send_len",
+    "responder_hmac_send_len",
+    "initiator_hmac_send_key",
+    "responder_hmac_send_key",
+    "initiator_sseq_send",
+    "responder_sseq_send",
+    "initiator_tx_checksum_salt",
+    "responder_tx_checksum_salt",
+    "initiator_far_epd",
+    "responder_far_epd",
+    "consistency",
+    // Written by the shared captures' instrumentation (vectors/*.keys).
+    "initiator_addr",
+    "responder_addr",
+    "initiator_session_id_u32",
+    "responder_session_id_u32",
+];
 
 /// The legend every key log written here starts with.
 pub const HEADER: &str = "\
@@ -275,7 +358,41 @@ mod tests {
         let e = KeyLog::parse("# x\nsession 1.2.3.4:5->bad crypto=flash\n", "f.keys").unwrap_err();
         assert_eq!(e.to_string(), "f.keys:2: `bad` is not a socket address");
         assert!(KeyLog::parse("session 1.2.3.4:5->1.2.3.4:6 crypto\n", "f").is_err());
-        assert!(KeyLog::parse("hello\n", "f").is_err());
+    }
+
+    /// Unknown lines, unknown names and values with spaces are read on.
+    #[test]
+    fn informational_lines_are_read_on() {
+        let text = "hello\nCLIENT_RANDOM abc def\n\
+            session 1.2.3.4:5->1.2.3.4:6 crypto=flash\n\
+            session 1.2.3.4:5->1.2.3.4:6 note=made by hand\n\
+            session 1.2.3.4:5->1.2.3.4:6 initiator_far_epd=a b\n";
+        let log = KeyLog::parse(text, "f").unwrap();
+        assert_eq!(log.sessions.len(), 1);
+        assert_eq!(log.sessions[0].get("crypto"), Some("flash"));
+        assert_eq!(log.sessions[0].get("note"), Some("made by hand"));
+        assert_eq!(log.sessions[0].get("initiator_far_epd"), Some("a b"));
+    }
+
+    /// Many sessions parse in time linear in their number (one hash lookup
+    /// per line, not a scan of the sessions before it).
+    #[test]
+    fn many_sessions_parse() {
+        let mut text = String::new();
+        for port in 0..20_000u32 {
+            let p = 1024 + port % 60_000;
+            text.push_str(&format!(
+                "session 10.0.{}.1:{p}->10.0.0.2:1935 crypto=plain\n",
+                port / 60_000
+            ));
+            text.push_str(&format!(
+                "session 10.0.{}.1:{p}->10.0.0.2:1935 initiator_session_id=00000001\n",
+                port / 60_000
+            ));
+        }
+        let log = KeyLog::parse(&text, "f").unwrap();
+        assert_eq!(log.sessions.len(), 20_000);
+        assert!(log.sessions.iter().all(|s| s.facts.len() == 2));
     }
 
     #[test]

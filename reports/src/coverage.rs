@@ -171,6 +171,8 @@ pub(crate) struct KeywordStats {
     pub observable: usize,
     /// Observable requirements checked by at least one case.
     pub covered: usize,
+    /// Of those, the ones with a proven check (crates/conformance proofs).
+    pub proven: usize,
 }
 
 impl KeywordStats {
@@ -192,6 +194,7 @@ pub(crate) fn by_keyword<'r>(reqs: impl IntoIterator<Item = &'r Requirement>) ->
                     total: 0,
                     observable: 0,
                     covered: 0,
+                    proven: 0,
                 });
                 out.len() - 1
             }
@@ -202,6 +205,9 @@ pub(crate) fn by_keyword<'r>(reqs: impl IntoIterator<Item = &'r Requirement>) ->
             k.observable += 1;
             if !r.cases.is_empty() {
                 k.covered += 1;
+                if !r.proven_by.is_empty() {
+                    k.proven += 1;
+                }
             }
         }
     }
@@ -213,6 +219,19 @@ pub(crate) fn by_keyword<'r>(reqs: impl IntoIterator<Item = &'r Requirement>) ->
     };
     out.sort_by_key(|k| rank(&k.keyword));
     out
+}
+
+/// Observable MUST-level requirements: (proven, observable).
+pub(crate) fn must_proven(results: &Results) -> (usize, usize) {
+    by_keyword(&results.requirements)
+        .iter()
+        .filter(|k| {
+            matches!(
+                k.keyword.as_str(),
+                "MUST" | "MUST NOT" | "SHALL" | "SHALL NOT" | "REQUIRED"
+            )
+        })
+        .fold((0, 0), |(c, o), k| (c + k.proven, o + k.observable))
 }
 
 /// Observable MUST and MUST NOT requirements: (covered, observable).
@@ -257,6 +276,12 @@ pub(crate) fn verdict(results: &Results) -> Verdict {
                 "{} failed a MUST-level expectation",
                 plural(n(Outcome::Fail), "case")
             ),
+        }
+    } else if let Some(why) = &results.inconclusive {
+        Verdict {
+            class: "warn",
+            title: "Inconclusive".into(),
+            detail: why.clone(),
         }
     } else if results.cases.is_empty() {
         Verdict {

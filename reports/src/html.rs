@@ -145,6 +145,8 @@ struct ReqRow<'a> {
     status: &'static str,
     status_label: &'static str,
     cases: Vec<CaseLink>,
+    /// `case: how` for each claim proven by a fault or a recorded mutation.
+    proven_by: &'a [String],
     /// "exact", "first line" or "missing" (where it is in the RFC text).
     located: &'static str,
 }
@@ -311,6 +313,7 @@ impl<'a> Site<'a> {
                 status: status.class(),
                 status_label: status.label(),
                 cases,
+                proven_by: &q.proven_by,
                 located: found_text,
             });
         }

@@ -40,6 +40,11 @@ pub struct Results {
     /// what stopped it. The cases are those that finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// Why the run could not judge everything it should have (e.g. capture
+    /// datagrams that could not be opened): the verdict is then inconclusive
+    /// unless a MUST failed anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inconclusive: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +71,11 @@ pub struct Requirement {
     pub reason: Option<String>,
     /// IDs of the cases that check it.
     pub cases: Vec<String>,
+    /// Those of `cases` whose check is proven to fail when exactly this
+    /// requirement is broken (a fault or a recorded mutation), as
+    /// `case: how`; a claim without proof is only claimed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proven_by: Vec<String>,
     /// The worst outcome among those cases (None if no case ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,

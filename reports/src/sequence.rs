@@ -57,13 +57,28 @@ pub(crate) struct Arrow {
     pub note: Option<String>,
 }
 
-/// The short name of a chunk line as `rtmfp dump` prints it (`0x30 IHello epd=...`).
+/// The name of a chunk line as `rtmfp dump` prints it (`0x30 IHello epd=...`,
+/// `0x41 Ping Reply message=...`): the words after the type up to the first
+/// field (`name=value`) or parenthesis, whole.
 pub(crate) fn chunk_name(line: &str) -> &str {
-    let mut words = line.split_whitespace();
-    match words.next() {
-        Some(w) if w.starts_with("0x") => words.next().unwrap_or(w),
-        Some(w) => w,
-        None => "",
+    let line = line.trim_start();
+    let Some(rest) = line.strip_prefix("0x") else {
+        return line.split_whitespace().next().unwrap_or("");
+    };
+    let rest = rest
+        .trim_start_matches(|c: char| c.is_ascii_hexdigit())
+        .trim_start();
+    let end = rest
+        .split_whitespace()
+        .take_while(|w| !w.contains('=') && !w.starts_with('('))
+        .last()
+        .map_or(0, |w| {
+            w.as_ptr() as usize - rest.as_ptr() as usize + w.len()
+        });
+    if end == 0 {
+        line.split_whitespace().next().unwrap_or("")
+    } else {
+        &rest[..end]
     }
 }
 
@@ -223,5 +238,23 @@ mod tests {
         assert_eq!(kind(Some("dropped by fault drop(3)")), "dropped");
         assert_eq!(kind(Some("delayed 200 ms")), "delayed");
         assert_eq!(kind(None), "normal");
+    }
+
+    /// Names of more than one word are shown whole, as `rtmfp dump` prints them.
+    #[test]
+    fn chunk_names_are_whole() {
+        assert_eq!(chunk_name("0x41 Ping Reply message=00"), "Ping Reply");
+        assert_eq!(chunk_name("0x01 Ping message=00"), "Ping");
+        assert_eq!(chunk_name("0x4c Close Ack"), "Close Ack");
+        assert_eq!(chunk_name("0x10 User Data flow=3 seq=1"), "User Data");
+        assert_eq!(
+            chunk_name("0x79 RHello Cookie Change oldCookie=00"),
+            "RHello Cookie Change"
+        );
+        assert_eq!(
+            chunk_name("0xec ECN Report (experimental) payload=00"),
+            "ECN Report"
+        );
+        assert_eq!(chunk_name("undecodable: bad"), "undecodable:");
     }
 }

@@ -94,9 +94,11 @@ pub fn summary_text_with_report(results: &Results, color: bool, report: Option<&
         }
     }
     let (covered, observable) = coverage::must_coverage(results);
+    let (proven, _) = coverage::must_proven(results);
     let _ = writeln!(
         s,
-        "observable MUST/MUST NOT/SHALL/REQUIRED covered: {covered}/{observable} ({})",
+        "observable MUST/MUST NOT/SHALL/REQUIRED: proven {proven}/{observable} ({}), claimed {covered}/{observable} ({})",
+        coverage::percent_text(proven, observable),
         coverage::percent_text(covered, observable)
     );
     let v = coverage::verdict(results);

@@ -29,7 +29,7 @@ fn render_writes_the_site_and_prints_the_summary() {
         .arg(&out));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("observable MUST/MUST NOT/SHALL/REQUIRED covered"));
+    assert!(stdout.contains("observable MUST/MUST NOT/SHALL/REQUIRED: proven"));
     assert!(stdout.contains(&format!("report: {}", out.join("index.html").display())));
     assert!(out.join("index.html").exists());
     assert!(out.join("requirements.html").exists());

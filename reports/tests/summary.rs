@@ -18,7 +18,11 @@ fn summary_lines() {
     let text = summary_text(&fixture(), false);
     assert!(!text.contains('\x1b'));
     assert!(text.contains("pass 5  fail 2  warn 3  unsupported 2  skipped 1"));
-    assert!(text.contains("observable MUST/MUST NOT/SHALL/REQUIRED covered: 6/7 (85%)"));
+    assert!(
+        text.contains(
+            "observable MUST/MUST NOT/SHALL/REQUIRED: proven 0/7 (0%), claimed 6/7 (85%)"
+        )
+    );
     // One line per failing or warning case, failures first.
     let flagged: Vec<&str> = text
         .lines()
@@ -40,7 +44,9 @@ fn summary_colour() {
 fn summary_of_an_empty_run() {
     let text = summary_text(&Default::default(), false);
     assert!(
-        text.contains("observable MUST/MUST NOT/SHALL/REQUIRED covered: 0/0 (n/a)"),
+        text.contains(
+            "observable MUST/MUST NOT/SHALL/REQUIRED: proven 0/0 (n/a), claimed 0/0 (n/a)"
+        ),
         "{text}"
     );
 }

@@ -49,6 +49,7 @@ fn req(
         observable: observable.is_ok(),
         reason: observable.err().map(String::from),
         cases: cases.iter().map(|c| c.to_string()).collect(),
+        proven_by: Vec::new(),
         outcome,
     }
 }
@@ -567,6 +568,7 @@ pub fn fixture() -> Results {
         sections,
         rfc_text: RFC_TEXT.into(),
         interrupted: None,
+        inconclusive: None,
     }
 }
 
