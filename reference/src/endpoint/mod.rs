@@ -169,27 +169,6 @@ pub struct Session {
     close_reason: Option<String>,
 }
 
-/// A packet built by a test tool (see [`Endpoint::send_crafted`]).
-#[derive(Debug, Clone, Default)]
-pub struct Crafted {
-    /// Send in this session (its keys, session ID, mode); `None`: Default Session Key.
-    pub session: Option<SessionHandle>,
-    /// Override the session ID (default: the session's, or 0).
-    pub session_id: Option<u32>,
-    /// The whole header (default: the session's mode and timestamps, or startup).
-    pub header: Option<Header>,
-    pub chunks: Vec<Chunk>,
-    /// Bytes after the chunks (RFC 7016 §2.2.4 padding).
-    pub padding: Vec<u8>,
-    /// Break the integrity check (flip a byte of the last cipher block / checksum).
-    pub corrupt: bool,
-    /// Send from this local address instead of the default one.
-    pub src: Option<SocketAddr>,
-    /// The whole plain packet (header and chunks, any bytes at all) instead of
-    /// `header`, `chunks` and `padding`; still sealed with the chosen keys.
-    pub plain: Option<Vec<u8>>,
-}
-
 /// The RFC's Close timers (§3.5.5).
 pub const CLOSE_RETRANSMIT: Duration = Duration::from_secs(5);
 pub const NEARCLOSE_LIMIT: Duration = Duration::from_secs(90);
@@ -221,11 +200,9 @@ pub struct Endpoint {
     initiating: bool,
     /// With `tap`: closed sessions whose keys a test tool may still use, to
     /// craft packets in them and to see (not process) what arrives for them.
+    #[cfg(feature = "test-hooks")]
     closed_taps: VecDeque<Box<Session>>,
 }
-
-/// How many closed sessions a tapping endpoint keeps keys for.
-const CLOSED_TAPS: usize = 16;
 
 /// §3.4: at most 4380 bytes and four packets per destination every 200 ms.
 pub const STARTUP_PACING_WINDOW: Duration = Duration::from_millis(200);
@@ -303,6 +280,7 @@ impl Endpoint {
             local: Vec::new(),
             pacers: BTreeMap::new(),
             initiating: false,
+            #[cfg(feature = "test-hooks")]
             closed_taps: VecDeque::new(),
         }
     }
@@ -312,10 +290,15 @@ impl Endpoint {
     }
 
     /// The configuration, for test tools that adjust it before sessions start
-    /// (e.g. [`EndpointConfig::force_tcr`], `receive_buffer`); sessions copy
+    /// (e.g. `force_tcr`, `receive_buffer`); sessions copy
     /// what they need when they are created.
     pub fn config_mut(&mut self) -> &mut EndpointConfig {
         &mut self.config
+    }
+
+    #[cfg(not(feature = "test-hooks"))]
+    fn closed_taps_len(&self) -> usize {
+        0
     }
 
     /// Declares the local addresses (for the simulator; the runtime sets the bound one).
@@ -348,9 +331,9 @@ impl Endpoint {
             + self.reassembly.len()
             + self.pacers.len()
             + self.pacers.values().map(|p| p.queue.len()).sum::<usize>()
-            + self.closed_taps.len()
             + self.outbox.len()
             + self.events.len()
+            + self.closed_taps_len()
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -379,22 +362,10 @@ impl Endpoint {
 
     // ----------------------------------------------------------------- sending
 
+    #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
     fn send_raw(&mut self, dst: SocketAddr, mut data: Vec<u8>) {
-        if self.config.faults.checksum_rfc1071
-            && self.profile.name() == "plain"
-            && data.len() >= 4 + 18
-        {
-            // Recompute the trailing checksum with RFC 1071's odd-byte rule (the
-            // salt cancels out: only the difference between the rules is applied).
-            use crate::crypto::checksum::{checksum, checksum_rfc1071};
-            let n = data.len();
-            let body = &data[4..n - 2];
-            let stored = u16::from_be_bytes([data[n - 2], data[n - 1]]);
-            let wrong = stored
-                .wrapping_sub(checksum(body))
-                .wrapping_add(checksum_rfc1071(body));
-            data[n - 2..].copy_from_slice(&wrong.to_be_bytes());
-        }
+        #[cfg(feature = "test-hooks")]
+        self.checksum_fault(&mut data);
         self.stats.datagrams_out += 1;
         self.stats.bytes_out += data.len() as u64;
         self.outbox.push_back(Transmit {
@@ -402,92 +373,6 @@ impl Endpoint {
             dst,
             data,
         });
-    }
-
-    /// Sends a packet built by a test tool: arbitrary header and chunks, in a
-    /// session (its keys, session ID and mode) or under the Default Session Key,
-    /// optionally with a broken integrity check, optionally from another local
-    /// address. Returns the datagram.
-    pub fn send_crafted(
-        &mut self,
-        now: Instant,
-        dst: Option<SocketAddr>,
-        c: Crafted,
-    ) -> Result<Vec<u8>, String> {
-        let (mut cipher, sid, header, dst) = match c.session {
-            Some(h) => {
-                let s = match self.sessions.get_mut(&h) {
-                    Some(s) => s,
-                    None => self
-                        .closed_taps
-                        .iter_mut()
-                        .find(|s| s.handle == h)
-                        .ok_or("no such session")?,
-                };
-                let mode = match s.role {
-                    Role::Initiator => Mode::Initiator,
-                    Role::Responder => Mode::Responder,
-                };
-                let header = match c.header {
-                    Some(h) => h,
-                    None => s.data.header(now, mode, false, false),
-                };
-                let cipher = s.cipher.take().ok_or("session has no keys")?;
-                (
-                    Some((h, cipher)),
-                    c.session_id.unwrap_or(s.remote_sid),
-                    header,
-                    dst.unwrap_or(s.dest),
-                )
-            }
-            None => {
-                let mut header = Header::new(Mode::Startup);
-                header.timestamp = Some(now.timestamp_250hz());
-                (
-                    None,
-                    c.session_id.unwrap_or(0),
-                    c.header.unwrap_or(header),
-                    dst.ok_or("no destination")?,
-                )
-            }
-        };
-        let mut packet = Packet::new(header, c.chunks);
-        packet.padding = c.padding;
-        let plain = match c.plain {
-            Some(p) => Ok(p),
-            None => packet.to_bytes().map_err(|e| e.to_string()),
-        };
-        let mut enc = Vec::new();
-        if let Ok(p) = &plain {
-            match cipher.as_mut() {
-                Some((_, ci)) => ci.seal(p, &mut enc),
-                None => self.default_cipher.seal(p, &mut enc),
-            }
-        }
-        if let Some((h, ci)) = cipher
-            && let Some(s) = self
-                .sessions
-                .get_mut(&h)
-                .or(self.closed_taps.iter_mut().find(|s| s.handle == h))
-        {
-            s.cipher = Some(ci);
-        }
-        plain?;
-        if c.corrupt
-            && let Some(b) = enc.last_mut()
-        {
-            *b ^= 0x5a;
-        }
-        let mut d = Vec::with_capacity(enc.len() + 4);
-        multiplex::mux(sid, &enc, &mut d);
-        self.stats.datagrams_out += 1;
-        self.stats.bytes_out += d.len() as u64;
-        self.outbox.push_back(Transmit {
-            src: c.src,
-            dst,
-            data: d.clone(),
-        });
-        Ok(d)
     }
 
     /// Sends a startup packet (mode 3) under the Default Session Key to session ID
@@ -518,7 +403,7 @@ impl Endpoint {
         // state per initiator before a valid IIKeying (§3.5.1.1.2).
         let answer = !fragmented && sid == 0 && !self.initiating;
         // (The no-fragment-pacing fault sends everything at once.)
-        let answer = answer || self.config.faults.no_fragment_pacing;
+        let answer = answer || fault!(self.config, no_fragment_pacing);
         for p in pieces {
             let mut enc = Vec::with_capacity(p.len() + 32);
             self.default_cipher.seal(&p, &mut enc);
@@ -723,12 +608,8 @@ impl Endpoint {
                 session: h,
                 reason: s.close_reason.take().unwrap_or_else(|| reason.to_string()),
             });
-            if self.config.tap && s.cipher.is_some() {
-                if self.closed_taps.len() >= CLOSED_TAPS {
-                    self.closed_taps.pop_front();
-                }
-                self.closed_taps.push_back(s);
-            }
+            #[cfg(feature = "test-hooks")]
+            self.keep_closed_tap(s);
         }
     }
 
@@ -764,18 +645,9 @@ impl Endpoint {
             return self.handle_startup_plain(now, from, 0, &opened.packet, 0);
         }
         let Some(&h) = self.by_sid.get(&sid) else {
-            // A closed session a test tool still watches: tap it, process nothing.
-            if let Some(c) = self
-                .closed_taps
-                .iter_mut()
-                .rev()
-                .find(|s| s.local_sid == sid)
-                .and_then(|s| Some((s.handle, s.cipher.as_mut()?)))
-                && let Ok(o) = c.1.open(encrypted)
-            {
-                let h = c.0;
-                self.tap_packet(Some(h), from, sid, false, &o.packet);
-                return self.stats.drop(DropReason::ClosedSession);
+            #[cfg(feature = "test-hooks")]
+            if self.tap_closed(from, sid, encrypted) {
+                return;
             }
             // Perhaps a startup packet to a session ID we do not know (tap only).
             if self.config.tap {
@@ -830,33 +702,6 @@ impl Endpoint {
         };
         self.tap_packet(Some(h), from, sid, false, &opened.packet);
         self.handle_session_plain(now, h, from, &opened.packet);
-    }
-
-    /// Decrypts a copy of a datagram this endpoint sent (`outgoing`) or received,
-    /// changing no state (the ciphers are copied). For test tools that act on what
-    /// a datagram carries, e.g. to drop only packets with a given chunk.
-    pub fn peek(&self, data: &[u8], outgoing: bool) -> Option<Packet> {
-        let (sid, encrypted) = multiplex::demux(data).ok()?;
-        let session_cipher: Option<Box<dyn PacketCipher>> = if sid == multiplex::STARTUP_SESSION_ID
-        {
-            None
-        } else if outgoing {
-            self.sessions
-                .values()
-                .find(|s| s.remote_sid == sid)
-                .and_then(|s| s.cipher.as_ref())
-                .map(|c| c.reflect(0))
-        } else {
-            self.by_sid
-                .get(&sid)
-                .and_then(|h| self.sessions.get(h))
-                .and_then(|s| s.cipher.as_ref())
-                .map(|c| c.clone_box())
-        };
-        let opened = session_cipher
-            .and_then(|mut c| c.open(encrypted).ok())
-            .or_else(|| self.default_cipher.clone_box().open(encrypted).ok())?;
-        Packet::parse(&opened.packet).ok()
     }
 
     fn tap_packet(
@@ -964,7 +809,7 @@ impl Endpoint {
             // §3.5.1.1.2: no persistent state for an IHello; the cookie carries it.
             let cookie = self.cookies.make(now, from);
             let mut tag_echo = tag.to_vec();
-            if self.config.faults.alter_tag_echo
+            if fault!(self.config, alter_tag_echo)
                 && let Some(b) = tag_echo.last_mut()
             {
                 *b ^= 1;
@@ -1287,7 +1132,7 @@ impl Endpoint {
             return self.stats.drop(DropReason::IIKeyingSessionIdZero);
         }
         match self.cookies.check(now, &ii.cookie_echo, from) {
-            CookieCheck::Invalid if !self.config.faults.accept_bad_cookie => {
+            CookieCheck::Invalid if !fault!(self.config, accept_bad_cookie) => {
                 return self.stats.drop(DropReason::IIKeyingBadCookie);
             }
             CookieCheck::Invalid => {}
@@ -1336,7 +1181,7 @@ impl Endpoint {
             // §3.5.1.3: if the near end prevails, ignore the IIKeying.
             // (The invert-glare fault decides the other way round.)
             if self.profile.glare_near_wins(&ii.initiator_certificate)
-                != self.config.faults.invert_glare
+                != fault!(self.config, invert_glare)
             {
                 return self.stats.drop(DropReason::IIKeyingLostGlare);
             }
@@ -1504,7 +1349,7 @@ impl Endpoint {
                 Chunk::Ping(p) => {
                     if s.state == State::S_OPEN {
                         let mut p = p;
-                        if self.config.faults.alter_ping_reply {
+                        if fault!(self.config, alter_ping_reply) {
                             p.message.push(b'!');
                         }
                         replies.push(Chunk::PingReply(p));
@@ -1512,7 +1357,7 @@ impl Endpoint {
                 }
                 Chunk::PingReply(p) => self.on_ping_reply(now, h, from, &p.message),
                 // §3.5.5: Close Request: send Close Ack; S_OPEN -> S_FARCLOSE_LINGER.
-                Chunk::Close if self.config.faults.no_close_ack => {}
+                Chunk::Close if fault!(self.config, no_close_ack) => {}
                 Chunk::Close => {
                     replies.push(Chunk::CloseAck);
                     if s.state == State::S_OPEN {
@@ -1727,7 +1572,7 @@ impl Endpoint {
     /// responder one MRTO later (so normally only the initiator's Pings go out);
     /// an unanswered Ping is resent on an ERTO backoff.
     fn keepalive(&mut self, now: Instant, h: SessionHandle) {
-        if self.config.faults.no_keepalive {
+        if fault!(self.config, no_keepalive) {
             return;
         }
         let s = self.sessions.get_mut(&h).expect("present");
@@ -1813,7 +1658,7 @@ impl Endpoint {
                     }
                     match &s.ping {
                         Some(r) => at(r.next),
-                        None if self.config.faults.no_keepalive => {}
+                        None if fault!(self.config, no_keepalive) => {}
                         None => at(s.last_heard + period),
                     }
                     // The dead-peer check only matters while waiting for an answer.
@@ -1911,7 +1756,7 @@ impl Endpoint {
 
     /// The `wrong_mode` fault swaps the Initiator and Responder Marks.
     fn maybe_wrong(&self, mode: Mode) -> Mode {
-        match (self.config.faults.wrong_mode, mode) {
+        match (fault!(self.config, wrong_mode), mode) {
             (true, Mode::Initiator) => Mode::Responder,
             (true, Mode::Responder) => Mode::Initiator,
             (_, m) => m,
@@ -1920,13 +1765,16 @@ impl Endpoint {
 
     /// §2.2.4 TCR: this end is receiving time-critical data on other sessions.
     fn tcr_for(&self, h: SessionHandle, now: Instant) -> bool {
-        self.config.force_tcr
-            || self.sessions.values().any(|o| {
-                o.handle != h
-                    && o.data
-                        .tc_received
-                        .is_some_and(|t| now - t < crate::congestion::TIME_CRITICAL_WINDOW)
-            })
+        #[cfg(feature = "test-hooks")]
+        if self.config.force_tcr {
+            return true;
+        }
+        self.sessions.values().any(|o| {
+            o.handle != h
+                && o.data
+                    .tc_received
+                    .is_some_and(|t| now - t < crate::congestion::TIME_CRITICAL_WINDOW)
+        })
     }
 
     /// When TC was last sent on any session (Appendix A FASTGROW_ALLOWED).
@@ -2040,6 +1888,11 @@ fn mobility_check(secret: &[u8], msg: &[u8], addr: SocketAddr) -> Option<u64> {
     );
     (want.as_slice() == mac).then_some(ts)
 }
+
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
+#[cfg(feature = "test-hooks")]
+pub use test_hooks::Crafted;
 
 impl sim::Node for Endpoint {
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {

@@ -109,6 +109,7 @@ pub struct SendFlow {
     probe_period: Duration,
     pub stats: SendStats,
     /// Deliberate violations (conformance self-test only).
+    #[cfg(feature = "test-hooks")]
     pub faults: crate::session::config::Faults,
 }
 
@@ -150,6 +151,7 @@ impl SendFlow {
             probe_at: None,
             probe_period: Duration::from_secs(1),
             stats: SendStats::default(),
+            #[cfg(feature = "test-hooks")]
             faults: Default::default(),
         }
     }
@@ -318,7 +320,7 @@ impl SendFlow {
     fn eligible(&self, i: usize) -> bool {
         let e = &self.queue[i];
         // §3.6.2.3: not IN_FLIGHT and (not ABANDONED, or first, or the final SN).
-        if self.faults.never_retransmit && e.ever_sent {
+        if fault!(self, never_retransmit) && e.ever_sent {
             return false;
         }
         !e.acked && !e.in_flight && (!e.abandoned || i == 0 || Some(e.seq) == self.final_sn)
@@ -349,7 +351,7 @@ impl SendFlow {
     pub fn is_ready(&self) -> bool {
         if !(self.rx_buffer_size > self.outstanding as u64
             || self.exception.is_some()
-            || self.faults.ignore_receive_window)
+            || fault!(self, ignore_receive_window))
         {
             return false;
         }
@@ -381,7 +383,7 @@ impl SendFlow {
             // (The ignore-receive-window fault sends regardless.)
             if !(self.rx_buffer_size > self.outstanding as u64
                 || self.exception.is_some()
-                || self.faults.ignore_receive_window)
+                || fault!(self, ignore_receive_window))
             {
                 break;
             }
@@ -440,7 +442,7 @@ impl SendFlow {
             self.stats.fragments_sent += 1;
             prev_seq = Some(e.seq);
             used += size;
-            if self.faults.no_metadata_repeat {
+            if fault!(self, no_metadata_repeat) {
                 self.startup_options.clear();
             }
             self.hint = self.hint.max(e.seq + 1);

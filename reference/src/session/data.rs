@@ -126,6 +126,7 @@ pub struct Data {
     pub tc_received: Option<Instant>,
     pub trace: Option<Trace>,
     pub stats: DataStats,
+    #[cfg(feature = "test-hooks")]
     faults: crate::session::config::Faults,
 }
 
@@ -162,6 +163,7 @@ impl Data {
             tc_received: None,
             trace: config.trace.then(|| Trace::new(2_000_000)),
             stats: DataStats::default(),
+            #[cfg(feature = "test-hooks")]
             faults: config.faults,
         }
     }
@@ -210,8 +212,12 @@ impl Data {
         }
         let id = self.next_flow_id;
         self.next_flow_id = self.next_flow_id.wrapping_add(1);
+        #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
         let mut f = SendFlow::new(id, metadata, association, o.priority, o.time_critical);
-        f.faults = self.faults;
+        #[cfg(feature = "test-hooks")]
+        {
+            f.faults = self.faults;
+        }
         self.send.insert(id, f);
         self.last_activity = self.last_activity.max(self.last_sent);
         Ok(id)
@@ -330,7 +336,7 @@ impl Data {
     }
 
     pub fn erto(&self) -> Duration {
-        if self.faults.short_erto {
+        if fault!(self, short_erto) {
             // Deliberately wrong (conformance self-test): below the RTT and the
             // §3.5.2.2 floor of 250 ms.
             return Duration::from_millis(60);
@@ -347,7 +353,7 @@ impl Data {
 
     /// Before processing a received packet's chunks.
     pub fn begin_packet(&mut self, now: Instant, h: &Header) {
-        if h.time_critical_reverse && !self.faults.ignore_tcr {
+        if h.time_critical_reverse && !fault!(self, ignore_tcr) {
             self.time_critical.tcr_received = Some(now);
         }
         if h.time_critical {
@@ -433,8 +439,12 @@ impl Data {
             .is_some_and(|f| f.state != RecvState::RF_CLOSED);
         if !existing {
             // §3.6.3.1: a new receiving flow.
+            #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
             let mut f = RecvFlow::new(fid, self.receive_buffer);
-            f.faults = self.faults;
+            #[cfg(feature = "test-hooks")]
+            {
+                f.faults = self.faults;
+            }
             f.metadata = u.metadata().map(<[u8]>::to_vec);
             let association = u.return_flow_association();
             let mut reason = None;
@@ -498,7 +508,7 @@ impl Data {
         if let Some(why) = out.dropped {
             stats.drop(why);
         }
-        if !self.faults.no_obligatory_ack {
+        if !fault!(self, no_obligatory_ack) {
             self.ack_now |= out.ack_now;
         } else {
             self.ack_now = false;
@@ -594,7 +604,7 @@ impl Data {
         }
         if self.packet.had_user_data {
             self.rx_data_packets += 1;
-            if self.rx_data_packets >= 2 && !self.faults.no_obligatory_ack {
+            if self.rx_data_packets >= 2 && !fault!(self, no_obligatory_ack) {
                 self.ack_now = true;
             }
         }
@@ -764,7 +774,7 @@ impl Data {
         }
         let mut has_data = false;
         // (The no-congestion-control fault ignores the window and burst limit.)
-        let uncontrolled = self.faults.no_congestion_control;
+        let uncontrolled = fault!(self, no_congestion_control);
         while (uncontrolled || self.outstanding_bytes() < self.cc.cwnd() && self.burst.allows())
             && used < room
         {
