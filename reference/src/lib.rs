@@ -75,4 +75,5 @@ pub mod session;
 pub mod sim;
 pub mod stats;
 pub mod time;
+pub mod transmit;
 pub mod wire;

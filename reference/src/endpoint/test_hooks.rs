@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use super::*;
+use crate::wire::Header;
 
 /// How many closed sessions a tapping endpoint keeps keys for.
 const CLOSED_TAPS: usize = 16;
