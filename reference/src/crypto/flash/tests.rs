@@ -141,8 +141,7 @@ fn kat_d_key_schedule() {
     skic.extend(hex::decode("031a020a021e02").unwrap());
     let y = dh::KeyPair::from_private(
         2,
-        &hex::decode("6d1794bec78aefec8b6ff4f2b886fee3290bff50ed7d4bc990a518dcc7e1d383")
-            .unwrap(),
+        &hex::decode("6d1794bec78aefec8b6ff4f2b886fee3290bff50ed7d4bc990a518dcc7e1d383").unwrap(),
     )
     .unwrap();
     let mut skrc = hex::decode("031a0000021e0081020d02").unwrap();
@@ -176,8 +175,7 @@ fn kat_d_key_schedule() {
 fn kat_d_certificate() {
     let x = dh::KeyPair::from_private(
         2,
-        &hex::decode("3d5a51af0d9a25fa7cd50861f6e15b0130a9d312b0c1d306a113741482256356")
-            .unwrap(),
+        &hex::decode("3d5a51af0d9a25fa7cd50861f6e15b0130a9d312b0c1d306a113741482256356").unwrap(),
     )
     .unwrap();
     let c = cert::build(&[Opt::new(
@@ -201,14 +199,12 @@ fn kat_d_certificate() {
 fn kat_d_lz_keys() {
     let x = dh::KeyPair::from_private(
         2,
-        &hex::decode("3d5a51af0d9a25fa7cd50861f6e15b0130a9d312b0c1d306a113741482256356")
-            .unwrap(),
+        &hex::decode("3d5a51af0d9a25fa7cd50861f6e15b0130a9d312b0c1d306a113741482256356").unwrap(),
     )
     .unwrap();
     let y = dh::KeyPair::from_private(
         2,
-        &hex::decode("08253c872a5c8d55c53fc33ff0dfbe06dfb4570d9ae8a54b798cda02431341af")
-            .unwrap(),
+        &hex::decode("08253c872a5c8d55c53fc33ff0dfbe06dfb4570d9ae8a54b798cda02431341af").unwrap(),
     )
     .unwrap();
     let mut skic = hex::decode("021d02410e").unwrap();

@@ -72,7 +72,11 @@ pub struct RangeAck {
     pub ranges: Vec<AckRange>,
     /// §2.3.14 NOTE: bytes of a truncated last range, which the receiver ignores
     /// while still processing the chunk up to the last complete range.
-    #[serde(with = "crate::wire::hexser", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        with = "crate::wire::hexser",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub truncated: Vec<u8>,
 }
 
@@ -182,7 +186,6 @@ fn merge_ranges(it: impl Iterator<Item = (u64, u64)>) -> Vec<(u64, u64)> {
     }
     out
 }
-
 
 /// RFC 7016 §2.3.15 Buffer Probe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
