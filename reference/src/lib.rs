@@ -60,6 +60,7 @@ macro_rules! fault {
 }
 
 pub mod app;
+#[cfg(feature = "capture")]
 pub mod capture;
 pub mod congestion;
 pub mod crypto;
@@ -70,6 +71,7 @@ pub mod endpoint;
 pub mod faults;
 pub mod flow;
 pub mod keylog;
+#[cfg(feature = "runtime")]
 pub mod runtime;
 pub mod session;
 pub mod sim;

@@ -111,10 +111,12 @@ impl Endpoint {
             .map(|s| s.handle);
         if let Some(g) = glare {
             // §3.5.1.3: if the near end prevails, ignore the IIKeying.
+            let mut near_wins = self.profile.glare_near_wins(&ii.initiator_certificate);
             // (The invert-glare fault decides the other way round.)
-            if self.profile.glare_near_wins(&ii.initiator_certificate)
-                != fault!(self.config, invert_glare)
-            {
+            if fault!(self.config, invert_glare) {
+                near_wins = !near_wins;
+            }
+            if near_wins {
                 return self.stats.drop(DropReason::IIKeyingLostGlare);
             }
             // The far end prevails: abort our opening session if the incoming
