@@ -87,7 +87,7 @@ pub struct RecvFlow {
     pub stats: RecvStats,
     /// Deliberate violations (conformance self-test only).
     #[cfg(feature = "test-hooks")]
-    pub faults: crate::session::config::Faults,
+    pub faults: crate::faults::Faults,
 }
 
 impl RecvFlow {

@@ -110,7 +110,7 @@ pub struct SendFlow {
     pub stats: SendStats,
     /// Deliberate violations (conformance self-test only).
     #[cfg(feature = "test-hooks")]
-    pub faults: crate::session::config::Faults,
+    pub faults: crate::faults::Faults,
 }
 
 impl SendFlow {

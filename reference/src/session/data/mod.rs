@@ -127,7 +127,7 @@ pub struct Data {
     pub trace: Option<Trace>,
     pub stats: DataStats,
     #[cfg(feature = "test-hooks")]
-    faults: crate::session::config::Faults,
+    faults: crate::faults::Faults,
 }
 
 impl Data {
