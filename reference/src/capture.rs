@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -365,86 +365,51 @@ pub fn decode_frame(link: u32, frame: &[u8], orig_len: usize) -> RecordKind {
         }
         _ => return skip(format!("unsupported link type {link}")),
     };
-    match ethertype {
-        ETHERTYPE_IPV4 => decode_ipv4(ip),
-        ETHERTYPE_IPV6 => decode_ipv6(ip),
-        0x0806 => skip("ARP"),
-        t => skip(format!("not IP (ethertype {t:#06x})")),
-    }
+    decode_ip(ethertype, ip)
 }
 
-fn decode_ipv4(ip: &[u8]) -> RecordKind {
-    if ip.len() < 20 || ip[0] >> 4 != 4 {
-        return skip("truncated or bad IPv4 header");
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    if ihl < 20 || total < ihl {
-        return skip("bad IPv4 header length");
-    }
-    let frag = u16::from_be_bytes([ip[6], ip[7]]);
-    if frag & 0x3fff != 0 {
-        return skip("IPv4 fragment (not reassembled)");
-    }
-    if ip[9] != 17 {
-        return skip(protocol_name(ip[9]));
-    }
-    let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
-    let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
-    // Trim link-layer padding using the IP total length.
-    let body = &ip[ihl.min(ip.len())..total.min(ip.len())];
-    decode_udp(src, dst, ip[1], body, total > ip.len())
-}
-
-fn decode_ipv6(ip: &[u8]) -> RecordKind {
-    if ip.len() < 40 || ip[0] >> 4 != 6 {
-        return skip("truncated or bad IPv6 header");
-    }
-    let tclass = (ip[0] << 4) | (ip[1] >> 4);
-    let payload_len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-    let mut next = ip[6];
-    let src = IpAddr::V6(Ipv6Addr::from(
-        <[u8; 16]>::try_from(&ip[8..24]).expect("16 bytes"),
-    ));
-    let dst = IpAddr::V6(Ipv6Addr::from(
-        <[u8; 16]>::try_from(&ip[24..40]).expect("16 bytes"),
-    ));
-    let end = (40 + payload_len).min(ip.len());
-    let mut at = 40;
-    // Walk extension headers: hop-by-hop 0, routing 43, fragment 44, destination 60.
-    loop {
-        match next {
-            0 | 43 | 60 => {
-                let (Some(&n), Some(&len)) = (ip.get(at), ip.get(at + 1)) else {
-                    return skip("truncated IPv6 extension header");
-                };
-                next = n;
-                at += (usize::from(len) + 1) * 8;
-            }
-            44 => {
-                let Some(f) = ip.get(at..at + 8) else {
-                    return skip("truncated IPv6 fragment header");
-                };
-                if u16::from_be_bytes([f[2], f[3]]) & 0xfff9 != 0 {
-                    return skip("IPv6 fragment (not reassembled)");
-                }
-                next = f[0];
-                at += 8;
-            }
-            17 => break,
-            p => return skip(protocol_name(p)),
+/// The IP layer (IPv4, or IPv6 with its extension headers), by etherparse; a
+/// fragment is not reassembled. Link-layer padding is trimmed by the IP length;
+/// a payload shorter than that length was cut by the capture's snap length.
+fn decode_ip(ethertype: u16, ip: &[u8]) -> RecordKind {
+    use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket};
+    let sliced = LaxSlicedPacket::from_ether_type(EtherType(ethertype), ip);
+    let (src, dst, tos, payload) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                h.slice()[1],
+                v4.payload(),
+            )
         }
-        if at > end {
-            return skip("IPv6 extension headers overrun the packet");
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                h.traffic_class(),
+                v6.payload(),
+            )
         }
+        Some(LaxNetSlice::Arp(_)) => return skip("ARP"),
+        None => {
+            return match ethertype {
+                ETHERTYPE_IPV4 => skip("truncated or bad IPv4 header"),
+                ETHERTYPE_IPV6 => skip("truncated or bad IPv6 header"),
+                0x0806 => skip("ARP"),
+                t => skip(format!("not IP (ethertype {t:#06x})")),
+            };
+        }
+    };
+    if payload.fragmented {
+        return skip("IP fragment (not reassembled)");
     }
-    decode_udp(
-        src,
-        dst,
-        tclass,
-        &ip[at.min(end)..end],
-        40 + payload_len > ip.len(),
-    )
+    if payload.ip_number != etherparse::IpNumber::UDP {
+        return skip(protocol_name(payload.ip_number.0));
+    }
+    decode_udp(src, dst, tos, payload.payload, payload.incomplete)
 }
 
 fn protocol_name(p: u8) -> String {
@@ -633,6 +598,49 @@ mod tests {
         assert_eq!(tsresol_nanos(9), 1);
         assert_eq!(tsresol_nanos(3), 1_000_000);
         assert_eq!(tsresol_nanos(0x80 | 10), 976_562);
+    }
+
+    #[test]
+    fn ip_layer_cases() {
+        let a: SocketAddr = "10.0.0.1:1935".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+        let f = udp_frame(a, b, b"hello", 1);
+        let reason = |k: RecordKind| match k {
+            RecordKind::Skipped { reason } => reason,
+            other => panic!("{other:?}"),
+        };
+        // Ethernet padding after the IP packet is trimmed by the IP length.
+        let mut padded = f.clone();
+        padded.extend_from_slice(&[0; 6]);
+        let RecordKind::Udp(u) = decode_frame(1, &padded, padded.len()) else {
+            panic!()
+        };
+        assert_eq!((u.src, u.dst, &u.payload[..]), (a, b, &b"hello"[..]));
+        // Cut by the snap length.
+        let cut = &f[..f.len() - 2];
+        assert!(reason(decode_frame(1, cut, f.len())).contains("snap length"));
+        // An IPv4 fragment (More Fragments set), and another protocol.
+        let mut frag = f.clone();
+        frag[14 + 6] |= 0x20;
+        assert!(reason(decode_frame(1, &frag, frag.len())).contains("fragment"));
+        let mut tcp = f.clone();
+        tcp[14 + 9] = 6;
+        assert_eq!(reason(decode_frame(1, &tcp, tcp.len())), "TCP");
+        // Not IP at all.
+        let mut arp = f.clone();
+        arp[12..14].copy_from_slice(&[0x88, 0xcc]);
+        assert_eq!(
+            reason(decode_frame(1, &arp, arp.len())),
+            "not IP (ethertype 0x88cc)"
+        );
+        // IPv6.
+        let a6: SocketAddr = "[2001:db8::1]:1935".parse().unwrap();
+        let b6: SocketAddr = "[2001:db8::2]:5000".parse().unwrap();
+        let f6 = udp_frame(a6, b6, b"six", 2);
+        let RecordKind::Udp(u) = decode_frame(1, &f6, f6.len()) else {
+            panic!()
+        };
+        assert_eq!((u.src, u.dst, &u.payload[..]), (a6, b6, &b"six"[..]));
     }
 
     #[test]

@@ -379,6 +379,36 @@ pub struct Decoder {
     pub summary: Summary,
 }
 
+impl DecodedPacket {
+    /// A datagram's record with nothing decoded yet (or nothing to decode).
+    pub fn new(
+        index: usize,
+        time: std::time::Duration,
+        src: SocketAddr,
+        dst: SocketAddr,
+        length: usize,
+        status: Status,
+    ) -> Self {
+        DecodedPacket {
+            index,
+            time: time.as_secs_f64(),
+            src,
+            dst,
+            length,
+            status,
+            session_id: None,
+            session: None,
+            direction: None,
+            profile: None,
+            key: None,
+            integrity: None,
+            sseq: None,
+            packet: None,
+            plain: Vec::new(),
+        }
+    }
+}
+
 impl Decoder {
     pub fn new(keylog: Option<&KeyLog>, choice: ProfileChoice) -> Self {
         let sessions = keylog
@@ -422,23 +452,14 @@ impl Decoder {
 
     /// Decodes one datagram and updates the summary.
     pub fn decode(&mut self, d: DatagramRef<'_>) -> DecodedPacket {
-        let mut out = DecodedPacket {
-            index: d.index,
-            time: d.time.as_secs_f64(),
-            src: d.src,
-            dst: d.dst,
-            length: d.payload.len(),
-            status: Status::Decoded,
-            session_id: None,
-            session: None,
-            direction: None,
-            profile: None,
-            key: None,
-            integrity: None,
-            sseq: None,
-            packet: None,
-            plain: Vec::new(),
-        };
+        let mut out = DecodedPacket::new(
+            d.index,
+            d.time,
+            d.src,
+            d.dst,
+            d.payload.len(),
+            Status::Decoded,
+        );
         self.decode_into(d, &mut out);
         self.summary.add(&out.status);
         out

@@ -15,14 +15,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::time::Instant;
 
-/// A datagram a node wants sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The local address to send from (`None`: the node's first address).
-    pub src: Option<SocketAddr>,
-    pub dst: SocketAddr,
-    pub data: Vec<u8>,
-}
+/// A datagram a node wants sent (defined with the core, re-exported here).
+pub use crate::transmit::Transmit;
 
 /// What the simulator needs of a protocol participant (an RTMFP endpoint, a test
 /// harness playing one, ...).

@@ -296,6 +296,7 @@ fn s3_5_4_1_keepalive_and_dead_peer() {
 /// Test tools (`tap`): the keys of a closed session stay usable for crafted
 /// packets, and what arrives for it is shown but not acted on; without `tap`
 /// a closed session is gone.
+#[cfg(feature = "test-hooks")]
 #[test]
 fn tapping_endpoint_keeps_closed_sessions_for_crafting() {
     for tap in [false, true] {

@@ -1,5 +1,9 @@
-//! The sans-IO RTMFP endpoint (RFC 7016 §3): it owns the sessions and their flows,
-//! takes datagrams and time, and produces datagrams, events and the next timeout.
+//! The sans-IO RTMFP endpoint (RFC 7016 §3): it demultiplexes datagrams to
+//! sessions (§2.2.2, §3.3), runs session startup (§3.5.1: `initiator.rs`,
+//! `responder.rs`, `forwarder.rs`, `pacing.rs`), owns the sessions
+//! ([`crate::session::Session`]: what happens inside an open session) and the
+//! poll API: it takes datagrams and time, and produces datagrams, events and the
+//! next timeout.
 //!
 //! ```text
 //! handle_datagram(now, local, from, bytes)   a UDP datagram arrived
@@ -14,188 +18,33 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use serde::Serialize;
 
-use crate::crypto::{CryptoProfile, InitiatorKeying, PacketCipher};
-use crate::session::config::{EndpointConfig, FIHelloMode};
-use crate::session::cookie::{CookieCheck, CookieJar};
-use crate::session::fragment::{self, Reassembler};
-use crate::session::handshake::{Candidate, Retry};
-use crate::session::{Data, SessionEvent};
+use crate::crypto::{CryptoProfile, PacketCipher};
+use crate::session::config::EndpointConfig;
+use crate::session::cookie::CookieJar;
+use crate::session::fragment::Reassembler;
+use crate::session::{Data, Io};
 use crate::sim;
-pub use crate::stats::{DropReason, Stats};
 use crate::time::Instant;
-use crate::wire::{
-    Address, Chunk, FIHello, Header, IHello, IIKeying, Mode, Origin, Packet, RHello,
-    RHelloCookieChange, RIKeying, Redirect, multiplex,
+use crate::wire::{Chunk, Mode, Packet, multiplex};
+
+pub use crate::session::{
+    CLOSE_RETRANSMIT, Event, FARCLOSE_LINGER, MOBILITY_REPLY_LIMIT, NEARCLOSE_LIMIT, Role, Session,
+    SessionHandle, State,
 };
+pub use crate::stats::{DropReason, Stats};
+pub use crate::transmit::Transmit;
+pub use pacing::{STARTUP_PACING_BYTES, STARTUP_PACING_PACKETS, STARTUP_PACING_WINDOW};
 
-/// An application's handle on a session (stable from `connect` or acceptance
-/// until the session is gone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct SessionHandle(pub u64);
+mod forwarder;
+mod initiator;
+mod pacing;
+mod responder;
 
-/// RFC 7016 §3.5 session states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-pub enum State {
-    S_IHELLO_SENT,
-    S_KEYING_SENT,
-    S_OPEN,
-    S_NEARCLOSE,
-    S_FARCLOSE_LINGER,
-    S_CLOSED,
-    S_OPEN_FAILED,
-}
-
-/// Which end of the session this endpoint is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Initiator,
-    Responder,
-}
-
-/// A datagram to send.
-pub type Transmit = sim::Transmit;
-
-/// What happened, for the application.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// A session reached S_OPEN.
-    SessionOpened {
-        session: SessionHandle,
-        role: Role,
-        far_address: SocketAddr,
-        far_certificate: Vec<u8>,
-    },
-    /// An opening session failed (timeout, duplicate, handshake error).
-    SessionOpenFailed {
-        session: SessionHandle,
-        reason: String,
-    },
-    /// A session reached S_CLOSED.
-    SessionClosed {
-        session: SessionHandle,
-        reason: String,
-    },
-    /// The far end's address changed (verified, §3.5.4.2).
-    AddressChanged {
-        session: SessionHandle,
-        address: SocketAddr,
-    },
-    /// The facts for a key log line set, at session open.
-    KeyLog {
-        initiator: SocketAddr,
-        responder: SocketAddr,
-        facts: Vec<(String, String)>,
-    },
-    /// Flow and message events of an open session.
-    Session {
-        session: SessionHandle,
-        event: SessionEvent,
-    },
-    /// With `EndpointConfig::tap`: a datagram that decrypted (the plain packet,
-    /// padding included) and which key opened it.
-    Packet {
-        session: Option<SessionHandle>,
-        from: SocketAddr,
-        session_id: u32,
-        default_key: bool,
-        plain: Vec<u8>,
-    },
-    /// With `EndpointConfig::tap`: a datagram that could not be decrypted or verified.
-    Undecodable {
-        from: SocketAddr,
-        session_id: Option<u32>,
-        reason: String,
-    },
-}
-
-/// The initiator's state while opening (S_IHELLO_SENT, S_KEYING_SENT).
-#[derive(Debug)]
-struct Opening {
-    epd: Vec<u8>,
-    tag: Vec<u8>,
-    candidates: Vec<Candidate>,
-    deadline: Instant,
-    // S_KEYING_SENT:
-    cookie: Vec<u8>,
-    cookie_changed: bool,
-    far_certificate: Vec<u8>,
-    keying: Option<Box<dyn InitiatorKeying>>,
-    iikeying: Option<IIKeying>,
-    retry: Option<Retry>,
-}
-
-/// One session.
-#[derive(Debug)]
-pub struct Session {
-    pub handle: SessionHandle,
-    pub role: Role,
-    pub state: State,
-    /// The session ID the far end uses to send to us (0 until chosen).
-    pub local_sid: u32,
-    /// The session ID we use to send to the far end.
-    pub remote_sid: u32,
-    /// DESTADDR
-    pub dest: SocketAddr,
-    pub far_certificate: Vec<u8>,
-    pub near_nonce: Vec<u8>,
-    pub far_nonce: Vec<u8>,
-    opening: Option<Opening>,
-    cipher: Option<Box<dyn PacketCipher>>,
-    /// Responder: the IIKeying this session came from and the RIKeying answer,
-    /// to recognise and answer a retransmitted IIKeying (§3.5.1.1.2 2.1).
-    iikeying: Option<IIKeying>,
-    rikeying: Option<Vec<u8>>,
-    /// Everything about flows, acks, timestamps and congestion.
-    pub data: Data,
-    opened_at: Instant,
-    last_heard: Instant,
-    /// Keepalive Ping outstanding: when sent, how many.
-    ping: Option<Retry>,
-    /// §3.5.4.2 MOB_TX_TS, MOB_RX_TS, MOB_SECRET.
-    mob_tx_ts: Option<Instant>,
-    mob_rx_ts: Option<u64>,
-    mob_secret: [u8; 16],
-    /// S_NEARCLOSE / S_FARCLOSE_LINGER: since when, and the Close retransmission.
-    closing_since: Option<Instant>,
-    close_retry: Option<Instant>,
-    close_reason: Option<String>,
-}
-
-/// A packet built by a test tool (see [`Endpoint::send_crafted`]).
-#[derive(Debug, Clone, Default)]
-pub struct Crafted {
-    /// Send in this session (its keys, session ID, mode); `None`: Default Session Key.
-    pub session: Option<SessionHandle>,
-    /// Override the session ID (default: the session's, or 0).
-    pub session_id: Option<u32>,
-    /// The whole header (default: the session's mode and timestamps, or startup).
-    pub header: Option<Header>,
-    pub chunks: Vec<Chunk>,
-    /// Bytes after the chunks (RFC 7016 §2.2.4 padding).
-    pub padding: Vec<u8>,
-    /// Break the integrity check (flip a byte of the last cipher block / checksum).
-    pub corrupt: bool,
-    /// Send from this local address instead of the default one.
-    pub src: Option<SocketAddr>,
-    /// The whole plain packet (header and chunks, any bytes at all) instead of
-    /// `header`, `chunks` and `padding`; still sealed with the chosen keys.
-    pub plain: Option<Vec<u8>>,
-}
-
-/// The RFC's Close timers (§3.5.5).
-pub const CLOSE_RETRANSMIT: Duration = Duration::from_secs(5);
-pub const NEARCLOSE_LIMIT: Duration = Duration::from_secs(90);
-pub const FARCLOSE_LINGER: Duration = Duration::from_secs(19);
-/// §3.5.4.2: a mobility check Ping Reply older than this is not accepted.
-pub const MOBILITY_REPLY_LIMIT: Duration = Duration::from_secs(120);
+use pacing::Pacer;
 
 /// The sans-IO endpoint.
 pub struct Endpoint {
@@ -221,49 +70,8 @@ pub struct Endpoint {
     initiating: bool,
     /// With `tap`: closed sessions whose keys a test tool may still use, to
     /// craft packets in them and to see (not process) what arrives for them.
+    #[cfg(feature = "test-hooks")]
     closed_taps: VecDeque<Box<Session>>,
-}
-
-/// How many closed sessions a tapping endpoint keeps keys for.
-const CLOSED_TAPS: usize = 16;
-
-/// §3.4: at most 4380 bytes and four packets per destination every 200 ms.
-pub const STARTUP_PACING_WINDOW: Duration = Duration::from_millis(200);
-pub const STARTUP_PACING_BYTES: usize = 4380;
-pub const STARTUP_PACING_PACKETS: usize = 4;
-
-/// A sliding 200 ms window of recent startup sends to one destination.
-#[derive(Debug, Default)]
-struct Pacer {
-    recent: VecDeque<(Instant, usize)>,
-    queue: VecDeque<Vec<u8>>,
-}
-
-impl Pacer {
-    fn roll(&mut self, now: Instant) {
-        while self
-            .recent
-            .front()
-            .is_some_and(|&(t, _)| now - t >= STARTUP_PACING_WINDOW)
-        {
-            self.recent.pop_front();
-        }
-    }
-
-    fn fits(&self, len: usize) -> bool {
-        let bytes: usize = self.recent.iter().map(|r| r.1).sum();
-        self.recent.len() < STARTUP_PACING_PACKETS
-            && (self.recent.is_empty() || bytes + len <= STARTUP_PACING_BYTES)
-    }
-
-    fn count(&mut self, now: Instant, len: usize) {
-        self.recent.push_back((now, len));
-    }
-
-    /// When the oldest send leaves the window.
-    fn next_release(&self) -> Option<Instant> {
-        self.recent.front().map(|&(t, _)| t + STARTUP_PACING_WINDOW)
-    }
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -303,6 +111,7 @@ impl Endpoint {
             local: Vec::new(),
             pacers: BTreeMap::new(),
             initiating: false,
+            #[cfg(feature = "test-hooks")]
             closed_taps: VecDeque::new(),
         }
     }
@@ -312,10 +121,15 @@ impl Endpoint {
     }
 
     /// The configuration, for test tools that adjust it before sessions start
-    /// (e.g. [`EndpointConfig::force_tcr`], `receive_buffer`); sessions copy
+    /// (e.g. `force_tcr`, `receive_buffer`); sessions copy
     /// what they need when they are created.
     pub fn config_mut(&mut self) -> &mut EndpointConfig {
         &mut self.config
+    }
+
+    #[cfg(not(feature = "test-hooks"))]
+    fn closed_taps_len(&self) -> usize {
+        0
     }
 
     /// Declares the local addresses (for the simulator; the runtime sets the bound one).
@@ -348,9 +162,9 @@ impl Endpoint {
             + self.reassembly.len()
             + self.pacers.len()
             + self.pacers.values().map(|p| p.queue.len()).sum::<usize>()
-            + self.closed_taps.len()
             + self.outbox.len()
             + self.events.len()
+            + self.closed_taps_len()
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -379,313 +193,19 @@ impl Endpoint {
 
     // ----------------------------------------------------------------- sending
 
-    fn send_raw(&mut self, dst: SocketAddr, mut data: Vec<u8>) {
-        if self.config.faults.checksum_rfc1071
-            && self.profile.name() == "plain"
-            && data.len() >= 4 + 18
-        {
-            // Recompute the trailing checksum with RFC 1071's odd-byte rule (the
-            // salt cancels out: only the difference between the rules is applied).
-            use crate::crypto::checksum::{checksum, checksum_rfc1071};
-            let n = data.len();
-            let body = &data[4..n - 2];
-            let stored = u16::from_be_bytes([data[n - 2], data[n - 1]]);
-            let wrong = stored
-                .wrapping_sub(checksum(body))
-                .wrapping_add(checksum_rfc1071(body));
-            data[n - 2..].copy_from_slice(&wrong.to_be_bytes());
-        }
-        self.stats.datagrams_out += 1;
-        self.stats.bytes_out += data.len() as u64;
-        self.outbox.push_back(Transmit {
-            src: None,
-            dst,
-            data,
-        });
-    }
-
-    /// Sends a packet built by a test tool: arbitrary header and chunks, in a
-    /// session (its keys, session ID and mode) or under the Default Session Key,
-    /// optionally with a broken integrity check, optionally from another local
-    /// address. Returns the datagram.
-    pub fn send_crafted(
-        &mut self,
-        now: Instant,
-        dst: Option<SocketAddr>,
-        c: Crafted,
-    ) -> Result<Vec<u8>, String> {
-        let (mut cipher, sid, header, dst) = match c.session {
-            Some(h) => {
-                let s = match self.sessions.get_mut(&h) {
-                    Some(s) => s,
-                    None => self
-                        .closed_taps
-                        .iter_mut()
-                        .find(|s| s.handle == h)
-                        .ok_or("no such session")?,
-                };
-                let mode = match s.role {
-                    Role::Initiator => Mode::Initiator,
-                    Role::Responder => Mode::Responder,
-                };
-                let header = match c.header {
-                    Some(h) => h,
-                    None => s.data.header(now, mode, false, false),
-                };
-                let cipher = s.cipher.take().ok_or("session has no keys")?;
-                (
-                    Some((h, cipher)),
-                    c.session_id.unwrap_or(s.remote_sid),
-                    header,
-                    dst.unwrap_or(s.dest),
-                )
-            }
-            None => {
-                let mut header = Header::new(Mode::Startup);
-                header.timestamp = Some(now.timestamp_250hz());
-                (
-                    None,
-                    c.session_id.unwrap_or(0),
-                    c.header.unwrap_or(header),
-                    dst.ok_or("no destination")?,
-                )
-            }
-        };
-        let mut packet = Packet::new(header, c.chunks);
-        packet.padding = c.padding;
-        let plain = match c.plain {
-            Some(p) => Ok(p),
-            None => packet.to_bytes().map_err(|e| e.to_string()),
-        };
-        let mut enc = Vec::new();
-        if let Ok(p) = &plain {
-            match cipher.as_mut() {
-                Some((_, ci)) => ci.seal(p, &mut enc),
-                None => self.default_cipher.seal(p, &mut enc),
-            }
-        }
-        if let Some((h, ci)) = cipher
-            && let Some(s) = self
-                .sessions
-                .get_mut(&h)
-                .or(self.closed_taps.iter_mut().find(|s| s.handle == h))
-        {
-            s.cipher = Some(ci);
-        }
-        plain?;
-        if c.corrupt
-            && let Some(b) = enc.last_mut()
-        {
-            *b ^= 0x5a;
-        }
-        let mut d = Vec::with_capacity(enc.len() + 4);
-        multiplex::mux(sid, &enc, &mut d);
-        self.stats.datagrams_out += 1;
-        self.stats.bytes_out += d.len() as u64;
-        self.outbox.push_back(Transmit {
-            src: c.src,
-            dst,
-            data: d.clone(),
-        });
-        Ok(d)
-    }
-
-    /// Sends a startup packet (mode 3) under the Default Session Key to session ID
-    /// `sid`, fragmenting it if it is too large (§3.4).
-    fn send_startup(&mut self, now: Instant, dst: SocketAddr, sid: u32, chunks: Vec<Chunk>) {
-        let mut header = Header::new(Mode::Startup);
-        header.timestamp = Some(
-            now.timestamp_250hz()
-                .wrapping_add(self.config.timestamp_origin),
-        );
-        let plain = match Packet::new(header, chunks).to_bytes() {
-            Ok(p) => p,
-            Err(e) => {
-                self.stats.drop_with(DropReason::OutgoingUnencodable, e);
-                return;
-            }
-        };
-        let fragmented = plain.len() > self.config.max_startup_packet;
-        let pieces = if fragmented {
-            let id = self.next_packet_id;
-            self.next_packet_id += 1;
-            fragment::fragment(&plain, Mode::Startup, id, self.config.max_startup_packet)
-        } else {
-            vec![plain]
-        };
-        // §3.4: the sender MUST rate limit packet transmission; SHOULD NOT send more
-        // than 4380 bytes nor four packets per distinct endpoint every 200 ms. Our own
-        // startup packets (IHello, IIKeying) and all fragments are paced. A single-
-        // datagram answer (RHello, Redirect, Cookie Change, RIKeying) is sent at
-        // once: it answers one received packet, and pacing it would mean keeping
-        // state per initiator before a valid IIKeying (§3.5.1.1.2).
-        let answer = !fragmented && sid == 0 && !self.initiating;
-        // (The no-fragment-pacing fault sends everything at once.)
-        let answer = answer || self.config.faults.no_fragment_pacing;
-        for p in pieces {
-            let mut enc = Vec::with_capacity(p.len() + 32);
-            self.default_cipher.seal(&p, &mut enc);
-            let mut d = Vec::with_capacity(enc.len() + 4);
-            multiplex::mux(sid, &enc, &mut d);
-            if answer {
-                self.send_raw(dst, d);
-            } else {
-                self.pace(now, dst, d);
-            }
-        }
-    }
-
-    /// Sends now if the destination's 200 ms budget allows, else queues.
-    fn pace(&mut self, now: Instant, dst: SocketAddr, d: Vec<u8>) {
-        let p = self.pacers.entry(dst).or_default();
-        p.roll(now);
-        if p.queue.is_empty() && p.fits(d.len()) {
-            p.count(now, d.len());
-            self.send_raw(dst, d);
-        } else {
-            p.queue.push_back(d);
-        }
-    }
-
-    /// Releases paced datagrams whose window has come; forgets idle pacers.
-    fn service_pacers(&mut self, now: Instant) {
-        let mut out = Vec::new();
-        for (dst, p) in self.pacers.iter_mut() {
-            p.roll(now);
-            while p.queue.front().is_some_and(|d| p.fits(d.len())) {
-                let d = p.queue.pop_front().expect("front");
-                p.count(now, d.len());
-                out.push((*dst, d));
-            }
-        }
-        self.pacers
-            .retain(|_, p| !p.queue.is_empty() || !p.recent.is_empty());
-        for (dst, d) in out {
-            self.send_raw(dst, d);
-        }
-    }
-
-    /// Seals and sends a session packet.
-    fn send_session_packet(&mut self, h: SessionHandle, dst: SocketAddr, plain: &[u8]) {
-        let Some(s) = self.sessions.get_mut(&h) else {
-            return;
-        };
-        let Some(c) = s.cipher.as_mut() else { return };
-        let mut enc = Vec::with_capacity(plain.len() + 48);
-        c.seal(plain, &mut enc);
-        let mut d = Vec::with_capacity(enc.len() + 4);
-        multiplex::mux(s.remote_sid, &enc, &mut d);
-        self.send_raw(dst, d);
-    }
-
-    // ----------------------------------------------------------- application API
-
-    /// Starts opening a session to the endpoint named by `epd`, sending IHellos to
-    /// each candidate address (§3.5.1.1.1).
-    pub fn connect(
-        &mut self,
-        now: Instant,
-        epd: Vec<u8>,
-        candidates: &[SocketAddr],
-    ) -> SessionHandle {
-        let h = self.new_handle();
-        // §3.5.1.1.1: a new, unique, cryptographically pseudorandom tag of at least
-        // 8 bytes (16 bytes for Flash-era peers, fact sheet D3).
-        let mut tag = vec![0u8; 16];
-        self.rng.fill_bytes(&mut tag);
-        let opening = Opening {
-            epd,
-            tag,
-            candidates: Vec::new(),
-            deadline: now + self.config.open_timeout,
-            cookie: Vec::new(),
-            cookie_changed: false,
-            far_certificate: Vec::new(),
-            keying: None,
-            iikeying: None,
-            retry: None,
-        };
-        let mut secret = [0u8; 16];
-        self.rng.fill_bytes(&mut secret);
-        let session = Session {
-            handle: h,
-            role: Role::Initiator,
-            state: State::S_IHELLO_SENT,
-            local_sid: 0,
-            remote_sid: 0,
-            dest: candidates
-                .first()
-                .copied()
-                .unwrap_or(([0, 0, 0, 0], 0).into()),
-            far_certificate: Vec::new(),
-            near_nonce: Vec::new(),
-            far_nonce: Vec::new(),
-            opening: Some(opening),
-            cipher: None,
-            iikeying: None,
-            rikeying: None,
-            data: Data::new(&self.config, now),
-            opened_at: now,
-            last_heard: now,
-            ping: None,
-            mob_tx_ts: None,
-            mob_rx_ts: None,
-            mob_secret: secret,
-            closing_since: None,
-            close_retry: None,
-            close_reason: None,
-        };
-        self.sessions.insert(h, Box::new(session));
-        for &a in candidates {
-            self.add_candidate(now, h, a);
-        }
-        self.service_openings(now);
-        h
-    }
-
-    /// Adds a candidate address to an opening session (bounded by REDIRECT_THRESHOLD).
-    pub fn add_candidate(&mut self, now: Instant, h: SessionHandle, addr: SocketAddr) -> bool {
-        let limit = self.config.redirect_threshold;
-        let first = self.config.startup_retry;
-        let Some(o) = self.sessions.get_mut(&h).and_then(|s| s.opening.as_mut()) else {
-            return false;
-        };
-        if o.candidates.iter().any(|c| c.addr == addr) || o.candidates.len() >= limit {
-            return false;
-        }
-        o.candidates.push(Candidate::new(addr, now, first));
-        true
-    }
-
     /// Closes a session: orderly (S_NEARCLOSE, Close Requests) or abrupt (one Close
     /// Ack, then S_CLOSED) (§3.5.5).
     pub fn close(&mut self, now: Instant, h: SessionHandle, abrupt: bool) {
-        let Some(s) = self.sessions.get_mut(&h) else {
+        let Some(s) = self.sessions.get(&h) else {
             return;
         };
         match s.state {
             State::S_IHELLO_SENT | State::S_KEYING_SENT => {
                 self.fail_open(h, "closed by the application");
             }
-            State::S_OPEN if abrupt => {
-                self.send_chunks(now, h, vec![Chunk::CloseAck]);
-                self.enter_closed(h, "abrupt close by the application");
+            _ => {
+                self.with_session(now, h, |s, io| s.close(io, abrupt));
             }
-            State::S_OPEN => {
-                // §3.5.5: on S_OPEN -> S_NEARCLOSE abort all flows, send Close now
-                // and every 5 s.
-                s.state = State::S_NEARCLOSE;
-                s.closing_since = Some(now);
-                s.close_retry = Some(now + CLOSE_RETRANSMIT);
-                let evs = s.data.abort_all("session closing");
-                self.push_session_events(h, evs);
-                self.send_chunks(now, h, vec![Chunk::Close]);
-            }
-            State::S_NEARCLOSE | State::S_FARCLOSE_LINGER if abrupt => {
-                self.send_chunks(now, h, vec![Chunk::CloseAck]);
-                self.enter_closed(h, "abrupt close by the application");
-            }
-            _ => {}
         }
     }
 
@@ -694,12 +214,6 @@ impl Endpoint {
         let hs: Vec<_> = self.sessions.keys().copied().collect();
         for h in hs {
             self.close(now, h, abrupt);
-        }
-    }
-
-    fn push_session_events(&mut self, h: SessionHandle, evs: Vec<SessionEvent>) {
-        for event in evs {
-            self.events.push_back(Event::Session { session: h, event });
         }
     }
 
@@ -716,23 +230,54 @@ impl Endpoint {
         }
     }
 
-    fn enter_closed(&mut self, h: SessionHandle, reason: &str) {
-        if let Some(mut s) = self.sessions.remove(&h) {
-            let evs = s.data.abort_all(reason);
-            self.push_session_events(h, evs);
-            s.state = State::S_CLOSED;
-            self.by_sid.remove(&s.local_sid);
-            self.events.push_back(Event::SessionClosed {
-                session: h,
-                reason: s.close_reason.take().unwrap_or_else(|| reason.to_string()),
-            });
-            if self.config.tap && s.cipher.is_some() {
-                if self.closed_taps.len() >= CLOSED_TAPS {
-                    self.closed_taps.pop_front();
-                }
-                self.closed_taps.push_back(s);
-            }
+    /// Runs `f` on session `h` with what it needs of the endpoint, then sends
+    /// what it sealed and forgets it if it reached S_CLOSED.
+    fn with_session<R>(
+        &mut self,
+        now: Instant,
+        h: SessionHandle,
+        f: impl FnOnce(&mut Session, &mut Io<'_>) -> R,
+    ) -> Option<R> {
+        let tcr = self.tcr_for(h, now);
+        let tc_sent_any = self.tc_sent_any();
+        let s = self.sessions.get_mut(&h)?;
+        let mut out = Vec::new();
+        let mut io = Io {
+            now,
+            config: &self.config,
+            stats: &mut self.stats,
+            events: &mut self.events,
+            out: &mut out,
+            tcr,
+            tc_sent_any,
+        };
+        let r = f(s, &mut io);
+        for (dst, d) in out {
+            self.send_raw(dst, d);
         }
+        self.reap(h);
+        Some(r)
+    }
+
+    /// Forgets a session that reached S_CLOSED (§3.5.5) and reports it.
+    fn reap(&mut self, h: SessionHandle) {
+        if self
+            .sessions
+            .get(&h)
+            .is_none_or(|s| s.state != State::S_CLOSED)
+        {
+            return;
+        }
+        let Some(mut s) = self.sessions.remove(&h) else {
+            return;
+        };
+        self.by_sid.remove(&s.local_sid);
+        self.events.push_back(Event::SessionClosed {
+            session: h,
+            reason: s.close_reason.take().unwrap_or_default(),
+        });
+        #[cfg(feature = "test-hooks")]
+        self.keep_closed_tap(s);
     }
 
     // ------------------------------------------------------------- receiving
@@ -767,18 +312,9 @@ impl Endpoint {
             return self.handle_startup_plain(now, from, 0, &opened.packet, 0);
         }
         let Some(&h) = self.by_sid.get(&sid) else {
-            // A closed session a test tool still watches: tap it, process nothing.
-            if let Some(c) = self
-                .closed_taps
-                .iter_mut()
-                .rev()
-                .find(|s| s.local_sid == sid)
-                .and_then(|s| Some((s.handle, s.cipher.as_mut()?)))
-                && let Ok(o) = c.1.open(encrypted)
-            {
-                let h = c.0;
-                self.tap_packet(Some(h), from, sid, false, &o.packet);
-                return self.stats.drop(DropReason::ClosedSession);
+            #[cfg(feature = "test-hooks")]
+            if self.tap_closed(from, sid, encrypted) {
+                return;
             }
             // Perhaps a startup packet to a session ID we do not know (tap only).
             if self.config.tap {
@@ -832,34 +368,12 @@ impl Endpoint {
             }
         };
         self.tap_packet(Some(h), from, sid, false, &opened.packet);
-        self.handle_session_plain(now, h, from, &opened.packet);
-    }
-
-    /// Decrypts a copy of a datagram this endpoint sent (`outgoing`) or received,
-    /// changing no state (the ciphers are copied). For test tools that act on what
-    /// a datagram carries, e.g. to drop only packets with a given chunk.
-    pub fn peek(&self, data: &[u8], outgoing: bool) -> Option<Packet> {
-        let (sid, encrypted) = multiplex::demux(data).ok()?;
-        let session_cipher: Option<Box<dyn PacketCipher>> = if sid == multiplex::STARTUP_SESSION_ID
-        {
-            None
-        } else if outgoing {
-            self.sessions
-                .values()
-                .find(|s| s.remote_sid == sid)
-                .and_then(|s| s.cipher.as_ref())
-                .map(|c| c.reflect(0))
-        } else {
-            self.by_sid
-                .get(&sid)
-                .and_then(|h| self.sessions.get(h))
-                .and_then(|s| s.cipher.as_ref())
-                .map(|c| c.clone_box())
-        };
-        let opened = session_cipher
-            .and_then(|mut c| c.open(encrypted).ok())
-            .or_else(|| self.default_cipher.clone_box().open(encrypted).ok())?;
-        Packet::parse(&opened.packet).ok()
+        let forwarded = self
+            .with_session(now, h, |s, io| s.on_packet(io, from, &opened.packet))
+            .unwrap_or_default();
+        for fi in forwarded {
+            self.on_ihello(now, fi.reply_address.addr, &fi.epd, &fi.tag, Some(()));
+        }
     }
 
     fn tap_packet(
@@ -958,301 +472,6 @@ impl Endpoint {
         }
     }
 
-    /// §3.5.1.1.2 / §3.5.1.4 / §3.5.1.5: an IHello (or, with `forwarded_by`, an
-    /// FIHello treated as one) from `from`.
-    fn on_ihello(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        epd: &[u8],
-        tag: &[u8],
-        forwarded: Option<()>,
-    ) {
-        if self.profile.epd_selects_me(epd) {
-            if forwarded.is_some() && self.config.fihello == FIHelloMode::ImpliedRedirect {
-                let r = Redirect {
-                    tag_echo: tag.to_vec(),
-                    redirect_destinations: vec![],
-                };
-                return self.send_startup(now, from, 0, vec![Chunk::Redirect(r)]);
-            }
-            // §3.5.1.1.2: no persistent state for an IHello; the cookie carries it.
-            let cookie = self.cookies.make(now, from);
-            let mut tag_echo = tag.to_vec();
-            if self.config.faults.alter_tag_echo
-                && let Some(b) = tag_echo.last_mut()
-            {
-                *b ^= 1;
-            }
-            let rh = RHello {
-                tag_echo,
-                cookie,
-                responder_certificate: self.profile.certificate().to_vec(),
-            };
-            return self.send_startup(now, from, 0, vec![Chunk::RHello(rh)]);
-        }
-        if forwarded.is_some() {
-            return self.stats.drop(DropReason::FIHelloNotForUs);
-        }
-        // Redirector (§3.5.1.4): static rules.
-        let rule = self
-            .config
-            .redirects
-            .iter()
-            .find(|r| r.epd.as_ref().is_none_or(|e| e.as_slice() == epd))
-            .cloned();
-        if let Some(rule) = rule {
-            let r = Redirect {
-                tag_echo: tag.to_vec(),
-                redirect_destinations: rule
-                    .to
-                    .iter()
-                    .map(|&a| Address::new(a, Origin::Unknown))
-                    .collect(),
-            };
-            return self.send_startup(now, from, 0, vec![Chunk::Redirect(r)]);
-        }
-        // Forwarder (§3.5.1.5): an S_OPEN session whose far certificate the EPD selects.
-        if self.config.forwarder {
-            let target = self
-                .sessions
-                .values()
-                .find(|s| {
-                    s.state == State::S_OPEN
-                        && self
-                            .profile
-                            .epd_selects_certificate(epd, &s.far_certificate)
-                })
-                .map(|s| (s.handle, s.dest));
-            if let Some((h, peer)) = target {
-                let fi = FIHello {
-                    epd: epd.to_vec(),
-                    reply_address: Address::new(from, Origin::Observed),
-                    tag: tag.to_vec(),
-                };
-                self.send_chunks(now, h, vec![Chunk::FIHello(fi)]);
-                if self.config.redirect_to_forwarded_peer {
-                    let r = Redirect {
-                        tag_echo: tag.to_vec(),
-                        redirect_destinations: vec![Address::new(peer, Origin::Observed)],
-                    };
-                    self.send_startup(now, from, 0, vec![Chunk::Redirect(r)]);
-                }
-                return;
-            }
-        }
-        self.stats.drop(DropReason::IHelloNotForUs);
-    }
-
-    fn opening_by_tag(&self, tag: &[u8]) -> Option<SessionHandle> {
-        self.sessions
-            .values()
-            .find(|s| s.opening.as_ref().is_some_and(|o| o.tag == tag))
-            .map(|s| s.handle)
-    }
-
-    /// §3.5.1.1.1: a Redirect for an S_IHELLO_SENT session adds candidates.
-    fn on_redirect(&mut self, now: Instant, from: SocketAddr, r: Redirect) {
-        let Some(h) = self.opening_by_tag(&r.tag_echo) else {
-            return self.stats.drop(DropReason::RedirectUnknownTag);
-        };
-        if self.sessions[&h].state != State::S_IHELLO_SENT {
-            return self.stats.drop(DropReason::RedirectWrongState);
-        }
-        // §2.3.5: no destinations = an Implied Redirect to the packet's source.
-        let dests: Vec<SocketAddr> = if r.redirect_destinations.is_empty() {
-            vec![from]
-        } else {
-            r.redirect_destinations.iter().map(|a| a.addr).collect()
-        };
-        for d in dests {
-            self.add_candidate(now, h, d);
-        }
-        self.service_openings(now);
-    }
-
-    /// §3.5.1.1.1: the first acceptable RHello selects the responder.
-    fn on_rhello(&mut self, now: Instant, from: SocketAddr, r: RHello) {
-        let Some(h) = self.opening_by_tag(&r.tag_echo) else {
-            return self.stats.drop(DropReason::RHelloUnknownTag);
-        };
-        let s = &self.sessions[&h];
-        if s.state != State::S_IHELLO_SENT {
-            return self.stats.drop(DropReason::RHelloWrongState);
-        }
-        let epd = s.opening.as_ref().expect("opening").epd.clone();
-        if !self
-            .profile
-            .epd_selects_certificate(&epd, &r.responder_certificate)
-        {
-            return self.stats.drop(DropReason::RHelloCertificateNotSelected);
-        }
-        if let Err(e) = self.profile.validate_certificate(&r.responder_certificate) {
-            return self
-                .stats
-                .drop_with(DropReason::RHelloCertificateInvalid, e);
-        }
-        // §3.5.1.1.1 step 1: a duplicate of an existing S_KEYING_SENT/S_OPEN session
-        // with the same canonical EPD SHOULD be aborted in favour of that one.
-        let canon = self.profile.canonical_epd(&r.responder_certificate);
-        let dup = self.sessions.values().find(|o| {
-            o.handle != h
-                && matches!(o.state, State::S_KEYING_SENT | State::S_OPEN)
-                && !o.far_certificate.is_empty()
-                && self.profile.canonical_epd(&o.far_certificate) == canon
-                && self
-                    .profile
-                    .epd_selects_certificate(&epd, &o.far_certificate)
-        });
-        if let Some(d) = dup {
-            let reason = format!("duplicate of session {}", d.handle.0);
-            return self.fail_open(h, &reason);
-        }
-        let keying = match self
-            .profile
-            .initiate(&mut self.rng, &r.responder_certificate)
-        {
-            Ok(k) => k,
-            Err(e) => return self.fail_open(h, &format!("keying: {e}")),
-        };
-        let local_sid = self.new_sid();
-        let ii = IIKeying {
-            initiator_session_id: local_sid,
-            cookie_echo: r.cookie.clone(),
-            initiator_certificate: self.profile.certificate().to_vec(),
-            skic: keying.skic().to_vec(),
-            signature: Vec::new(),
-        };
-        let ii = IIKeying {
-            signature: self.profile.sign(&ii.signed_parameters()),
-            ..ii
-        };
-        self.by_sid.insert(local_sid, h);
-        let retry = Retry::start(now, self.config.startup_retry);
-        let s = self.sessions.get_mut(&h).expect("present");
-        // §3.5.1.1.1 step 2: S_KEYING_SENT, DESTADDR = the RHello's source.
-        s.state = State::S_KEYING_SENT;
-        s.dest = from;
-        s.local_sid = local_sid;
-        s.far_certificate = r.responder_certificate.clone();
-        let o = s.opening.as_mut().expect("opening");
-        o.cookie = r.cookie;
-        o.far_certificate = r.responder_certificate;
-        o.keying = Some(keying);
-        o.iikeying = Some(ii.clone());
-        o.retry = Some(retry);
-        self.initiating = true;
-        self.send_startup(now, from, 0, vec![Chunk::IIKeying(ii)]);
-        self.initiating = false;
-    }
-
-    /// §3.5.1.2: the initiator adopts a new cookie once.
-    fn on_cookie_change(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        sid: u32,
-        c: RHelloCookieChange,
-    ) {
-        let Some(&h) = self.by_sid.get(&sid) else {
-            return;
-        };
-        let s = self.sessions.get_mut(&h).expect("indexed");
-        let Some(o) = s.opening.as_mut() else { return };
-        if s.state != State::S_KEYING_SENT || o.cookie != c.old_cookie {
-            return self.stats.drop(DropReason::CookieChangeMismatch);
-        }
-        // §3.5.1.2: SHOULD NOT change the cookie more than once.
-        if o.cookie_changed {
-            return self.stats.drop(DropReason::SecondCookieChange);
-        }
-        o.cookie_changed = true;
-        o.cookie = c.new_cookie.clone();
-        let Some(ii) = o.iikeying.as_mut() else {
-            return;
-        };
-        ii.cookie_echo = c.new_cookie;
-        ii.signature = Vec::new();
-        let signed = ii.signed_parameters();
-        ii.signature = self.profile.sign(&signed);
-        let ii = ii.clone();
-        let dest = s.dest;
-        let _ = from;
-        self.initiating = true;
-        self.send_startup(now, dest, 0, vec![Chunk::IIKeying(ii)]);
-        self.initiating = false;
-    }
-
-    /// §3.5.1.1.1: RIKeying completes the initiator's handshake.
-    fn on_rikeying(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        sid: u32,
-        r: RIKeying,
-        ts: Option<u16>,
-    ) {
-        let Some(&h) = self.by_sid.get(&sid) else {
-            return;
-        };
-        // RFC 7016 §3.3: session ID 0 MUST NOT be used for an active session.
-        if r.responder_session_id == 0 {
-            return self.stats.drop(DropReason::RIKeyingSessionIdZero);
-        }
-        let s = self.sessions.get_mut(&h).expect("indexed");
-        if s.state != State::S_KEYING_SENT {
-            return self.stats.drop(DropReason::RIKeyingWrongState);
-        }
-        let o = s.opening.as_mut().expect("opening");
-        let skic = o
-            .iikeying
-            .as_ref()
-            .map(|i| i.skic.clone())
-            .unwrap_or_default();
-        let signed = [r.signed_parameters_portion(), skic].concat();
-        if !self
-            .profile
-            .verify(&o.far_certificate, &signed, &r.signature)
-        {
-            return self.stats.drop(DropReason::RIKeyingSignature);
-        }
-        let Some(keying) = o.keying.take() else {
-            return;
-        };
-        let keys = match keying.complete(&r.skrc) {
-            Ok(k) => k,
-            Err(e) => {
-                let reason = format!("keying: {e}");
-                return self.fail_open(h, &reason);
-            }
-        };
-        s.opening = None;
-        s.state = State::S_OPEN;
-        s.remote_sid = r.responder_session_id;
-        s.cipher = Some(keys.cipher);
-        s.near_nonce = keys.near_nonce;
-        s.far_nonce = keys.far_nonce;
-        s.opened_at = now;
-        s.last_heard = now;
-        s.data.on_open(now);
-        // The RIKeying's timestamp starts the echo (as the RFC author's stack does).
-        s.data.seed_timestamp(now, ts);
-        let _ = from;
-        let (dest, cert) = (s.dest, s.far_certificate.clone());
-        let local = self
-            .local
-            .first()
-            .copied()
-            .unwrap_or(([0, 0, 0, 0], 0).into());
-        self.push_keylog(h, local, dest, keys.keylog);
-        self.events.push_back(Event::SessionOpened {
-            session: h,
-            role: Role::Initiator,
-            far_address: dest,
-            far_certificate: cert,
-        });
-    }
-
     fn push_keylog(
         &mut self,
         h: SessionHandle,
@@ -1293,346 +512,6 @@ impl Endpoint {
         });
     }
 
-    /// §3.5.1.1.2 responder processing of IIKeying, with Cookie Change (§3.5.1.2),
-    /// Glare (§3.5.1.3), retransmission and session override.
-    fn on_iikeying(&mut self, now: Instant, from: SocketAddr, ii: IIKeying) {
-        // RFC 7016 §3.3: session ID 0 is reserved for session startup and MUST NOT be
-        // used for an active session, so an IIKeying asking for it opens nothing.
-        if ii.initiator_session_id == 0 {
-            return self.stats.drop(DropReason::IIKeyingSessionIdZero);
-        }
-        match self.cookies.check(now, &ii.cookie_echo, from) {
-            CookieCheck::Invalid if !self.config.faults.accept_bad_cookie => {
-                return self.stats.drop(DropReason::IIKeyingBadCookie);
-            }
-            CookieCheck::Invalid => {}
-            CookieCheck::WrongAddress => {
-                // §3.5.1.2: SHOULD send an RHello Cookie Change to the IIKeying's source,
-                // to the IIKeying's session ID, under the Default Session Key.
-                let cc = RHelloCookieChange {
-                    old_cookie: ii.cookie_echo.clone(),
-                    new_cookie: self.cookies.make(now, from),
-                };
-                self.stats.drop(DropReason::IIKeyingCookieWrongAddress);
-                return self.send_startup(
-                    now,
-                    from,
-                    ii.initiator_session_id,
-                    vec![Chunk::RHelloCookieChange(cc)],
-                );
-            }
-            CookieCheck::Valid => {}
-        }
-        if let Err(e) = self.profile.validate_certificate(&ii.initiator_certificate) {
-            return self
-                .stats
-                .drop_with(DropReason::IIKeyingCertificateInvalid, e);
-        }
-        if !self.profile.verify(
-            &ii.initiator_certificate,
-            &ii.signed_parameters(),
-            &ii.signature,
-        ) {
-            return self.stats.drop(DropReason::IIKeyingSignature);
-        }
-        // 1. Glare: an opening session to this address.
-        let glare = self
-            .sessions
-            .values()
-            .find(|s| {
-                matches!(s.state, State::S_IHELLO_SENT | State::S_KEYING_SENT)
-                    && (s.dest == from
-                        || s.opening
-                            .as_ref()
-                            .is_some_and(|o| o.candidates.iter().any(|c| c.addr == from)))
-            })
-            .map(|s| s.handle);
-        if let Some(g) = glare {
-            // §3.5.1.3: if the near end prevails, ignore the IIKeying.
-            // (The invert-glare fault decides the other way round.)
-            if self.profile.glare_near_wins(&ii.initiator_certificate)
-                != self.config.faults.invert_glare
-            {
-                return self.stats.drop(DropReason::IIKeyingLostGlare);
-            }
-            // The far end prevails: abort our opening session if the incoming
-            // certificate is the one it wanted, then carry on as responder.
-            let s = &self.sessions[&g];
-            let o = s.opening.as_ref().expect("opening");
-            let overrides = if o.far_certificate.is_empty() {
-                self.profile
-                    .epd_selects_certificate(&o.epd, &ii.initiator_certificate)
-            } else {
-                self.profile
-                    .same_identity(&o.far_certificate, &ii.initiator_certificate)
-            };
-            if overrides {
-                self.fail_open(g, "glare: the far end prevailed");
-            }
-        }
-        // 2. An S_OPEN session with this address.
-        let existing = self
-            .sessions
-            .values()
-            .find(|s| s.dest == from && matches!(s.state, State::S_OPEN))
-            .map(|s| s.handle);
-        if let Some(e) = existing {
-            let s = &self.sessions[&e];
-            if s.role == Role::Responder && s.iikeying.as_ref() == Some(&ii) {
-                // 2.1 A retransmission: resend the RIKeying under the default key.
-                if let Some(rik) = s.rikeying.clone() {
-                    let (dest, sid) = (s.dest, s.remote_sid);
-                    let _ = dest;
-                    return self.resend_rikeying(from, sid, rik);
-                }
-                return;
-            }
-            // 2.2 Not an override: ignore. 2.3 Override: the old session is stale.
-            if !self
-                .profile
-                .same_identity(&s.far_certificate, &ii.initiator_certificate)
-            {
-                return self.stats.drop(DropReason::IIKeyingNotOverride);
-            }
-            self.enter_closed(e, "overridden by a new session from the same identity");
-        }
-        // 3. A new S_OPEN session.
-        let (skrc, keys) =
-            match self
-                .profile
-                .respond(&mut self.rng, &ii.initiator_certificate, &ii.skic)
-            {
-                Ok(x) => x,
-                Err(e) => {
-                    return self.stats.drop_with(DropReason::IIKeyingKeyComponent, e);
-                }
-            };
-        let local_sid = self.new_sid();
-        let rik = RIKeying {
-            responder_session_id: local_sid,
-            skrc,
-            signature: Vec::new(),
-        };
-        let signed = [rik.signed_parameters_portion(), ii.skic.clone()].concat();
-        let rik = RIKeying {
-            signature: self.profile.sign(&signed),
-            ..rik
-        };
-        let h = self.new_handle();
-        let mut secret = [0u8; 16];
-        self.rng.fill_bytes(&mut secret);
-        let mut header = Header::new(Mode::Startup);
-        header.timestamp = Some(
-            now.timestamp_250hz()
-                .wrapping_add(self.config.timestamp_origin),
-        );
-        let rik_plain = Packet::new(header, vec![Chunk::RIKeying(rik)])
-            .to_bytes()
-            .unwrap_or_default();
-        let s = Session {
-            handle: h,
-            role: Role::Responder,
-            state: State::S_OPEN,
-            local_sid,
-            remote_sid: ii.initiator_session_id,
-            dest: from,
-            far_certificate: ii.initiator_certificate.clone(),
-            near_nonce: keys.near_nonce,
-            far_nonce: keys.far_nonce,
-            opening: None,
-            cipher: Some(keys.cipher),
-            iikeying: Some(ii.clone()),
-            rikeying: Some(rik_plain.clone()),
-            data: Data::new(&self.config, now),
-            opened_at: now,
-            last_heard: now,
-            ping: None,
-            mob_tx_ts: None,
-            mob_rx_ts: None,
-            mob_secret: secret,
-            closing_since: None,
-            close_retry: None,
-            close_reason: None,
-        };
-        self.sessions.insert(h, Box::new(s));
-        self.by_sid.insert(local_sid, h);
-        self.sessions
-            .get_mut(&h)
-            .expect("inserted")
-            .data
-            .on_open(now);
-        self.resend_rikeying(from, ii.initiator_session_id, rik_plain);
-        let local = self
-            .local
-            .first()
-            .copied()
-            .unwrap_or(([0, 0, 0, 0], 0).into());
-        self.push_keylog(h, from, local, keys.keylog);
-        self.events.push_back(Event::SessionOpened {
-            session: h,
-            role: Role::Responder,
-            far_address: from,
-            far_certificate: ii.initiator_certificate,
-        });
-    }
-
-    /// §3.5.1.1.2 3.: the RIKeying goes to the initiator's session ID under the
-    /// Default Session Key.
-    fn resend_rikeying(&mut self, to: SocketAddr, sid: u32, plain: Vec<u8>) {
-        let mut enc = Vec::new();
-        self.default_cipher.seal(&plain, &mut enc);
-        let mut d = Vec::new();
-        multiplex::mux(sid, &enc, &mut d);
-        self.send_raw(to, d);
-    }
-
-    /// A decrypted packet of an established (or closing) session.
-    fn handle_session_plain(
-        &mut self,
-        now: Instant,
-        h: SessionHandle,
-        from: SocketAddr,
-        plain: &[u8],
-    ) {
-        let packet = match Packet::parse(plain) {
-            Ok(p) => p,
-            Err(e) => return self.stats.drop_with(DropReason::SessionUnparsable, e),
-        };
-        let s = self.sessions.get_mut(&h).expect("present");
-        // §2.2.4: the initiator SHOULD ignore mode 1 packets, the responder mode 2.
-        let expected = match s.role {
-            Role::Initiator => Mode::Responder,
-            Role::Responder => Mode::Initiator,
-        };
-        if packet.header.mode != expected {
-            return self.stats.drop_with(
-                DropReason::SessionPacketWrongMode,
-                format_args!("{:?}", packet.header.mode),
-            );
-        }
-        s.last_heard = now;
-        s.ping = None;
-        s.data.begin_packet(now, &packet.header);
-        let mut replies: Vec<Chunk> = Vec::new();
-        let mut close_now = false;
-        for c in packet.chunks {
-            let s = self.sessions.get_mut(&h).expect("present");
-            match c {
-                // §3.5.4: reply to a Ping, copying the message unaltered.
-                Chunk::Ping(p) => {
-                    if s.state == State::S_OPEN {
-                        let mut p = p;
-                        if self.config.faults.alter_ping_reply {
-                            p.message.push(b'!');
-                        }
-                        replies.push(Chunk::PingReply(p));
-                    }
-                }
-                Chunk::PingReply(p) => self.on_ping_reply(now, h, from, &p.message),
-                // §3.5.5: Close Request: send Close Ack; S_OPEN -> S_FARCLOSE_LINGER.
-                Chunk::Close if self.config.faults.no_close_ack => {}
-                Chunk::Close => {
-                    replies.push(Chunk::CloseAck);
-                    if s.state == State::S_OPEN {
-                        s.state = State::S_FARCLOSE_LINGER;
-                        s.closing_since = Some(now);
-                        let evs = s.data.abort_all("closed by the far end");
-                        self.push_session_events(h, evs);
-                    }
-                }
-                // §3.5.5: Close Ack -> S_CLOSED.
-                Chunk::CloseAck => close_now = true,
-                Chunk::FIHello(fi) => {
-                    if s.state == State::S_OPEN {
-                        if self.config.fihello == FIHelloMode::Ignore {
-                            self.stats.drop(DropReason::FIHelloIgnored);
-                        } else {
-                            self.on_ihello(now, fi.reply_address.addr, &fi.epd, &fi.tag, Some(()));
-                        }
-                    }
-                }
-                Chunk::Malformed(m) => {
-                    self.stats.drop_with(
-                        DropReason::MalformedChunk,
-                        format_args!("{:#04x}: {}", m.chunk_type, m.error),
-                    );
-                }
-                Chunk::Unknown { chunk_type, .. } => {
-                    // §2.3: MUST ignore an unrecognised chunk type (e.g. 0xec).
-                    if !matches!(chunk_type, 0x00 | 0xff) {
-                        self.stats
-                            .drop_with(DropReason::UnknownChunk, format_args!("{chunk_type:#04x}"));
-                    }
-                }
-                c if !crate::wire::chunk::allowed_in_session(c.chunk_type()) => {
-                    self.stats
-                        .drop_with(DropReason::SessionChunkNotAllowed, c.name());
-                }
-                other => {
-                    if s.state == State::S_OPEN {
-                        let evs = s.data.on_chunk(now, other, &mut self.stats);
-                        self.push_session_events(h, evs);
-                    }
-                }
-            }
-        }
-        if close_now {
-            self.enter_closed(h, "closed (Close Ack received)");
-            return;
-        }
-        let tc_any = self.tc_sent_any();
-        let s = self.sessions.get_mut(&h).expect("present");
-        let evs = s.data.end_packet_with(now, tc_any);
-        self.push_session_events(h, evs);
-        // §3.5.4.2: a packet from an address other than DESTADDR starts a mobility
-        // check, at most once a second.
-        let s = self.sessions.get_mut(&h).expect("present");
-        if s.state == State::S_OPEN
-            && from != s.dest
-            && s.mob_tx_ts
-                .is_none_or(|t| now - t >= Duration::from_secs(1))
-        {
-            s.mob_tx_ts = Some(now);
-            let msg = mobility_message(&s.mob_secret, now, from);
-            self.send_chunks_to(
-                now,
-                h,
-                from,
-                vec![Chunk::Ping(crate::wire::Ping { message: msg })],
-            );
-        }
-        if !replies.is_empty() {
-            self.send_chunks(now, h, replies);
-        }
-        self.flush_session(now, h);
-    }
-
-    /// §3.5.4.2: a Ping Reply that proves the far end is at a new address moves
-    /// DESTADDR; any other Ping Reply answers the keepalive.
-    fn on_ping_reply(&mut self, now: Instant, h: SessionHandle, from: SocketAddr, msg: &[u8]) {
-        let s = self.sessions.get_mut(&h).expect("present");
-        if msg.first() == Some(&b'M') {
-            let Some(ts) = mobility_check(&s.mob_secret, msg, from) else {
-                return self.stats.drop(DropReason::MobilityReplyUnverified);
-            };
-            let age = now.as_micros().saturating_sub(ts);
-            if age > MOBILITY_REPLY_LIMIT.as_micros() as u64 || s.mob_rx_ts.is_some_and(|r| ts <= r)
-            {
-                return self.stats.drop(DropReason::MobilityReplyStale);
-            }
-            s.mob_rx_ts = Some(ts);
-            if s.dest != from {
-                s.dest = from;
-                self.events.push_back(Event::AddressChanged {
-                    session: h,
-                    address: from,
-                });
-            }
-            return;
-        }
-        s.ping = None;
-    }
-
     // --------------------------------------------------------------- timers
 
     /// Time has advanced to `now`.
@@ -1642,309 +521,35 @@ impl Endpoint {
         self.service_openings(now);
         let hs: Vec<_> = self.sessions.keys().copied().collect();
         for h in hs {
-            self.service_session(now, h);
-        }
-    }
-
-    /// IHello backoff per candidate, IIKeying retransmission, open timeout.
-    fn service_openings(&mut self, now: Instant) {
-        let hs: Vec<_> = self
-            .sessions
-            .values()
-            .filter(|s| s.opening.is_some())
-            .map(|s| s.handle)
-            .collect();
-        for h in hs {
-            let s = self.sessions.get_mut(&h).expect("present");
-            let o = s.opening.as_mut().expect("opening");
-            if now >= o.deadline {
-                // §3.5.1.1.1: the ultimate open timeout moves the session to S_OPEN_FAILED.
-                self.fail_open(h, "ultimate open timeout");
-                continue;
-            }
-            match s.state {
-                State::S_IHELLO_SENT => {
-                    let mut sends = Vec::new();
-                    for c in o.candidates.iter_mut().filter(|c| c.next_send <= now) {
-                        c.sent_at(now);
-                        sends.push(c.addr);
-                    }
-                    let ih = IHello {
-                        epd: o.epd.clone(),
-                        tag: o.tag.clone(),
-                    };
-                    self.initiating = true;
-                    for a in sends {
-                        self.send_startup(now, a, 0, vec![Chunk::IHello(ih.clone())]);
-                    }
-                    self.initiating = false;
-                }
-                State::S_KEYING_SENT => {
-                    if let (Some(r), Some(ii)) = (o.retry.as_mut(), o.iikeying.as_ref())
-                        && r.next <= now
-                    {
-                        r.backoff(now);
-                        let (ii, dest) = (ii.clone(), s.dest);
-                        self.initiating = true;
-                        self.send_startup(now, dest, 0, vec![Chunk::IIKeying(ii)]);
-                        self.initiating = false;
-                    }
-                }
-                _ => {}
+            if self.sessions.get(&h).is_some_and(|s| s.opening.is_none()) {
+                self.with_session(now, h, |s, io| s.on_timeout(io));
             }
         }
-    }
-
-    fn service_session(&mut self, now: Instant, h: SessionHandle) {
-        let Some(s) = self.sessions.get_mut(&h) else {
-            return;
-        };
-        match s.state {
-            State::S_NEARCLOSE => {
-                // §3.5.5: SHOULD move to S_CLOSED after 90 s; Close every 5 s.
-                if s.closing_since.is_some_and(|t| now - t >= NEARCLOSE_LIMIT) {
-                    return self.enter_closed(h, "no Close Ack within 90 s");
-                }
-                if s.close_retry.is_some_and(|t| t <= now) {
-                    s.close_retry = Some(now + CLOSE_RETRANSMIT);
-                    self.send_chunks(now, h, vec![Chunk::Close]);
-                }
-            }
-            // §3.5.5: SHOULD move to S_CLOSED after 19 s.
-            State::S_FARCLOSE_LINGER
-                if s.closing_since.is_some_and(|t| now - t >= FARCLOSE_LINGER) =>
-            {
-                self.enter_closed(h, "closed by the far end");
-            }
-            State::S_OPEN => {
-                // Dead far end: nothing heard for the retransmit limit while we wait
-                // for a Ping Reply or for acknowledgements.
-                let waiting = s.ping.is_some() || s.data.outstanding_bytes() > 0;
-                if waiting && now - s.last_heard >= self.config.retransmit_limit {
-                    s.close_reason = Some("far end stopped answering (retransmit limit)".into());
-                    self.send_chunks(now, h, vec![Chunk::CloseAck]);
-                    return self.enter_closed(h, "far end stopped answering");
-                }
-                if let Some(idle) = self.config.idle_close {
-                    let s = &self.sessions[&h];
-                    if s.data.is_idle() && now - s.data.last_activity() >= idle {
-                        return self.close(now, h, false);
-                    }
-                }
-                self.keepalive(now, h);
-                let s = self.sessions.get_mut(&h).expect("present");
-                let evs = s.data.on_timeout(now);
-                self.push_session_events(h, evs);
-                self.flush_session(now, h);
-            }
-            _ => {}
-        }
-    }
-
-    /// §3.5.4.1 keepalive: the initiator pings after `keepalive` of silence, the
-    /// responder one MRTO later (so normally only the initiator's Pings go out);
-    /// an unanswered Ping is resent on an ERTO backoff.
-    fn keepalive(&mut self, now: Instant, h: SessionHandle) {
-        if self.config.faults.no_keepalive {
-            return;
-        }
-        let s = self.sessions.get_mut(&h).expect("present");
-        let mut period = self.config.keepalive;
-        if s.role == Role::Responder {
-            period += s.data.mrto();
-        }
-        // Any packet from the far end answers for liveness (it clears `ping`), so a
-        // Ping goes out only after `period` of silence.
-        let due = match &s.ping {
-            Some(r) => r.next <= now,
-            None => now - s.last_heard >= period,
-        };
-        if !due {
-            return;
-        }
-        let erto = s.data.erto();
-        match s.ping.as_mut() {
-            Some(r) => {
-                // §3.5.4.1: no reply within ERTO: increase ERTO (§3.5.2), resend.
-                s.data.backoff_erto();
-                r.next = now + s.data.erto();
-                r.count += 1;
-            }
-            None => {
-                s.ping = Some(Retry {
-                    next: now + erto,
-                    interval: erto,
-                    count: 1,
-                })
-            }
-        }
-        // §3.5.4.1: a keepalive Ping SHOULD have an empty message.
-        self.send_chunks(
-            now,
-            h,
-            vec![Chunk::Ping(crate::wire::Ping { message: vec![] })],
-        );
     }
 
     /// When `handle_timeout` wants to be called next.
     pub fn next_timeout(&self) -> Option<Instant> {
-        let mut t: Option<Instant> = None;
-        let mut at = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
         // Paced datagrams wait for the window; idle pacers are forgotten then.
-        for r in self.pacers.values().filter_map(Pacer::next_release) {
-            at(r);
-        }
-        for s in self.sessions.values() {
-            if let Some(o) = &s.opening {
-                at(o.deadline);
-                // IHellos are only resent in S_IHELLO_SENT, the IIKeying only in
-                // S_KEYING_SENT (each timer is serviced in its own state).
-                match s.state {
-                    State::S_IHELLO_SENT => o.candidates.iter().for_each(|c| at(c.next_send)),
-                    State::S_KEYING_SENT => {
-                        if let Some(r) = &o.retry {
-                            at(r.next);
-                        }
-                    }
-                    _ => {}
-                }
-                continue;
-            }
-            match s.state {
-                State::S_NEARCLOSE => {
-                    if let Some(c) = s.close_retry {
-                        at(c);
-                    }
-                    if let Some(c) = s.closing_since {
-                        at(c + NEARCLOSE_LIMIT);
-                    }
-                }
-                State::S_FARCLOSE_LINGER => {
-                    if let Some(c) = s.closing_since {
-                        at(c + FARCLOSE_LINGER);
-                    }
-                }
-                State::S_OPEN => {
-                    let mut period = self.config.keepalive;
-                    if s.role == Role::Responder {
-                        period += s.data.mrto();
-                    }
-                    match &s.ping {
-                        Some(r) => at(r.next),
-                        None if self.config.faults.no_keepalive => {}
-                        None => at(s.last_heard + period),
-                    }
-                    // The dead-peer check only matters while waiting for an answer.
-                    if s.ping.is_some() || s.data.outstanding_bytes() > 0 {
-                        at(s.last_heard + self.config.retransmit_limit);
-                    }
-                    if let Some(idle) = self.config.idle_close {
-                        at(s.data.last_activity() + idle);
-                    }
-                    if let Some(d) = s.data.next_timeout() {
-                        at(d);
-                    }
-                }
-                _ => {}
-            }
-        }
-        t
-    }
-
-    // ------------------------------------------------------------ packets out
-
-    /// Sends control chunks now, in one session packet (with any acks and data
-    /// that fit).
-    fn send_chunks(&mut self, now: Instant, h: SessionHandle, chunks: Vec<Chunk>) {
-        let Some(dest) = self.sessions.get(&h).map(|s| s.dest) else {
-            return;
-        };
-        self.send_chunks_to(now, h, dest, chunks);
-    }
-
-    fn send_chunks_to(
-        &mut self,
-        now: Instant,
-        h: SessionHandle,
-        dst: SocketAddr,
-        chunks: Vec<Chunk>,
-    ) {
-        let max = self.config.max_packet;
-        let Some(s) = self.sessions.get_mut(&h) else {
-            return;
-        };
-        let mode = match s.role {
-            Role::Initiator => Mode::Initiator,
-            Role::Responder => Mode::Responder,
-        };
-        let mode = self.maybe_wrong(mode);
-        let tcr = self.tcr_for(h, now);
-        let s = self.sessions.get_mut(&h).expect("present");
-        let header = s.data.header(now, mode, false, tcr);
-        let mut packet = Packet::new(header, chunks);
-        let mut bytes = packet.to_bytes().unwrap_or_default();
-        if dst == s.dest && bytes.len() < max && s.state == State::S_OPEN {
-            // Piggyback acks and data on the control packet.
-            let extra = s.data.fill(now, max - bytes.len(), &mut self.stats);
-            if !extra.chunks.is_empty() {
-                packet.header.time_critical |= extra.time_critical;
-                packet.chunks.extend(extra.chunks);
-                bytes = packet.to_bytes().unwrap_or_default();
-            }
-        }
-        s.data.on_sent(now, &packet);
-        self.send_session_packet(h, dst, &bytes);
-    }
-
-    /// Sends whatever acks and data the session has ready, packet by packet.
-    fn flush_session(&mut self, now: Instant, h: SessionHandle) {
-        let max = self.config.max_packet;
-        for _ in 0..1024 {
-            let Some(s) = self.sessions.get_mut(&h) else {
-                return;
-            };
-            if s.state != State::S_OPEN {
-                return;
-            }
-            let mode = match s.role {
-                Role::Initiator => Mode::Initiator,
-                Role::Responder => Mode::Responder,
-            };
-            let header_room = 5;
-            let fill = s.data.fill(now, max - header_room, &mut self.stats);
-            let mode = self.maybe_wrong(mode);
-            if fill.chunks.is_empty() {
-                return;
-            }
-            let tcr = self.tcr_for(h, now);
-            let s = self.sessions.get_mut(&h).expect("present");
-            let header = s.data.header(now, mode, fill.time_critical, tcr);
-            let packet = Packet::new(header, fill.chunks);
-            s.data.on_sent(now, &packet);
-            let Ok(bytes) = packet.to_bytes() else { return };
-            let dest = s.dest;
-            self.send_session_packet(h, dest, &bytes);
-        }
-    }
-
-    /// The `wrong_mode` fault swaps the Initiator and Responder Marks.
-    fn maybe_wrong(&self, mode: Mode) -> Mode {
-        match (self.config.faults.wrong_mode, mode) {
-            (true, Mode::Initiator) => Mode::Responder,
-            (true, Mode::Responder) => Mode::Initiator,
-            (_, m) => m,
-        }
+        let pacers = self.pacers.values().filter_map(Pacer::next_release);
+        let sessions = self
+            .sessions
+            .values()
+            .filter_map(|s| s.next_timeout(&self.config));
+        pacers.chain(sessions).min()
     }
 
     /// §2.2.4 TCR: this end is receiving time-critical data on other sessions.
     fn tcr_for(&self, h: SessionHandle, now: Instant) -> bool {
-        self.config.force_tcr
-            || self.sessions.values().any(|o| {
-                o.handle != h
-                    && o.data
-                        .tc_received
-                        .is_some_and(|t| now - t < crate::congestion::TIME_CRITICAL_WINDOW)
-            })
+        #[cfg(feature = "test-hooks")]
+        if self.config.force_tcr {
+            return true;
+        }
+        self.sessions.values().any(|o| {
+            o.handle != h
+                && o.data
+                    .tc_received
+                    .is_some_and(|t| now - t < crate::congestion::TIME_CRITICAL_WINDOW)
+        })
     }
 
     /// When TC was last sent on any session (Appendix A FASTGROW_ALLOWED).
@@ -1964,15 +569,16 @@ impl Endpoint {
         h: SessionHandle,
         f: impl FnOnce(&mut Data) -> R,
     ) -> Option<R> {
-        let s = self.sessions.get_mut(&h)?;
-        if s.state != State::S_OPEN {
+        if self.sessions.get(&h)?.state != State::S_OPEN {
             return None;
         }
-        let r = f(&mut s.data);
-        let evs = s.data.take_events();
-        self.push_session_events(h, evs);
-        self.flush_session(now, h);
-        Some(r)
+        self.with_session(now, h, |s, io| {
+            let r = f(&mut s.data);
+            let evs = s.data.take_events();
+            s.report(io, evs);
+            s.flush(io);
+            r
+        })
     }
 
     /// Opens a sending flow on an open session (§3.6.2.1).
@@ -2031,33 +637,10 @@ impl Endpoint {
     }
 }
 
-/// §3.5.4.2: `'M' ‖ VLU timestamp (µs) ‖ HMAC-SHA256(secret, 'M' ‖ ts ‖ address)`.
-fn mobility_message(secret: &[u8], now: Instant, addr: SocketAddr) -> Vec<u8> {
-    let mut m = vec![b'M'];
-    crate::wire::vlu::encode(now.as_micros(), &mut m);
-    let mac = crate::crypto::flash::keying::hmac_sha256(
-        secret,
-        &[&m[..], addr.to_string().as_bytes()].concat(),
-    );
-    m.extend_from_slice(&mac);
-    m
-}
-
-/// Verifies a mobility check message returned from `addr`; returns its timestamp.
-fn mobility_check(secret: &[u8], msg: &[u8], addr: SocketAddr) -> Option<u64> {
-    if msg.len() < 1 + 1 + 32 {
-        return None;
-    }
-    let (body, mac) = msg.split_at(msg.len() - 32);
-    let mut r = crate::wire::Reader::new(&body[1..]);
-    let ts = r.vlu("mobility timestamp").ok()?;
-    r.finish("mobility").ok()?;
-    let want = crate::crypto::flash::keying::hmac_sha256(
-        secret,
-        &[body, addr.to_string().as_bytes()].concat(),
-    );
-    (want.as_slice() == mac).then_some(ts)
-}
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
+#[cfg(feature = "test-hooks")]
+pub use test_hooks::Crafted;
 
 impl sim::Node for Endpoint {
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {

@@ -86,7 +86,8 @@ pub struct RecvFlow {
     completion_reported: bool,
     pub stats: RecvStats,
     /// Deliberate violations (conformance self-test only).
-    pub faults: crate::session::config::Faults,
+    #[cfg(feature = "test-hooks")]
+    pub faults: crate::faults::Faults,
 }
 
 impl RecvFlow {
@@ -109,6 +110,7 @@ impl RecvFlow {
             linger_since: None,
             completion_reported: false,
             stats: RecvStats::default(),
+            #[cfg(feature = "test-hooks")]
             faults: Default::default(),
         }
     }
@@ -198,7 +200,7 @@ impl RecvFlow {
                 .insert(sn, (c.flags.fragment_control, c.user_data.clone()));
         }
         // 12. and 13. (0 is not a sequence number but the RFC counts it in the set)
-        if !self.faults.ignore_fsn {
+        if !fault!(self, ignore_fsn) {
             self.seq.insert(0, fsn);
         }
         self.seq.insert(sn, sn);
@@ -400,7 +402,7 @@ impl RecvFlow {
     pub fn build_ack(&mut self, room: usize, may_truncate: bool) -> Option<(Vec<Chunk>, usize)> {
         let mut chunks = Vec::new();
         let mut size = 0;
-        if self.state == RecvState::RF_REJECTED && !self.faults.no_exception_on_reject {
+        if self.state == RecvState::RF_REJECTED && !fault!(self, no_exception_on_reject) {
             let e = Chunk::FlowExceptionReport(FlowExceptionReport {
                 flow_id: self.id,
                 exception: self.exception_code,
@@ -410,7 +412,7 @@ impl RecvFlow {
         }
         let blocks = self.advertised_blocks();
         let mut cum = self.csn().unwrap_or(0);
-        if self.faults.ack_unsent && !self.seq.is_empty() {
+        if fault!(self, ack_unsent) && !self.seq.is_empty() {
             cum += 1;
         }
         let ranges: Vec<(u64, u64)> = self.seq.iter().filter(|&(s, _)| s > cum + 1).collect();

@@ -129,7 +129,7 @@ impl Driver {
                             .map(|(n, from)| (local, from, b[..n].to_vec()))
                     })
                 });
-                futures_select_all(futs).await.0
+                futures_util::future::select_all(futs).await.0
             };
             let origin = self.origin;
             let now = || Instant::from_micros(origin.elapsed().as_micros() as u64);
@@ -154,21 +154,4 @@ impl Driver {
             }
         }
     }
-}
-
-/// Waits for the first of several futures (a tiny `select_all` without a crate).
-async fn futures_select_all<F: std::future::Future + Unpin>(
-    futs: impl IntoIterator<Item = F>,
-) -> (F::Output, usize, Vec<F>) {
-    let mut futs: Vec<F> = futs.into_iter().collect();
-    std::future::poll_fn(move |cx| {
-        for i in 0..futs.len() {
-            if let std::task::Poll::Ready(v) = std::pin::Pin::new(&mut futs[i]).poll(cx) {
-                let rest = std::mem::take(&mut futs);
-                return std::task::Poll::Ready((v, i, rest));
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
 }

@@ -1,11 +1,286 @@
-//! RFC 7016 §3.5 sessions: configuration, cookies, fragmentation, the initiator's
-//! opening schedule, and the per-session data plane ([`Data`]: flows, acks,
-//! timestamps, RTT and congestion control) that the endpoint drives.
+//! RFC 7016 §3.5 sessions.
+//!
+//! The endpoint ([`crate::endpoint`]) demultiplexes datagrams, runs the startup
+//! handshake (§3.5.1) and owns the poll API; a [`Session`] owns what happens
+//! inside an open session. Where each part of §3.5 lives:
+//!
+//! | RFC 7016                                  | file                                   |
+//! |-------------------------------------------|----------------------------------------|
+//! | §3.5.1 startup, §3.5.1.1.1 initiator      | `endpoint/initiator.rs`, `session/handshake.rs` |
+//! | §3.5.1.1.2 responder, §3.5.1.3 glare      | `endpoint/responder.rs`                |
+//! | §3.5.1.2 cookie change                    | `session/cookie.rs`, `endpoint/responder.rs`, `endpoint/initiator.rs` |
+//! | §3.5.1.4 redirector, §3.5.1.5 forwarder, §3.5.1.6 | `endpoint/forwarder.rs`        |
+//! | §3.4 fragmentation, startup pacing        | `session/fragment.rs`, `endpoint/pacing.rs` |
+//! | §3.5.2 congestion control                 | `session/data.rs`, `congestion/`       |
+//! | §3.5.3 packet processing                  | `session/packet.rs` (in), `session/send.rs` (out) |
+//! | §3.5.4.1 keepalive                        | `session/keepalive.rs`                 |
+//! | §3.5.4.2 address mobility                 | `session/mobility.rs`                  |
+//! | §3.5.4.3 path MTU                         | `session/config.rs` (`max_packet`, `max_startup_packet`) |
+//! | §3.5.5 close                              | `session/close.rs`                     |
+//! | §3.6 flows                                | `session/data.rs`, `flow/`             |
 
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::crypto::{InitiatorKeying, PacketCipher};
+use crate::session::config::EndpointConfig;
+use crate::session::handshake::{Candidate, Retry};
+use crate::stats::Stats;
+use crate::time::Instant;
+use crate::wire::IIKeying;
+
+pub mod close;
 pub mod config;
 pub mod cookie;
 pub mod data;
+pub mod event;
 pub mod fragment;
 pub mod handshake;
+pub mod keepalive;
+pub mod mobility;
+pub mod packet;
+pub mod send;
 
+pub use close::{CLOSE_RETRANSMIT, FARCLOSE_LINGER, NEARCLOSE_LIMIT};
 pub use data::{Data, Fill, SessionEvent};
+pub use event::Event;
+pub use mobility::MOBILITY_REPLY_LIMIT;
+
+/// An application's handle on a session (stable from `connect` or acceptance
+/// until the session is gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SessionHandle(pub u64);
+
+/// RFC 7016 §3.5 session states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum State {
+    S_IHELLO_SENT,
+    S_KEYING_SENT,
+    S_OPEN,
+    S_NEARCLOSE,
+    S_FARCLOSE_LINGER,
+    S_CLOSED,
+    S_OPEN_FAILED,
+}
+
+/// Which end of the session this endpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Initiator,
+    Responder,
+}
+
+/// The initiator's state while opening (S_IHELLO_SENT, S_KEYING_SENT).
+#[derive(Debug)]
+pub(crate) struct Opening {
+    pub(crate) epd: Vec<u8>,
+    pub(crate) tag: Vec<u8>,
+    pub(crate) candidates: Vec<Candidate>,
+    pub(crate) deadline: Instant,
+    // S_KEYING_SENT:
+    pub(crate) cookie: Vec<u8>,
+    pub(crate) cookie_changed: bool,
+    pub(crate) far_certificate: Vec<u8>,
+    pub(crate) keying: Option<Box<dyn InitiatorKeying>>,
+    pub(crate) iikeying: Option<IIKeying>,
+    pub(crate) retry: Option<Retry>,
+}
+
+/// One session (RFC 7016 §3.5): its identity and keys, its state, and the
+/// timers and data of what happens inside it once open. The endpoint creates it
+/// (§3.5.1, in [`crate::endpoint`]), hands it the packets that decrypt with its
+/// keys and its timer calls, and collects what it sends and reports.
+#[derive(Debug)]
+pub struct Session {
+    pub handle: SessionHandle,
+    pub role: Role,
+    pub state: State,
+    /// The session ID the far end uses to send to us (0 until chosen).
+    pub local_sid: u32,
+    /// The session ID we use to send to the far end.
+    pub remote_sid: u32,
+    /// DESTADDR
+    pub dest: SocketAddr,
+    pub far_certificate: Vec<u8>,
+    pub near_nonce: Vec<u8>,
+    pub far_nonce: Vec<u8>,
+    pub(crate) opening: Option<Opening>,
+    pub(crate) cipher: Option<Box<dyn PacketCipher>>,
+    /// Responder: the IIKeying this session came from and the RIKeying answer,
+    /// to recognise and answer a retransmitted IIKeying (§3.5.1.1.2 2.1).
+    pub(crate) iikeying: Option<IIKeying>,
+    pub(crate) rikeying: Option<Vec<u8>>,
+    /// Everything about flows, acks, timestamps and congestion.
+    pub data: Data,
+    pub(crate) opened_at: Instant,
+    pub(crate) last_heard: Instant,
+    /// Keepalive Ping outstanding: when sent, how many.
+    pub(crate) ping: Option<Retry>,
+    /// §3.5.4.2 MOB_TX_TS, MOB_RX_TS, MOB_SECRET.
+    pub(crate) mob_tx_ts: Option<Instant>,
+    pub(crate) mob_rx_ts: Option<u64>,
+    pub(crate) mob_secret: [u8; 16],
+    /// S_NEARCLOSE / S_FARCLOSE_LINGER: since when, and the Close retransmission.
+    pub(crate) closing_since: Option<Instant>,
+    pub(crate) close_retry: Option<Instant>,
+    pub(crate) close_reason: Option<String>,
+}
+
+/// What a session's methods need from the endpoint that owns it.
+pub(crate) struct Io<'a> {
+    pub now: Instant,
+    pub config: &'a EndpointConfig,
+    pub stats: &'a mut Stats,
+    pub events: &'a mut VecDeque<Event>,
+    /// Sealed datagrams to send: (destination, bytes).
+    pub out: &'a mut Vec<(SocketAddr, Vec<u8>)>,
+    /// §2.2.4 TCR: time-critical data is arriving on another session.
+    pub tcr: bool,
+    /// When TC was last sent on any session (Appendix A FASTGROW_ALLOWED).
+    pub tc_sent_any: Option<Instant>,
+}
+
+impl Session {
+    /// An initiator's session in S_IHELLO_SENT (§3.5.1.1.1), with no candidates yet.
+    pub(crate) fn initiator(
+        handle: SessionHandle,
+        config: &EndpointConfig,
+        now: Instant,
+        opening: Opening,
+        first_dest: SocketAddr,
+        mob_secret: [u8; 16],
+    ) -> Self {
+        let mut s = Session::new(handle, Role::Initiator, config, now, first_dest, mob_secret);
+        s.state = State::S_IHELLO_SENT;
+        s.opening = Some(opening);
+        s
+    }
+
+    /// A responder's session, S_OPEN from the start (§3.5.1.1.2 step 3).
+    pub(crate) fn responder(
+        handle: SessionHandle,
+        config: &EndpointConfig,
+        now: Instant,
+        dest: SocketAddr,
+        mob_secret: [u8; 16],
+    ) -> Self {
+        let mut s = Session::new(handle, Role::Responder, config, now, dest, mob_secret);
+        s.state = State::S_OPEN;
+        s
+    }
+
+    fn new(
+        handle: SessionHandle,
+        role: Role,
+        config: &EndpointConfig,
+        now: Instant,
+        dest: SocketAddr,
+        mob_secret: [u8; 16],
+    ) -> Self {
+        Session {
+            handle,
+            role,
+            state: State::S_OPEN,
+            local_sid: 0,
+            remote_sid: 0,
+            dest,
+            far_certificate: Vec::new(),
+            near_nonce: Vec::new(),
+            far_nonce: Vec::new(),
+            opening: None,
+            cipher: None,
+            iikeying: None,
+            rikeying: None,
+            data: Data::new(config, now),
+            opened_at: now,
+            last_heard: now,
+            ping: None,
+            mob_tx_ts: None,
+            mob_rx_ts: None,
+            mob_secret,
+            closing_since: None,
+            close_retry: None,
+            close_reason: None,
+        }
+    }
+
+    /// Reports flow and message events to the application.
+    pub(crate) fn report(&self, io: &mut Io<'_>, evs: Vec<SessionEvent>) {
+        for event in evs {
+            io.events.push_back(Event::Session {
+                session: self.handle,
+                event,
+            });
+        }
+    }
+
+    /// S_OPEN timers (§3.5.4.1 keepalive and the dead-far-end check, idle close,
+    /// the data plane's timers) and the closing states' timers (§3.5.5).
+    pub(crate) fn on_timeout(&mut self, io: &mut Io<'_>) {
+        match self.state {
+            State::S_NEARCLOSE | State::S_FARCLOSE_LINGER => self.close_timers(io),
+            State::S_OPEN => {
+                if self.far_end_dead(io) {
+                    return;
+                }
+                if let Some(idle) = io.config.idle_close
+                    && self.data.is_idle()
+                    && io.now - self.data.last_activity() >= idle
+                {
+                    return self.close(io, false);
+                }
+                self.keepalive(io);
+                let evs = self.data.on_timeout(io.now);
+                self.report(io, evs);
+                self.flush(io);
+            }
+            _ => {}
+        }
+    }
+
+    /// When [`Session::on_timeout`] (or, while opening, the endpoint's startup
+    /// timers) wants to run next.
+    pub(crate) fn next_timeout(&self, config: &EndpointConfig) -> Option<Instant> {
+        let mut t: Option<Instant> = None;
+        let mut at = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
+        if let Some(o) = &self.opening {
+            at(o.deadline);
+            // IHellos are only resent in S_IHELLO_SENT, the IIKeying only in
+            // S_KEYING_SENT (each timer is serviced in its own state).
+            match self.state {
+                State::S_IHELLO_SENT => o.candidates.iter().for_each(|c| at(c.next_send)),
+                State::S_KEYING_SENT => {
+                    if let Some(r) = &o.retry {
+                        at(r.next);
+                    }
+                }
+                _ => {}
+            }
+            return t;
+        }
+        match self.state {
+            State::S_NEARCLOSE | State::S_FARCLOSE_LINGER => {
+                if let Some(c) = self.close_timeout() {
+                    at(c);
+                }
+            }
+            State::S_OPEN => {
+                if let Some(k) = self.keepalive_timeout(config) {
+                    at(k);
+                }
+                if let Some(idle) = config.idle_close {
+                    at(self.data.last_activity() + idle);
+                }
+                if let Some(d) = self.data.next_timeout() {
+                    at(d);
+                }
+            }
+            _ => {}
+        }
+        t
+    }
+}

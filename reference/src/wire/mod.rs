@@ -2,6 +2,11 @@
 //!
 //! Every structure has a parser that never panics and never allocates more than
 //! its input, and an emitter; on valid input (minimal VLUs) they are exact inverses.
+//!
+//! The structures' serde form (snake_case field names, `chunk:` tags, hex byte
+//! strings, unknown fields refused) is the conformance suite's scenario language:
+//! `tests/serde_form.rs` pins it, case by case, to hand-written text and wire bytes,
+//! so renaming a field here cannot silently change the language.
 
 pub mod address;
 pub mod chunk;

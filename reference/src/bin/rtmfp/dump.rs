@@ -127,23 +127,7 @@ fn skipped(
         reason: reason.to_string(),
     };
     decoder.summary.add(&status);
-    DecodedPacket {
-        index: r.index,
-        time: r.timestamp.as_secs_f64(),
-        src,
-        dst,
-        length: 0,
-        status,
-        session_id: None,
-        session: None,
-        direction: None,
-        profile: None,
-        key: None,
-        integrity: None,
-        sseq: None,
-        packet: None,
-        plain: Vec::new(),
-    }
+    DecodedPacket::new(r.index, r.timestamp, src, dst, 0, status)
 }
 
 fn write_json(

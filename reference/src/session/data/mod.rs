@@ -126,7 +126,8 @@ pub struct Data {
     pub tc_received: Option<Instant>,
     pub trace: Option<Trace>,
     pub stats: DataStats,
-    faults: crate::session::config::Faults,
+    #[cfg(feature = "test-hooks")]
+    faults: crate::faults::Faults,
     /// Liberties (see `EndpointConfig`).
     min_erto: Duration,
     no_opportunistic_acks: bool,
@@ -168,6 +169,7 @@ impl Data {
             tc_received: None,
             trace: config.trace.then(|| Trace::new(2_000_000)),
             stats: DataStats::default(),
+            #[cfg(feature = "test-hooks")]
             faults: config.faults,
             min_erto: config.min_erto,
             no_opportunistic_acks: config.no_opportunistic_acks,
@@ -221,8 +223,12 @@ impl Data {
         }
         let id = self.next_flow_id;
         self.next_flow_id = self.next_flow_id.wrapping_add(1);
+        #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
         let mut f = SendFlow::new(id, metadata, association, o.priority, o.time_critical);
-        f.faults = self.faults;
+        #[cfg(feature = "test-hooks")]
+        {
+            f.faults = self.faults;
+        }
         self.send.insert(id, f);
         self.last_activity = self.last_activity.max(self.last_sent);
         Ok(id)
@@ -341,7 +347,7 @@ impl Data {
     }
 
     pub fn erto(&self) -> Duration {
-        if self.faults.short_erto {
+        if fault!(self, short_erto) {
             // Deliberately wrong (conformance self-test): below the RTT and the
             // §3.5.2.2 floor of 250 ms.
             return Duration::from_millis(60);
@@ -359,7 +365,7 @@ impl Data {
 
     /// Before processing a received packet's chunks.
     pub fn begin_packet(&mut self, now: Instant, h: &Header) {
-        if h.time_critical_reverse && !self.faults.ignore_tcr {
+        if h.time_critical_reverse && !fault!(self, ignore_tcr) {
             self.time_critical.tcr_received = Some(now);
         }
         if h.time_critical {
@@ -445,8 +451,12 @@ impl Data {
             .is_some_and(|f| f.state != RecvState::RF_CLOSED);
         if !existing {
             // §3.6.3.1: a new receiving flow.
+            #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
             let mut f = RecvFlow::new(fid, self.receive_buffer);
-            f.faults = self.faults;
+            #[cfg(feature = "test-hooks")]
+            {
+                f.faults = self.faults;
+            }
             f.metadata = u.metadata().map(<[u8]>::to_vec);
             let association = u.return_flow_association();
             let mut reason = None;
@@ -510,7 +520,7 @@ impl Data {
         if let Some(why) = out.dropped {
             stats.drop(why);
         }
-        if !self.faults.no_obligatory_ack {
+        if !fault!(self, no_obligatory_ack) {
             self.ack_now |= out.ack_now;
         } else {
             self.ack_now = false;
@@ -606,7 +616,7 @@ impl Data {
         }
         if self.packet.had_user_data {
             self.rx_data_packets += 1;
-            if self.rx_data_packets >= 2 && !self.faults.no_obligatory_ack {
+            if self.rx_data_packets >= 2 && !fault!(self, no_obligatory_ack) {
                 self.ack_now = true;
             }
         }
@@ -636,211 +646,6 @@ impl Data {
             });
         }
     }
-
-    // --------------------------------------------------------------- timers
-
-    pub fn on_timeout(&mut self, now: Instant) -> Vec<SessionEvent> {
-        // §3.6.3.4.4: DELACK_ALARM fired: ACK_NOW.
-        if self.delack_alarm.is_some_and(|t| t <= now) {
-            self.delack_alarm = None;
-            self.ack_now = true;
-        }
-        // §3.6.2.6: TIMEOUT_ALARM fired.
-        if self.timeout_alarm.is_some_and(|t| t <= now) {
-            self.timeout_alarm = None;
-            let mut was_loss = false;
-            for f in self.send.values_mut() {
-                was_loss |= f.on_timeout();
-            }
-            if was_loss {
-                self.rtt.backoff();
-                self.stats.timeouts_with_loss += 1;
-            }
-            self.stats.timeouts += 1;
-            self.cc.on_timeout(was_loss);
-            self.burst.on_timeout();
-            self.record(now, TraceEvent::Timeout, 0, was_loss);
-        }
-        // Message deadlines.
-        for f in self.send.values_mut() {
-            if f.next_deadline().is_some_and(|d| d <= now) {
-                let messages = f.expire(now);
-                if !messages.is_empty() {
-                    self.events.push(SessionEvent::MessagesAbandoned {
-                        flow: f.id,
-                        messages,
-                    });
-                }
-            }
-        }
-        // Lingering flows close.
-        self.send.retain(|_, f| !f.linger(now));
-        self.recv.retain(|_, f| !f.linger(now));
-        self.take_events()
-    }
-
-    pub fn next_timeout(&self) -> Option<Instant> {
-        let mut t: Option<Instant> = None;
-        let mut at = |x: Option<Instant>| {
-            if let Some(x) = x {
-                t = Some(t.map_or(x, |y| y.min(x)));
-            }
-        };
-        at(self.delack_alarm);
-        at(self.timeout_alarm);
-        for f in self.send.values() {
-            at(f.next_probe());
-            at(f.next_deadline());
-            at(f.linger_until());
-        }
-        for f in self.recv.values() {
-            at(f.linger_until());
-        }
-        t
-    }
-
-    // -------------------------------------------------------------- sending
-
-    /// A header for an outgoing packet with the timestamp fields (§3.5.2.2).
-    pub fn header(
-        &mut self,
-        now: Instant,
-        mode: Mode,
-        time_critical: bool,
-        time_critical_reverse: bool,
-    ) -> Header {
-        let mut h = Header::new(mode);
-        h.time_critical = time_critical;
-        h.time_critical_reverse = time_critical_reverse;
-        self.timestamps.on_send(now, &mut h);
-        h
-    }
-
-    fn ack_ready(&self) -> Vec<u64> {
-        self.recv
-            .values()
-            .filter(|f| f.should_ack && f.state != RecvState::RF_CLOSED)
-            .map(|f| f.id)
-            .collect()
-    }
-
-    /// Adds acknowledgements that fit; the first may be truncated if `truncate`.
-    fn add_acks(
-        &mut self,
-        room: usize,
-        used: &mut usize,
-        chunks: &mut Vec<Chunk>,
-        mut truncate: bool,
-    ) {
-        for id in self.ack_ready() {
-            let f = self.recv.get_mut(&id).expect("ready");
-            match f.build_ack(room.saturating_sub(*used), truncate) {
-                Some((c, size)) => {
-                    *used += size;
-                    chunks.extend(c);
-                    truncate = false;
-                }
-                None => break,
-            }
-        }
-        if self.ack_ready().is_empty() {
-            // §3.6.3.4.5/6: no flow left to acknowledge.
-            self.ack_now = false;
-            self.rx_data_packets = 0;
-            self.delack_alarm = None;
-        }
-    }
-
-    /// Chunks for the next packet, within `room` bytes: obligatory acknowledgements
-    /// (§3.6.3.4.5), user data within the congestion window and burst limit
-    /// (§3.6.2.3, §3.5.2), opportunistic acknowledgements (§3.6.3.4.6), Buffer
-    /// Probes (§3.6.2.9.1).
-    pub fn fill(&mut self, now: Instant, room: usize, _stats: &mut Stats) -> Fill {
-        let mut chunks = Vec::new();
-        let mut used = 0;
-        let mut tc = false;
-        if self.ack_now {
-            self.add_acks(room, &mut used, &mut chunks, true);
-        }
-        // Expire messages before choosing what to send.
-        for f in self.send.values_mut() {
-            if f.next_deadline().is_some_and(|d| d <= now) {
-                let messages = f.expire(now);
-                if !messages.is_empty() {
-                    self.events.push(SessionEvent::MessagesAbandoned {
-                        flow: f.id,
-                        messages,
-                    });
-                }
-            }
-        }
-        let mut has_data = false;
-        // (The no-congestion-control fault ignores the window and burst limit.)
-        let uncontrolled = self.faults.no_congestion_control;
-        while (uncontrolled || self.outstanding_bytes() < self.cc.cwnd() && self.burst.allows())
-            && used < room
-        {
-            // Highest priority ready flow; round robin among equals.
-            let ready: Vec<(u8, u64)> = self
-                .send
-                .values()
-                .filter(|f| f.is_ready())
-                .map(|f| (f.priority, f.id))
-                .collect();
-            let Some(top) = ready.iter().map(|r| r.0).max() else {
-                break;
-            };
-            let mut equals = ready.iter().filter(|r| r.0 == top).map(|r| r.1);
-            let first = equals.clone().next().expect("non-empty");
-            let id = equals.find(|&i| i > self.rr).unwrap_or(first);
-            let f = self.send.get_mut(&id).expect("ready");
-            let n = f.assemble(room - used, &mut self.next_tsn, &mut chunks);
-            if n == 0 {
-                break;
-            }
-            tc |= f.time_critical;
-            has_data = true;
-            used += n;
-            self.rr = id;
-        }
-        // §3.6.3.4.6 opportunistic acks (off with the no_opportunistic_acks liberty).
-        if (has_data || !chunks.is_empty())
-            && !self.no_opportunistic_acks
-            && !self.ack_ready().is_empty()
-        {
-            self.add_acks(room, &mut used, &mut chunks, false);
-        }
-        let erto = self.erto();
-        for f in self.send.values_mut() {
-            let probe = Chunk::BufferProbe(BufferProbe { flow_id: f.id });
-            if used + probe.encoded_len() <= room && f.probe_due(now, erto) {
-                used += probe.encoded_len();
-                chunks.push(probe);
-            }
-        }
-        Fill {
-            chunks,
-            time_critical: tc,
-        }
-    }
-
-    /// After a packet was sent (§3.5.2.3 DATA_PACKET_COUNT, §3.6.2.6 alarm).
-    pub fn on_sent(&mut self, now: Instant, p: &Packet) {
-        self.last_sent = now;
-        let data = p
-            .chunks
-            .iter()
-            .any(|c| matches!(c, Chunk::UserData(_) | Chunk::NextUserData(_)));
-        if data {
-            self.burst.on_data_packet_sent();
-            self.stats.data_packets_sent += 1;
-            // §3.6.2.6: set or reset TIMEOUT_ALARM to fire in ERTO.
-            self.timeout_alarm = Some(now + self.erto());
-            self.last_activity = now;
-            if p.header.time_critical {
-                self.time_critical.tc_sent = Some(now);
-            }
-            self.record(now, TraceEvent::Send, 0, false);
-        }
-    }
 }
+
+mod transmit;

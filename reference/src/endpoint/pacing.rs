@@ -1,0 +1,149 @@
+//! RFC 7016 §3.4 startup packets out: sealed under the Default Session Key,
+//! fragmented when too large, and paced per destination (at most 4380 bytes and
+//! four packets every 200 ms); and the one place datagrams join the outbox.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{Endpoint, Transmit};
+use crate::session::fragment;
+use crate::stats::DropReason;
+use crate::time::Instant;
+use crate::wire::{Chunk, Header, Mode, Packet, multiplex};
+
+/// §3.4: at most 4380 bytes and four packets per destination every 200 ms.
+pub const STARTUP_PACING_WINDOW: Duration = Duration::from_millis(200);
+pub const STARTUP_PACING_BYTES: usize = 4380;
+pub const STARTUP_PACING_PACKETS: usize = 4;
+
+/// A sliding 200 ms window of recent startup sends to one destination.
+#[derive(Debug, Default)]
+pub(super) struct Pacer {
+    pub(super) recent: VecDeque<(Instant, usize)>,
+    pub(super) queue: VecDeque<Vec<u8>>,
+}
+
+impl Pacer {
+    fn roll(&mut self, now: Instant) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(t, _)| now - t >= STARTUP_PACING_WINDOW)
+        {
+            self.recent.pop_front();
+        }
+    }
+
+    fn fits(&self, len: usize) -> bool {
+        let bytes: usize = self.recent.iter().map(|r| r.1).sum();
+        self.recent.len() < STARTUP_PACING_PACKETS
+            && (self.recent.is_empty() || bytes + len <= STARTUP_PACING_BYTES)
+    }
+
+    fn count(&mut self, now: Instant, len: usize) {
+        self.recent.push_back((now, len));
+    }
+
+    /// When the oldest send leaves the window.
+    pub(super) fn next_release(&self) -> Option<Instant> {
+        self.recent.front().map(|&(t, _)| t + STARTUP_PACING_WINDOW)
+    }
+}
+
+impl Endpoint {
+    #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
+    pub(super) fn send_raw(&mut self, dst: SocketAddr, mut data: Vec<u8>) {
+        #[cfg(feature = "test-hooks")]
+        self.checksum_fault(&mut data);
+        self.stats.datagrams_out += 1;
+        self.stats.bytes_out += data.len() as u64;
+        self.outbox.push_back(Transmit {
+            src: None,
+            dst,
+            data,
+        });
+    }
+
+    /// Sends a startup packet (mode 3) under the Default Session Key to session ID
+    /// `sid`, fragmenting it if it is too large (§3.4).
+    pub(super) fn send_startup(
+        &mut self,
+        now: Instant,
+        dst: SocketAddr,
+        sid: u32,
+        chunks: Vec<Chunk>,
+    ) {
+        let mut header = Header::new(Mode::Startup);
+        // Liberty (config.timestamp_origin): §2.2.4 the clock's origin is free.
+        header.timestamp = Some(
+            now.timestamp_250hz()
+                .wrapping_add(self.config.timestamp_origin),
+        );
+        let plain = match Packet::new(header, chunks).to_bytes() {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.drop_with(DropReason::OutgoingUnencodable, e);
+                return;
+            }
+        };
+        let fragmented = plain.len() > self.config.max_startup_packet;
+        let pieces = if fragmented {
+            let id = self.next_packet_id;
+            self.next_packet_id += 1;
+            fragment::fragment(&plain, Mode::Startup, id, self.config.max_startup_packet)
+        } else {
+            vec![plain]
+        };
+        // §3.4: the sender MUST rate limit packet transmission; SHOULD NOT send more
+        // than 4380 bytes nor four packets per distinct endpoint every 200 ms. Our own
+        // startup packets (IHello, IIKeying) and all fragments are paced. A single-
+        // datagram answer (RHello, Redirect, Cookie Change, RIKeying) is sent at
+        // once: it answers one received packet, and pacing it would mean keeping
+        // state per initiator before a valid IIKeying (§3.5.1.1.2).
+        let answer = !fragmented && sid == 0 && !self.initiating;
+        // (The no-fragment-pacing fault sends everything at once.)
+        let answer = answer || fault!(self.config, no_fragment_pacing);
+        for p in pieces {
+            let mut enc = Vec::with_capacity(p.len() + 32);
+            self.default_cipher.seal(&p, &mut enc);
+            let mut d = Vec::with_capacity(enc.len() + 4);
+            multiplex::mux(sid, &enc, &mut d);
+            if answer {
+                self.send_raw(dst, d);
+            } else {
+                self.pace(now, dst, d);
+            }
+        }
+    }
+
+    /// Sends now if the destination's 200 ms budget allows, else queues.
+    fn pace(&mut self, now: Instant, dst: SocketAddr, d: Vec<u8>) {
+        let p = self.pacers.entry(dst).or_default();
+        p.roll(now);
+        if p.queue.is_empty() && p.fits(d.len()) {
+            p.count(now, d.len());
+            self.send_raw(dst, d);
+        } else {
+            p.queue.push_back(d);
+        }
+    }
+
+    /// Releases paced datagrams whose window has come; forgets idle pacers.
+    pub(super) fn service_pacers(&mut self, now: Instant) {
+        let mut out = Vec::new();
+        for (dst, p) in self.pacers.iter_mut() {
+            p.roll(now);
+            while p.queue.front().is_some_and(|d| p.fits(d.len())) {
+                let d = p.queue.pop_front().expect("front");
+                p.count(now, d.len());
+                out.push((*dst, d));
+            }
+        }
+        self.pacers
+            .retain(|_, p| !p.queue.is_empty() || !p.recent.is_empty());
+        for (dst, d) in out {
+            self.send_raw(dst, d);
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! RFC 7016 §3.5.3 packet processing: a decrypted packet of an established (or
+//! closing) session — mode check (§2.2.4), liveness, each chunk to its handler
+//! (Ping §3.5.4, Close §3.5.5, FIHello §3.5.1.5, flow chunks §3.6), then the
+//! end-of-packet acknowledgement rules, the mobility check and the replies.
+
+use std::net::SocketAddr;
+
+use crate::session::config::FIHelloMode;
+use crate::session::{Io, Role, Session, State};
+use crate::stats::DropReason;
+use crate::wire::{Chunk, FIHello, Mode, Packet};
+
+impl Session {
+    /// Processes one decrypted session packet from `from`. Returns the Forwarded
+    /// IHellos it carried, for the endpoint to answer (§3.5.1.5).
+    pub(crate) fn on_packet(
+        &mut self,
+        io: &mut Io<'_>,
+        from: SocketAddr,
+        plain: &[u8],
+    ) -> Vec<FIHello> {
+        let mut forwarded = Vec::new();
+        let packet = match Packet::parse(plain) {
+            Ok(p) => p,
+            Err(e) => {
+                io.stats.drop_with(DropReason::SessionUnparsable, e);
+                return forwarded;
+            }
+        };
+        // §2.2.4: the initiator SHOULD ignore mode 1 packets, the responder mode 2.
+        let expected = match self.role {
+            Role::Initiator => Mode::Responder,
+            Role::Responder => Mode::Initiator,
+        };
+        if packet.header.mode != expected {
+            io.stats.drop_with(
+                DropReason::SessionPacketWrongMode,
+                format_args!("{:?}", packet.header.mode),
+            );
+            return forwarded;
+        }
+        let now = io.now;
+        self.heard(now);
+        self.data.begin_packet(now, &packet.header);
+        let mut replies: Vec<Chunk> = Vec::new();
+        let mut close_now = false;
+        for c in packet.chunks {
+            match c {
+                // §3.5.4: reply to a Ping, copying the message unaltered.
+                Chunk::Ping(p) => {
+                    if self.state == State::S_OPEN {
+                        #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
+                        let mut p = p;
+                        #[cfg(feature = "test-hooks")]
+                        if io.config.faults.alter_ping_reply {
+                            p.message.push(b'!');
+                        }
+                        replies.push(Chunk::PingReply(p));
+                    }
+                }
+                Chunk::PingReply(p) => self.on_ping_reply(io, from, &p.message),
+                // §3.5.5: Close Request: send Close Ack; S_OPEN -> S_FARCLOSE_LINGER.
+                Chunk::Close => self.on_close_request(io, &mut replies),
+                // §3.5.5: Close Ack -> S_CLOSED.
+                Chunk::CloseAck => close_now = true,
+                Chunk::FIHello(fi) => {
+                    if self.state == State::S_OPEN {
+                        if io.config.fihello == FIHelloMode::Ignore {
+                            io.stats.drop(DropReason::FIHelloIgnored);
+                        } else {
+                            forwarded.push(fi);
+                        }
+                    }
+                }
+                Chunk::Malformed(m) => io.stats.drop_with(
+                    DropReason::MalformedChunk,
+                    format_args!("{:#04x}: {}", m.chunk_type, m.error),
+                ),
+                Chunk::Unknown { chunk_type, .. } => {
+                    // §2.3: MUST ignore an unrecognised chunk type (e.g. 0xec).
+                    if !matches!(chunk_type, 0x00 | 0xff) {
+                        io.stats
+                            .drop_with(DropReason::UnknownChunk, format_args!("{chunk_type:#04x}"));
+                    }
+                }
+                c if !crate::wire::chunk::allowed_in_session(c.chunk_type()) => {
+                    io.stats
+                        .drop_with(DropReason::SessionChunkNotAllowed, c.name());
+                }
+                other => {
+                    if self.state == State::S_OPEN {
+                        let evs = self.data.on_chunk(now, other, io.stats);
+                        self.report(io, evs);
+                    }
+                }
+            }
+        }
+        if close_now {
+            self.enter_closed(io, "closed (Close Ack received)");
+            return forwarded;
+        }
+        let evs = self.data.end_packet_with(now, io.tc_sent_any);
+        self.report(io, evs);
+        self.check_address(io, from);
+        if !replies.is_empty() {
+            self.send_chunks(io, replies);
+        }
+        self.flush(io);
+        forwarded
+    }
+}
