@@ -1,6 +1,7 @@
 //! `rtmfp-conformance`: the RTMFP (RFC 7016) conformance suite.
 
 pub mod capture_check;
+pub mod fuzz;
 pub mod harness;
 pub mod invariants;
 pub mod requirements;

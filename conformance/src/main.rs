@@ -48,6 +48,8 @@ enum Command {
     Faults,
     /// List the rules checked on recordings (the pcap target and `invariants` steps)
     Invariants,
+    /// Fuzz a live stack over UDP (structure-aware mutations inside a real session).
+    Fuzz(Box<rtmfp_conformance::fuzz::Args>),
 }
 
 #[derive(clap::Args, Debug)]
@@ -128,6 +130,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
         Command::Run(a) => run(*a),
+        Command::Fuzz(a) => rtmfp_conformance::fuzz::run(&a).map(|clean| {
+            if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }),
         Command::Requirements { json, scenarios } => {
             list_requirements(json, &scenario_dir(&scenarios))
         }
