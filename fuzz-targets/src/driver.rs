@@ -24,6 +24,10 @@ pub struct RunAllArgs {
     /// throughput figures; the default builds with ASan.
     #[arg(long)]
     pub no_sanitizer: bool,
+    /// Build with debug assertions and overflow checks (`cargo fuzz run -a`, no
+    /// `-O`); the default is an optimised build (`-O`), as OSS-Fuzz's.
+    #[arg(long)]
+    pub debug_assertions: bool,
     /// libFuzzer worker processes per target.
     #[arg(long, default_value_t = 1)]
     pub jobs: u32,
@@ -124,6 +128,7 @@ pub fn run_all(a: &RunAllArgs) -> Result<(), String> {
         if a.no_sanitizer {
             cmd.args(["-s", "none"]);
         }
+        cmd.arg(if a.debug_assertions { "-a" } else { "-O" });
         cmd.arg(n).arg("--").args([
             format!("-max_total_time={}", a.seconds),
             "-print_final_stats=1".into(),
