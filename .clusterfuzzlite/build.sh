@@ -5,9 +5,9 @@
 # (address, undefined, memory, coverage, none).
 cd "$SRC/rtmfp-conformance"
 
-# 1. Seeds and dictionary: an ordinary (uninstrumented) build of the generator.
-env -u RUSTFLAGS -u CARGO_BUILD_TARGET cargo run --release --locked \
-    --target-dir "${WORK:-/tmp}/rtmfp-corpus-gen" \
+# 1. Seeds and dictionary: an ordinary (uninstrumented) build of the generator
+#    (the workspace's dev profile optimises dependencies, so it is quick to run).
+env -u RUSTFLAGS -u CARGO_BUILD_TARGET -u RUSTC_BOOTSTRAP cargo run --locked \
     -p rtmfp-fuzz-targets -- corpus --out fuzz/corpus --dict fuzz/rtmfp.dict
 
 # 2. The targets, instrumented by cargo-fuzz for the requested sanitizer.
