@@ -16,7 +16,7 @@ case "${SANITIZER:-address}" in
     *) sanitizer_flag=(--sanitizer none) ;;
 esac
 cd fuzz
-cargo fuzz build -O "${sanitizer_flag[@]}"
+cargo fuzz build -O --debug-assertions "${sanitizer_flag[@]}"
 targets=$(cargo fuzz list)
 build_dir=target/x86_64-unknown-linux-gnu/release
 

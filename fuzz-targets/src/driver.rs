@@ -24,10 +24,15 @@ pub struct RunAllArgs {
     /// throughput figures; the default builds with ASan.
     #[arg(long)]
     pub no_sanitizer: bool,
-    /// Build with debug assertions and overflow checks (`cargo fuzz run -a`, no
-    /// `-O`); the default is an optimised build (`-O`), as OSS-Fuzz's.
+    /// Build with debug assertions and overflow checks (`cargo fuzz run -O -a`):
+    /// an arithmetic overflow is then a finding (recommended; the nightly CI job
+    /// and build.sh use it). Without it: `-O` alone.
     #[arg(long)]
     pub debug_assertions: bool,
+    /// Run the binaries `cargo fuzz build -O` already built (in
+    /// FUZZ_DIR/target/x86_64-unknown-linux-gnu/release) instead of `cargo fuzz run`.
+    #[arg(long)]
+    pub prebuilt: bool,
     /// libFuzzer worker processes per target.
     #[arg(long, default_value_t = 1)]
     pub jobs: u32,
@@ -121,15 +126,36 @@ pub fn run_all(a: &RunAllArgs) -> Result<(), String> {
     let mut out = Vec::new();
     for (i, n) in names.iter().enumerate() {
         bar.set_message(format!("{n} ({}/{})", i + 1, names.len()));
-        let mut cmd = Command::new("cargo");
-        cmd.current_dir(&a.fuzz_dir)
-            .env("RUSTC_BOOTSTRAP", "1")
-            .args(["fuzz", "run", "--fuzz-dir", "."]);
-        if a.no_sanitizer {
-            cmd.args(["-s", "none"]);
-        }
-        cmd.arg(if a.debug_assertions { "-a" } else { "-O" });
-        cmd.arg(n).arg("--").args([
+        let mut cmd = if a.prebuilt {
+            let mut c = Command::new(
+                a.fuzz_dir
+                    .join("target/x86_64-unknown-linux-gnu/release")
+                    .join(n)
+                    .canonicalize()
+                    .map_err(|e| format!("prebuilt {n}: {e}"))?,
+            );
+            c.current_dir(&a.fuzz_dir);
+            let _ = std::fs::create_dir_all(a.fuzz_dir.join("corpus").join(n));
+            let _ = std::fs::create_dir_all(a.fuzz_dir.join("artifacts").join(n));
+            c.arg(format!("-artifact_prefix=artifacts/{n}/"))
+                .arg(format!("corpus/{n}"));
+            c
+        } else {
+            let mut c = Command::new("cargo");
+            c.current_dir(&a.fuzz_dir)
+                .env("RUSTC_BOOTSTRAP", "1")
+                .args(["fuzz", "run", "--fuzz-dir", "."]);
+            if a.no_sanitizer {
+                c.args(["-s", "none"]);
+            }
+            c.arg("-O");
+            if a.debug_assertions {
+                c.arg("-a");
+            }
+            c.arg(n).arg("--");
+            c
+        };
+        cmd.args([
             format!("-max_total_time={}", a.seconds),
             "-print_final_stats=1".into(),
         ]);
