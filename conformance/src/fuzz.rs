@@ -889,13 +889,19 @@ fn check(
     };
     let text = serde_json::to_string_pretty(&f).map_err(|e| e.to_string())?;
     std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
-    bar.println(format!(
+    let line = format!(
         "finding {n}: {}\n  saved {} ({} inputs)\n  replay: {}",
         f.what,
         file.display(),
         f.inputs.len(),
         f.replay_command
-    ));
+    );
+    // A hidden bar (not a terminal) swallows println: print the finding anyway.
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
     summary.findings.push(format!(
         "{}: {} (replay: {})",
         file.display(),
