@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod embedded;
 pub mod fields;
+pub mod fuzz;
 pub mod harness;
 pub mod initiator;
 pub mod interrupt;

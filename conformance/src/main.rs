@@ -123,6 +123,8 @@ enum Command {
     },
     /// Run the suite against several stacks and write one matrix page.
     Matrix(rtmfp_conformance::matrix::MatrixArgs),
+    /// Fuzz a live stack over UDP (structure-aware mutations inside a real session).
+    Fuzz(Box<rtmfp_conformance::fuzz::Args>),
 }
 
 const RUN_EXAMPLES: &str = "Examples:
@@ -244,6 +246,13 @@ fn main() -> ExitCode {
             let rerun = rerun_command(&a.select);
             run(*a, &ui, rerun)
         }
+        Command::Fuzz(a) => rtmfp_conformance::fuzz::run(&a).map(|clean| {
+            if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }),
         Command::Requirements { json, scenarios } => {
             list_requirements(json, &scenarios.sources(), &ui)
         }

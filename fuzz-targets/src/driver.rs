@@ -24,6 +24,15 @@ pub struct RunAllArgs {
     /// throughput figures; the default builds with ASan.
     #[arg(long)]
     pub no_sanitizer: bool,
+    /// Build with debug assertions and overflow checks (`cargo fuzz run -O -a`):
+    /// an arithmetic overflow is then a finding (recommended; the nightly CI job
+    /// and build.sh use it). Without it: `-O` alone.
+    #[arg(long)]
+    pub debug_assertions: bool,
+    /// Run the binaries `cargo fuzz build -O` already built (in
+    /// FUZZ_DIR/target/x86_64-unknown-linux-gnu/release) instead of `cargo fuzz run`.
+    #[arg(long)]
+    pub prebuilt: bool,
     /// libFuzzer worker processes per target.
     #[arg(long, default_value_t = 1)]
     pub jobs: u32,
@@ -117,14 +126,36 @@ pub fn run_all(a: &RunAllArgs) -> Result<(), String> {
     let mut out = Vec::new();
     for (i, n) in names.iter().enumerate() {
         bar.set_message(format!("{n} ({}/{})", i + 1, names.len()));
-        let mut cmd = Command::new("cargo");
-        cmd.current_dir(&a.fuzz_dir)
-            .env("RUSTC_BOOTSTRAP", "1")
-            .args(["fuzz", "run", "--fuzz-dir", "."]);
-        if a.no_sanitizer {
-            cmd.args(["-s", "none"]);
-        }
-        cmd.arg(n).arg("--").args([
+        let mut cmd = if a.prebuilt {
+            let mut c = Command::new(
+                a.fuzz_dir
+                    .join("target/x86_64-unknown-linux-gnu/release")
+                    .join(n)
+                    .canonicalize()
+                    .map_err(|e| format!("prebuilt {n}: {e}"))?,
+            );
+            c.current_dir(&a.fuzz_dir);
+            let _ = std::fs::create_dir_all(a.fuzz_dir.join("corpus").join(n));
+            let _ = std::fs::create_dir_all(a.fuzz_dir.join("artifacts").join(n));
+            c.arg(format!("-artifact_prefix=artifacts/{n}/"))
+                .arg(format!("corpus/{n}"));
+            c
+        } else {
+            let mut c = Command::new("cargo");
+            c.current_dir(&a.fuzz_dir)
+                .env("RUSTC_BOOTSTRAP", "1")
+                .args(["fuzz", "run", "--fuzz-dir", "."]);
+            if a.no_sanitizer {
+                c.args(["-s", "none"]);
+            }
+            c.arg("-O");
+            if a.debug_assertions {
+                c.arg("-a");
+            }
+            c.arg(n).arg("--");
+            c
+        };
+        cmd.args([
             format!("-max_total_time={}", a.seconds),
             "-print_final_stats=1".into(),
         ]);
@@ -168,10 +199,16 @@ pub fn run_all(a: &RunAllArgs) -> Result<(), String> {
             let tail: Vec<_> = log.iter().rev().take(5).rev().cloned().collect();
             format!("error: {}", tail.join(" | "))
         };
-        bar.println(format!(
+        let line = format!(
             "{n:<20} {:>10} runs {:>8} exec/s  cov {:>5}  ft {:>6}  corpus {:>5}  {}",
             s.runs, s.exec_per_sec, s.edges_covered, s.features, s.corpus_size, s.status
-        ));
+        );
+        // A hidden bar (not a terminal) swallows println: print the line anyway.
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
         out.push(s);
     }
     bar.finish_and_clear();
@@ -210,4 +247,43 @@ fn write_summary(path: &PathBuf, mut targets: Vec<TargetSummary>) -> Result<(), 
 
 fn crate_targets() -> Vec<&'static str> {
     rtmfp_fuzz_targets::TARGETS.iter().map(|t| t.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Lines as libFuzzer 17+ prints them (`-print_final_stats=1`).
+    #[test]
+    fn libfuzzer_output_folds_into_a_summary() {
+        let mut s = TargetSummary::default();
+        for l in [
+            "INFO: Seed: 123",
+            "#2\tINITED cov: 311 ft: 402 corp: 11/95b exec/s: 0 rss: 44Mb",
+            "#65536\tpulse  cov: 340 ft: 530 corp: 40/1024b lim: 652 exec/s: 21845 rss: 50Mb",
+            "#1200000\tDONE   cov: 351 ft: 561 corp: 47/1300b lim: 4096 exec/s: 19672 rss: 55Mb",
+            "stat::number_of_executed_units: 1200000",
+            "stat::average_exec_per_sec:     19672",
+            "stat::peak_rss_mb:              55",
+        ] {
+            parse_line(&mut s, l);
+        }
+        assert_eq!(
+            (
+                s.runs,
+                s.exec_per_sec,
+                s.edges_covered,
+                s.features,
+                s.corpus_size,
+                s.peak_rss_mb
+            ),
+            (1_200_000, 19_672, 351, 561, 47, 55)
+        );
+        assert!(s.findings.is_empty());
+        parse_line(
+            &mut s,
+            "artifact_prefix='artifacts/vlu/'; Test unit written to artifacts/vlu/crash-abc",
+        );
+        assert_eq!(s.findings, vec!["artifacts/vlu/crash-abc".to_string()]);
+    }
 }

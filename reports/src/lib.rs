@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod fuzzing;
 pub mod model;
 
 mod coverage;

@@ -37,6 +37,18 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// Render the fuzzing page (fuzzing.html) from fuzz summaries.
+    Fuzzing {
+        /// `rtmfp-fuzz run-all`'s summary (fuzz/summary.json).
+        #[arg(long)]
+        libfuzzer: Option<PathBuf>,
+        /// `rtmfp-conformance fuzz`'s summary (its --out DIR/summary.json).
+        #[arg(long)]
+        live: Option<PathBuf>,
+        /// The output directory (created if needed).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Print the terminal summary.
     Summary {
         /// The results file (`results.json`).
@@ -75,6 +87,34 @@ fn run(cli: Cli) -> Result<(), ReportError> {
                 Some(path) => write(&path, &xml)?,
                 None => print!("{xml}"),
             }
+        }
+        Command::Fuzzing {
+            libfuzzer,
+            live,
+            out,
+        } => {
+            let load = |p: &Option<PathBuf>| -> Result<Option<serde_json::Value>, ReportError> {
+                let Some(p) = p else { return Ok(None) };
+                let text = std::fs::read_to_string(p).map_err(|source| ReportError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|source| ReportError::Json {
+                        path: p.clone(),
+                        source,
+                    })
+            };
+            let (l, v) = (load(&libfuzzer)?, load(&live)?);
+            let html = rtmfp_reports::fuzzing::render(l.as_ref(), v.as_ref())?;
+            std::fs::create_dir_all(&out).map_err(|source| ReportError::Write {
+                path: out.clone(),
+                source,
+            })?;
+            let page = out.join("fuzzing.html");
+            write(&page, &html)?;
+            println!("{}", page.display());
         }
         Command::Summary { results, color } => {
             let r = load_results(&results)?;

@@ -14,6 +14,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/requirements.html"),
     ),
     ("case.html", include_str!("../templates/case.html")),
+    ("fuzzing.html", include_str!("../templates/fuzzing.html")),
     ("sequence.svg", include_str!("../templates/sequence.svg")),
     ("junit.xml", include_str!("../templates/junit.xml")),
     ("diff.html", include_str!("../templates/diff.html")),

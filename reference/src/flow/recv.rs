@@ -413,9 +413,15 @@ impl RecvFlow {
         let blocks = self.advertised_blocks();
         let mut cum = self.csn().unwrap_or(0);
         if fault!(self, ack_unsent) && !self.seq.is_empty() {
-            cum += 1;
+            cum = cum.saturating_add(1);
         }
-        let ranges: Vec<(u64, u64)> = self.seq.iter().filter(|&(s, _)| s > cum + 1).collect();
+        // The far end chooses sequence numbers (and the FSN) up to 2^64 - 1: the
+        // cumulative ack may be the largest number, with nothing above it.
+        let ranges: Vec<(u64, u64)> = self
+            .seq
+            .iter()
+            .filter(|&(s, _)| cum.checked_add(1).is_some_and(|next| s > next))
+            .collect();
         let range_ack = RangeAck::from_ranges(self.id, blocks, cum, &ranges);
         let bitmap = bitmap_for(self.id, blocks, cum, &ranges);
         let mut ack = match bitmap {
@@ -529,6 +535,26 @@ mod tests {
         let o = f.on_data(T, &ud(5, 4, Fragmentation::Whole, b"next"));
         assert_eq!(o.messages, [b"next".to_vec()]);
         assert!(o.gaps >= 1);
+    }
+
+    // Found by `rtmfp-conformance fuzz` against `rtmfp serve` (flash): a User Data
+    // chunk whose forward sequence number moves the cumulative ack to 2^64 - 1
+    // made the ack builder overflow (`cum + 1`) and the server panic.
+    #[test]
+    fn ack_at_the_largest_sequence_number_does_not_overflow() {
+        let mut f = RecvFlow::new(3, 1 << 20);
+        f.on_data(T, &ud(1, 0, Fragmentation::Whole, b"a"));
+        let mut top = ud(u64::MAX, u64::MAX - 1, Fragmentation::Whole, b"z");
+        top.fsn_offset = 1;
+        f.on_data(T, &top);
+        f.should_ack = true;
+        let (chunks, _) = f.build_ack(1000, true).expect("an ack");
+        let cum = match &chunks[0] {
+            Chunk::BitmapAck(b) => b.cumulative_ack,
+            Chunk::RangeAck(r) => r.cumulative_ack,
+            c => panic!("{c:?}"),
+        };
+        assert_eq!(cum, u64::MAX);
     }
 
     #[test]

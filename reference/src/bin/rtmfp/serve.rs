@@ -96,7 +96,11 @@ async fn serve(args: Args) -> ExitCode {
                 Event::SessionClosed { session, reason } => {
                     tracing::info!(session = session.0, reason, "session closed")
                 }
-                Event::Session { session, event } => echo.on_event(ep, now, session, event),
+                Event::Session { session, event } => {
+                    #[cfg(feature = "planted-crash")]
+                    planted_crash(&event);
+                    echo.on_event(ep, now, session, event)
+                }
                 other => tracing::debug!(?other, "event"),
             }
             Control::Continue
@@ -126,4 +130,21 @@ async fn serve(args: Args) -> ExitCode {
         echo.messages, echo.bytes, driver.endpoint.stats.drops
     );
     ExitCode::SUCCESS
+}
+
+/// The `planted-crash` feature's bug: a new flow with an empty metadata option
+/// and a return flow association (a combination only a session's User Data can
+/// carry) kills the process, as a memory-safety bug would.
+#[cfg(feature = "planted-crash")]
+fn planted_crash(event: &rtmfp::session::SessionEvent) {
+    if let rtmfp::session::SessionEvent::FlowOpened {
+        metadata,
+        association: Some(_),
+        ..
+    } = event
+        && metadata.is_empty()
+    {
+        eprintln!("planted crash: empty flow metadata with a return association");
+        std::process::abort();
+    }
 }
