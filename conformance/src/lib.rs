@@ -2,7 +2,9 @@
 
 pub mod capture_check;
 pub mod harness;
+pub mod identity;
 pub mod invariants;
+pub mod keying;
 pub mod requirements;
 pub mod runner;
 pub mod scenario;

@@ -95,6 +95,12 @@ struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// The tester's certificate and key-component layout (flash profile):
+    /// flash-player, rtmfp-cpp, server, or a FILE (certificate hex, and
+    /// `key GROUP HEX` lines for a static one). Default: flash-player against a
+    /// live target, server against the reference.
+    #[arg(long, value_name = "ID")]
+    tester_identity: Option<String>,
 }
 
 fn scenario_dir(arg: &Option<PathBuf>) -> PathBuf {
@@ -301,6 +307,11 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
             a.time_scale
         ));
     }
+    let tester_identity = a
+        .tester_identity
+        .as_deref()
+        .map(rtmfp_conformance::identity::TesterIdentity::parse)
+        .transpose()?;
     let mut probe = rtmfp::session::config::Faults::default();
     for f in &a.inject {
         probe.set(f)?;
@@ -341,6 +352,14 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
     if a.no_echo {
         rerun.push("--no-echo".into());
     }
+    if a.profile == ProfileName::Flash && (tester_identity.is_some() || target != Target::Reference)
+    {
+        // Said even when defaulted, so the report shows which was used.
+        let id = tester_identity
+            .clone()
+            .unwrap_or(rtmfp_conformance::identity::TesterIdentity::FlashPlayer);
+        rerun.push(format!("--tester-identity {}", shell_quote(&id.name())));
+    }
     if a.time_scale != 1.0 {
         rerun.push(format!("--time-scale {}", a.time_scale));
     }
@@ -362,6 +381,8 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
         bind: a.bind,
         rerun: rerun.join(" "),
         expectations,
+        tester_identity,
+        target_dh_key_from_first_option: false,
     };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let results = match &target {

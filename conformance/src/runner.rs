@@ -25,6 +25,8 @@ use crate::values::{Vars, bytes, matches, path};
 #[derive(Debug, Clone)]
 pub struct Obs {
     pub time: Instant,
+    /// The tester's session the packet belongs to (by its session ID).
+    pub session: Option<SessionHandle>,
     pub from: SocketAddr,
     pub session_id: u32,
     pub default_key: bool,
@@ -64,11 +66,11 @@ impl Observed {
     fn absorb(&mut self, now: Instant, ev: Event) {
         match ev {
             Event::Packet {
+                session,
                 from,
                 session_id,
                 default_key,
                 plain,
-                ..
             } => {
                 let packet = Packet::parse(&plain).ok();
                 let (header, chunks) = match &packet {
@@ -102,6 +104,7 @@ impl Observed {
                     .then(|| "plain packet does not parse".to_string());
                 self.obs.push(Obs {
                     time: now,
+                    session,
                     from,
                     session_id,
                     default_key,
@@ -117,6 +120,7 @@ impl Observed {
                 reason,
             } => self.obs.push(Obs {
                 time: now,
+                session: None,
                 from,
                 session_id: session_id.unwrap_or(0),
                 default_key: false,
@@ -195,6 +199,8 @@ pub struct Executed {
     pub failure: Option<String>,
     /// Nothing failed, but a check had nothing to judge (reported as unsupported).
     pub unjudged: Option<String>,
+    /// A session the tester opened never keyed (see `crate::keying`): why.
+    pub keying: Option<String>,
     pub observed: Observed,
     pub start: Instant,
 }
@@ -209,6 +215,9 @@ struct Runner<'a> {
     vars: Vars,
     ids: &'a Identities,
     session: Option<SessionHandle>,
+    /// Sessions a `connect` or `accept` step saw open: the ones the key-agreement
+    /// check asks for (a session the case leaves half-open on purpose is not).
+    adopted: Vec<SessionHandle>,
     /// Messages sent per tester flow.
     sent: BTreeMap<u64, u32>,
     action_mark: usize,
@@ -254,6 +263,58 @@ impl<'a> Runner<'a> {
             seen.absorb(now, ev);
             done(seen)
         }) || done(&self.seen)
+    }
+
+    /// The key-agreement check (`crate::keying`) after the steps: every session
+    /// a `connect` or `accept` step opened must have carried a verified packet from the target
+    /// under the session key. One that did not is probed with a Ping if still
+    /// open; one already gone counts only when the case failed (a case that
+    /// closes a session it never needed keyed is not judged on it).
+    fn keying_check(&mut self, failed: bool) -> Option<String> {
+        use crate::keying::{self, SessionKeyEvidence};
+        let handles = self.adopted.clone();
+        for h in handles {
+            let local_sid = self.h.tester().borrow().session(h).map(|s| s.local_sid);
+            let mut ev = SessionKeyEvidence::default();
+            for o in &self.seen.obs {
+                if o.session == Some(h) && !o.default_key && o.packet.is_some() {
+                    ev.verified += 1;
+                } else if o.packet.is_none() && Some(o.session_id) == local_sid {
+                    ev.undecodable += 1;
+                }
+            }
+            if ev.keyed() {
+                continue;
+            }
+            let open = self
+                .h
+                .tester()
+                .borrow()
+                .session(h)
+                .is_some_and(|s| s.state == State::S_OPEN);
+            if !open {
+                if failed {
+                    return Some(keying::failure_reason(
+                        &ev,
+                        "nothing from the target verified under the session key while it was open",
+                    ));
+                }
+                continue;
+            }
+            let within = self.scaled(keying::PROBE_WAIT);
+            let seen = &mut self.seen;
+            if let Err(why) = keying::probe(self.h, h, within, &mut |now, e| seen.absorb(now, e)) {
+                let mut why = why;
+                if ev.undecodable > 0 {
+                    why.push_str(&format!(
+                        " (before the probe: {} undecodable datagram(s) to the session)",
+                        ev.undecodable
+                    ));
+                }
+                return Some(why);
+            }
+        }
+        None
     }
 
     fn mark_action(&mut self) {
@@ -311,6 +372,7 @@ impl<'a> Runner<'a> {
                 });
                 if self.seen.opened.iter().any(|o| o.0 == h) {
                     self.set_session_vars(h);
+                    self.adopted.push(h);
                     Ok((d, Some("session opens".into()), Some("S_OPEN".into())))
                 } else {
                     let why = self
@@ -348,6 +410,7 @@ impl<'a> Runner<'a> {
                     Some(&(h, role)) => {
                         self.session = Some(h);
                         self.set_session_vars(h);
+                        self.adopted.push(h);
                         let role = if role == Role::Responder {
                             "target initiated"
                         } else {
@@ -1073,6 +1136,7 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
         vars,
         ids,
         session: None,
+        adopted: Vec::new(),
         sent: BTreeMap::new(),
         action_mark: 0,
         match_mark: 0,
@@ -1120,10 +1184,12 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
     // Let in-flight packets land so the evidence shows the exchange's end.
     let settle = r.now() + Duration::from_millis(50);
     r.pump(settle, |_| false);
+    let keying = r.keying_check(failure.is_some());
     Executed {
         steps,
         failure,
         unjudged: r.unjudged,
+        keying,
         observed: r.seen,
         start,
     }

@@ -20,6 +20,7 @@ use rtmfp::session::config::EndpointConfig;
 use rtmfp_reports::model::{self, Case, Evidence, Outcome, Results, TracePacket};
 
 use crate::harness::{Harness, SimHarness, UdpHarness, WireRecord};
+use crate::identity::TesterIdentity;
 use crate::requirements;
 use crate::runner::{self, Identities};
 use crate::scenario::{Capability, Level, ProfileReq, Role, Scenario};
@@ -114,6 +115,24 @@ pub struct Options {
     /// The command line of this run without the selection, to build re-run commands.
     pub rerun: String,
     pub expectations: Option<Expectations>,
+    /// The tester's Flash-profile identity; None: [`Options::tester_identity`]'s default.
+    pub tester_identity: Option<TesterIdentity>,
+    /// Reference target: take the initiator's DH key from its certificate's
+    /// first option (the Flash-era liberty, `FlashConfig::dh_key_from_first_option`).
+    pub target_dh_key_from_first_option: bool,
+}
+
+impl Options {
+    /// The tester identity of the run: as given, else Flash Player's against a
+    /// live target (the layout every Flash-era stack and rtmfp-cpp accept) and
+    /// the server-style certificate against the reference target.
+    pub fn tester_identity(&self) -> TesterIdentity {
+        match (&self.tester_identity, &self.target) {
+            (Some(t), _) => t.clone(),
+            (None, Target::Reference) => TesterIdentity::Server,
+            (None, _) => TesterIdentity::FlashPlayer,
+        }
+    }
 }
 
 impl Default for Options {
@@ -130,6 +149,8 @@ impl Default for Options {
             bind: "0.0.0.0:0".parse().expect("valid"),
             rerun: "rtmfp-conformance run".into(),
             expectations: None,
+            tester_identity: None,
+            target_dh_key_from_first_option: false,
         }
     }
 }
@@ -201,6 +222,18 @@ pub struct Identity {
 }
 
 pub fn identity(p: ProfileName, seed: u64) -> Result<Identity, String> {
+    identity_for(p, seed, &TesterIdentity::Server, false)
+}
+
+/// The identities with the tester's chosen (flash) identity; `first_option`:
+/// the reference target takes the far end's DH key from its certificate's
+/// first option.
+pub fn identity_for(
+    p: ProfileName,
+    seed: u64,
+    tester: &TesterIdentity,
+    first_option: bool,
+) -> Result<Identity, String> {
     Ok(match p {
         ProfileName::Plain => Identity {
             tester: Arc::new(PlainProfile::new(b"tester".to_vec())),
@@ -215,10 +248,21 @@ pub fn identity(p: ProfileName, seed: u64) -> Result<Identity, String> {
                     .map(|p| Arc::new(p) as Arc<dyn CryptoProfile>)
                     .map_err(|e| e.to_string())
             };
-            Identity {
-                tester: make("tester", seed ^ 0x7e57)?,
-                target: make("target", seed ^ 0x7a46)?,
-            }
+            let target = if first_option {
+                let mut c = FlashConfig::server(true);
+                c.hostname = Some(b"target".to_vec());
+                c.dh_key_from_first_option = true;
+                let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed ^ 0x7a46);
+                Arc::new(FlashProfile::new(c, &mut rng).map_err(|e| e.to_string())?)
+                    as Arc<dyn CryptoProfile>
+            } else {
+                make("target", seed ^ 0x7a46)?
+            };
+            let tester = match tester {
+                TesterIdentity::Server => make("tester", seed ^ 0x7e57)?,
+                t => t.profile(seed ^ 0x7e57)?,
+            };
+            Identity { tester, target }
         }
     })
 }
@@ -480,7 +524,15 @@ fn run_one(
         ProfileName::Plain => "plain",
     };
     if !ids.contains_key(key) {
-        ids.insert(key, identity(profile, opts.seed)?);
+        ids.insert(
+            key,
+            identity_for(
+                profile,
+                opts.seed,
+                &opts.tester_identity(),
+                opts.target_dh_key_from_first_option,
+            )?,
+        );
     }
     let id = &ids[key];
     let decode_profile = match profile {
@@ -550,6 +602,10 @@ fn run_one(
         let mut t = t.borrow_mut();
         let c = t.config_mut();
         c.force_tcr = s.tester.time_critical_reverse;
+        // Timestamps as Flash Player sends them: one in every packet (Flash-era
+        // stacks read one from every packet; cases about their absence craft
+        // their own headers).
+        c.timestamp_every_packet = true;
         if let Some(b) = s.tester.receive_buffer {
             c.receive_buffer = b;
         }
@@ -581,6 +637,11 @@ fn run_one(
         (Some(_), Level::Should) => Outcome::Warn,
     };
     case.reason = ex.failure.or(ex.unjudged);
+    if let Some(k) = ex.keying {
+        // The session never keyed: nothing the case saw judges its rule.
+        case.outcome = Outcome::Unsupported;
+        case.reason = Some(k);
+    }
     if let Some(x) = opts.expectations.as_ref().and_then(|e| e.find(&s.id)) {
         match (case.outcome, x.outcome) {
             (Outcome::Pass, _) => {

@@ -211,6 +211,34 @@ pub struct Crafted {
     pub plain: Option<Vec<u8>>,
 }
 
+/// The far end's key component as the key derivation sees it: with the
+/// `wrong-key-derivation` fault, not the one on the wire. Flash: one byte more
+/// (a trailing Marker, which parsing ignores but the HMACs of RFC 7425 §4.6.5
+/// do not); plain: its first salt byte flipped.
+fn wrong_keys(
+    faults: &crate::session::config::Faults,
+    profile: &dyn CryptoProfile,
+    component: &[u8],
+) -> Vec<u8> {
+    let mut c = component.to_vec();
+    if faults.wrong_key_derivation {
+        match (profile.name(), c.first_mut()) {
+            ("plain", Some(b)) => *b ^= 1,
+            _ => c.push(0),
+        }
+    }
+    c
+}
+
+/// A timestamp on every session packet, as Flash Player sends them (see
+/// `EndpointConfig::timestamp_every_packet`); §3.5.2.2 only asks for one when it
+/// changed, so the far end sees the same timestamp again, which it ignores.
+fn stamp_every_packet(config: &EndpointConfig, now: Instant, h: &mut Header) {
+    if config.timestamp_every_packet && h.timestamp.is_none() {
+        h.timestamp = Some(now.timestamp_250hz());
+    }
+}
+
 /// The RFC's Close timers (§3.5.5).
 pub const CLOSE_RETRANSMIT: Duration = Duration::from_secs(5);
 pub const NEARCLOSE_LIMIT: Duration = Duration::from_secs(90);
@@ -440,7 +468,11 @@ impl Endpoint {
                 };
                 let header = match c.header {
                     Some(h) => h,
-                    None => s.data.header(now, mode, false, false),
+                    None => {
+                        let mut h = s.data.header(now, mode, false, false);
+                        stamp_every_packet(&self.config, now, &mut h);
+                        h
+                    }
                 };
                 let cipher = s.cipher.take().ok_or("session has no keys")?;
                 (
@@ -1223,7 +1255,11 @@ impl Endpoint {
         let Some(keying) = o.keying.take() else {
             return;
         };
-        let keys = match keying.complete(&r.skrc) {
+        let keys = match keying.complete(&wrong_keys(
+            &self.config.faults,
+            self.profile.as_ref(),
+            &r.skrc,
+        )) {
             Ok(k) => k,
             Err(e) => {
                 let reason = format!("keying: {e}");
@@ -1406,18 +1442,18 @@ impl Endpoint {
             self.enter_closed(e, "overridden by a new session from the same identity");
         }
         // 3. A new S_OPEN session.
-        let (skrc, keys) =
-            match self
-                .profile
-                .respond(&mut self.rng, &ii.initiator_certificate, &ii.skic)
-            {
-                Ok(x) => x,
-                Err(e) => {
-                    return self
-                        .stats
-                        .drop(format!("IIKeying key component not acceptable: {e}"));
-                }
-            };
+        let (skrc, keys) = match self.profile.respond(
+            &mut self.rng,
+            &ii.initiator_certificate,
+            &wrong_keys(&self.config.faults, self.profile.as_ref(), &ii.skic),
+        ) {
+            Ok(x) => x,
+            Err(e) => {
+                return self
+                    .stats
+                    .drop(format!("IIKeying key component not acceptable: {e}"));
+            }
+        };
         let local_sid = self.new_sid();
         let rik = RIKeying {
             responder_session_id: local_sid,
@@ -1887,7 +1923,8 @@ impl Endpoint {
         let mode = self.maybe_wrong(mode);
         let tcr = self.tcr_for(h, now);
         let s = self.sessions.get_mut(&h).expect("present");
-        let header = s.data.header(now, mode, false, tcr);
+        let mut header = s.data.header(now, mode, false, tcr);
+        stamp_every_packet(&self.config, now, &mut header);
         let mut packet = Packet::new(header, chunks);
         let mut bytes = packet.to_bytes().unwrap_or_default();
         if dst == s.dest && bytes.len() < max && s.state == State::S_OPEN {
@@ -1925,7 +1962,8 @@ impl Endpoint {
             }
             let tcr = self.tcr_for(h, now);
             let s = self.sessions.get_mut(&h).expect("present");
-            let header = s.data.header(now, mode, fill.time_critical, tcr);
+            let mut header = s.data.header(now, mode, fill.time_critical, tcr);
+            stamp_every_packet(&self.config, now, &mut header);
             let packet = Packet::new(header, fill.chunks);
             s.data.on_sent(now, &packet);
             let Ok(bytes) = packet.to_bytes() else { return };

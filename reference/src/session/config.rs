@@ -80,6 +80,10 @@ pub struct EndpointConfig {
     /// though time-critical data were arriving on another session (test tools:
     /// RFC 7016 §3.5.2.1 behaviour of the far end).
     pub force_tcr: bool,
+    /// Put a timestamp on every session packet, as Flash Player does (test
+    /// tools: Flash-era servers read one from every packet). §3.5.2.2 sends one
+    /// only when it changed.
+    pub timestamp_every_packet: bool,
     /// Deliberate RFC violations for the conformance suite's self-test.
     pub faults: Faults,
 }
@@ -105,6 +109,7 @@ impl Default for EndpointConfig {
             trace: false,
             tap: false,
             force_tcr: false,
+            timestamp_every_packet: false,
             faults: Faults::default(),
         }
     }
@@ -153,6 +158,9 @@ pub struct Faults {
     pub no_fragment_pacing: bool,
     /// Send new data whatever the receiver's advertised window (§3.6.2.9).
     pub ignore_receive_window: bool,
+    /// Derive the session keys from a key component that differs from the one
+    /// on the wire (RFC 7425 §4.6.5), so no packet of the session decrypts.
+    pub wrong_key_derivation: bool,
 }
 
 impl Faults {
@@ -216,6 +224,10 @@ impl Faults {
             "ignore-receive-window",
             "sends new data beyond the receiver's advertised window",
         ),
+        (
+            "wrong-key-derivation",
+            "derives session keys that differ from the far end's",
+        ),
     ];
 
     /// Turns on the fault named `name`.
@@ -240,6 +252,7 @@ impl Faults {
             "ignore-tcr" => &mut self.ignore_tcr,
             "no-fragment-pacing" => &mut self.no_fragment_pacing,
             "ignore-receive-window" => &mut self.ignore_receive_window,
+            "wrong-key-derivation" => &mut self.wrong_key_derivation,
             other => {
                 return Err(format!(
                     "unknown fault `{other}` (known: {})",

@@ -1,0 +1,125 @@
+//! The key-agreement check: a session the tester opened is only "open" for a
+//! case once a packet from the target under the new session key has been
+//! verified (decrypted and its checksum or HMAC checked, RFC 7016 §2.2.3; an
+//! acknowledgement of ours comes in such a packet too). A handshake can
+//! complete with both ends holding different keys (RFC 7425 §4.6.5: each end
+//! derives them alone; Flash-era servers, for one, read the initiator's key
+//! from the first option of its certificate, fact sheet §7.9): then the
+//! target drops every later packet and stays silent, and each case would blame
+//! its own rule for that silence. Such a case is inconclusive, never a fail.
+
+use std::time::Duration;
+
+use rtmfp::endpoint::{Crafted, Event, SessionHandle, State};
+use rtmfp::time::Instant;
+use rtmfp::wire::chunk::{Chunk, Ping};
+
+use crate::harness::Harness;
+
+/// The start of every keying-failure reason (reports and tests look for it).
+pub const KEYING_FAILED: &str = "keying failed";
+
+/// How long the probe waits for the target's answer (times the run's scale).
+pub const PROBE_WAIT: Duration = Duration::from_secs(2);
+
+/// What the tester saw of one session under its session key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionKeyEvidence {
+    /// Packets from the target that decrypted and verified under the session key.
+    pub verified: usize,
+    /// Datagrams to the tester's session ID that did not decrypt or verify.
+    pub undecodable: usize,
+}
+
+impl SessionKeyEvidence {
+    pub fn keyed(&self) -> bool {
+        self.verified > 0
+    }
+
+    /// Counts an event of the tester's endpoint for session `h` (whose local
+    /// session ID is `local_sid`, when known).
+    pub fn absorb(&mut self, ev: &Event, h: SessionHandle, local_sid: Option<u32>) {
+        match ev {
+            Event::Packet {
+                session,
+                default_key: false,
+                ..
+            } if *session == Some(h) => self.verified += 1,
+            Event::Undecodable {
+                session_id: Some(sid),
+                ..
+            } if Some(*sid) == local_sid => self.undecodable += 1,
+            _ => {}
+        }
+    }
+}
+
+/// The reason of a case (or a preflight) whose session never keyed.
+pub fn failure_reason(e: &SessionKeyEvidence, probe: &str) -> String {
+    let seen = if e.undecodable > 0 {
+        format!(
+            "{} datagram(s) to the tester's session ID did not decrypt or verify under the session key",
+            e.undecodable
+        )
+    } else {
+        "no datagram came back for the session".to_string()
+    };
+    format!(
+        "{KEYING_FAILED}: the target did not answer under the session key ({probe}; {seen}); \
+         both ends completed the handshake but derived different keys or the target dropped \
+         the session: see evidence (try another --tester-identity)"
+    )
+}
+
+/// Probes an open session: sends a Ping under the session key and waits (up
+/// to `within`) for any packet from the target that verifies under it. Ok with
+/// the evidence when the target answered; Err with a "keying failed: ..."
+/// reason otherwise. Usable by a preflight right after its handshake; every
+/// event the tester's endpoint gives meanwhile is passed on to `sink`.
+pub fn probe(
+    h: &mut dyn Harness,
+    session: SessionHandle,
+    within: Duration,
+    sink: &mut dyn FnMut(Instant, Event),
+) -> Result<SessionKeyEvidence, String> {
+    let tester = h.tester();
+    let (local_sid, open) = match tester.borrow().session(session) {
+        Some(s) => (Some(s.local_sid), s.state == State::S_OPEN),
+        None => (None, false),
+    };
+    if !open {
+        return Err(format!(
+            "{KEYING_FAILED}: the session is not open, so it cannot be probed"
+        ));
+    }
+    let now = h.now();
+    let dst = h.target_addr();
+    tester
+        .borrow_mut()
+        .send_crafted(
+            now,
+            dst,
+            Crafted {
+                session: Some(session),
+                chunks: vec![Chunk::Ping(Ping {
+                    message: b"keying?".to_vec(),
+                })],
+                ..Default::default()
+            },
+        )
+        .map_err(|e| format!("{KEYING_FAILED}: cannot send the probe Ping: {e}"))?;
+    let mut ev = SessionKeyEvidence::default();
+    h.run(now + within, &mut |t, e| {
+        ev.absorb(&e, session, local_sid);
+        sink(t, e);
+        ev.keyed()
+    });
+    if ev.keyed() {
+        Ok(ev)
+    } else {
+        Err(failure_reason(
+            &ev,
+            &format!("a Ping sent under the session key got no verified answer in {within:?}"),
+        ))
+    }
+}
