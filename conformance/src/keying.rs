@@ -123,3 +123,41 @@ pub fn probe(
         ))
     }
 }
+
+/// A whole key-agreement check for a run's preflight: the tester connects to
+/// the target with `epd`, then probes the session. Ok(()) when the target
+/// answered under the session key; Err with one "keying failed: ..." (or
+/// "handshake failed: ...") line that says what the tester sent and saw.
+pub fn preflight(h: &mut dyn Harness, epd: Vec<u8>, within: Duration) -> Result<(), String> {
+    let target = h
+        .target_addr()
+        .ok_or("handshake failed: the target's address is not known")?;
+    let now = h.now();
+    let tester = h.tester();
+    let session = tester.borrow_mut().connect(now, epd, &[target]);
+    let mut outcome: Option<Result<(), String>> = None;
+    h.run(now + within, &mut |_, e| {
+        match e {
+            Event::SessionOpened { session: s, .. } if s == session => outcome = Some(Ok(())),
+            Event::SessionOpenFailed { session: s, reason } if s == session => {
+                outcome = Some(Err(format!("handshake failed: {reason}")))
+            }
+            _ => {}
+        }
+        outcome.is_some()
+    });
+    match outcome {
+        None => {
+            return Err(format!(
+                "handshake failed: no session with {target} within {within:?}"
+            ));
+        }
+        Some(Err(e)) => return Err(e),
+        Some(Ok(())) => {}
+    }
+    let r = probe(h, session, within, &mut |_, _| {}).map(|_| ());
+    let now = h.now();
+    tester.borrow_mut().close(now, session, true);
+    h.run(now + Duration::from_millis(50), &mut |_, _| false);
+    r
+}

@@ -115,6 +115,11 @@ fn every_injected_fault_is_caught() {
     let check = |part: &[(&str, &str)]| -> Vec<String> {
         let mut missed = Vec::new();
         for (fault, what) in part {
+            if *fault == "wrong-key-derivation" {
+                // Caught as one "keying failed" diagnosis, never as a rule
+                // failure: tests/flash_era.rs.
+                continue;
+            }
             let opts = Options {
                 inject: vec![fault.to_string()],
                 ..Options::default()
