@@ -707,6 +707,7 @@ impl Harness for UdpHarness {
             Capability::Echo => self.echoes,
             Capability::Initiates => self.listen,
             Capability::ReferenceOnly => false,
+            Capability::UserData => self.echoes,
         }
     }
 

@@ -9,4 +9,5 @@ pub mod requirements;
 pub mod runner;
 pub mod scenario;
 pub mod suite;
+pub mod tc;
 pub mod values;

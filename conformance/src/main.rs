@@ -101,6 +101,12 @@ struct RunArgs {
     /// live target, server against the reference.
     #[arg(long, value_name = "ID")]
     tester_identity: Option<String>,
+    /// The live target is a Flash-era application server (RFC 7425 §5): cases
+    /// that need it to send user data get it with a TC `connect` to this
+    /// application instead of an echo. Without --epd, the EPD becomes the
+    /// application's URI (rtmfp://HOST:PORT/NAME).
+    #[arg(long, value_name = "NAME")]
+    tc_app: Option<String>,
 }
 
 fn scenario_dir(arg: &Option<PathBuf>) -> PathBuf {
@@ -321,14 +327,20 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
         .as_ref()
         .map(|p| Expectations::load(p))
         .transpose()?;
-    let epd = match &a.epd {
-        None => None,
-        Some(spec) => Some(match a.profile {
-            ProfileName::Plain => spec.as_bytes().to_vec(),
-            ProfileName::Flash => {
-                rtmfp::crypto::flash::epd::Epd::from_spec(spec).map_err(|e| format!("--{e}"))?
-            }
-        }),
+    let epd = match (&a.epd, &a.tc_app, &target) {
+        (None, Some(app), Target::Udp(addr)) if a.profile == ProfileName::Flash => Some(
+            rtmfp::crypto::flash::epd::Epd::from_spec(&format!("uri:rtmfp://{addr}/{app}"))
+                .map_err(|e| format!("--tc-app {app}: {e}"))?,
+        ),
+        _ => match &a.epd {
+            None => None,
+            Some(spec) => Some(match a.profile {
+                ProfileName::Plain => spec.as_bytes().to_vec(),
+                ProfileName::Flash => {
+                    rtmfp::crypto::flash::epd::Epd::from_spec(spec).map_err(|e| format!("--{e}"))?
+                }
+            }),
+        },
     };
     // The re-run command: this invocation without the case selection.
     let mut rerun = vec!["cargo run --release -p rtmfp-conformance -- run".to_string()];
@@ -351,6 +363,9 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
     }
     if a.no_echo {
         rerun.push("--no-echo".into());
+    }
+    if let Some(app) = &a.tc_app {
+        rerun.push(format!("--tc-app {}", shell_quote(app)));
     }
     if a.profile == ProfileName::Flash && (tester_identity.is_some() || target != Target::Reference)
     {
@@ -383,6 +398,7 @@ fn run(a: RunArgs) -> Result<ExitCode, String> {
         expectations,
         tester_identity,
         target_dh_key_from_first_option: false,
+        tc_app: a.tc_app.clone(),
     };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let results = match &target {

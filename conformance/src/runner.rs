@@ -189,6 +189,8 @@ pub struct Identities {
     pub profile: Profile,
     /// Multiplies every `within` and `wait` (slow live stacks).
     pub time_scale: f64,
+    /// `--tc-app NAME`: `solicit` sends a TC `connect` for this application.
+    pub tc_app: Option<String>,
 }
 
 /// The result of running a scenario's steps.
@@ -263,6 +265,45 @@ impl<'a> Runner<'a> {
             seen.absorb(now, ev);
             done(seen)
         }) || done(&self.seen)
+    }
+
+    /// `solicit`: a TC `connect` on the control flow with `--tc-app`, else one
+    /// message for the target to echo; either way the target's answer comes on
+    /// a flow in return association with the new flow (`assert: {echoed: ...}`).
+    fn solicit(&mut self, x: &crate::scenario::SolicitStep) -> StepOutcome {
+        let d = "solicit user data from the target".to_string();
+        let s = self.session().map_err(|e| (d.clone(), String::new(), e))?;
+        let (metadata, body, what) = match &self.ids.tc_app {
+            Some(app) => {
+                let url = match self.h.target_addr() {
+                    Some(a) => format!("rtmfp://{a}/{app}"),
+                    None => format!("rtmfp:/{app}"),
+                };
+                (
+                    crate::tc::control_flow_metadata(),
+                    crate::tc::connect_message(app, &url),
+                    format!("TC connect to {url}"),
+                )
+            }
+            None => (
+                b"rtmfp-conformance solicit".to_vec(),
+                message_body(0, x.size),
+                format!("a {}-byte message to echo", x.size),
+            ),
+        };
+        let now = self.now();
+        let t = self.h.tester();
+        let f = t
+            .borrow_mut()
+            .open_flow(now, s, metadata, None, FlowOptions::default())
+            .map_err(|e| (d.clone(), String::new(), e.to_string()))?;
+        t.borrow_mut()
+            .send(now, s, f, &body, None)
+            .map_err(|e| (d.clone(), String::new(), e.to_string()))?;
+        self.vars.set(&x.name, json!(f));
+        self.sent.insert(f, 1);
+        self.mark_action();
+        Ok((format!("{d}: {what} on flow {f}"), None, None))
     }
 
     /// The key-agreement check (`crate::keying`) after the steps: every session
@@ -535,6 +576,7 @@ impl<'a> Runner<'a> {
                 self.mark_action();
                 Ok((desc, None, None))
             }
+            Step::Solicit(x) => self.solicit(x),
             Step::Expect(e) => self.expect(e, false),
             Step::ExpectNone(e) => self.expect(e, true),
             Step::OpenFlow(o) => {

@@ -120,6 +120,9 @@ pub struct Options {
     /// Reference target: take the initiator's DH key from its certificate's
     /// first option (the Flash-era liberty, `FlashConfig::dh_key_from_first_option`).
     pub target_dh_key_from_first_option: bool,
+    /// `--tc-app NAME`: the live target is a Flash-era application server; a
+    /// `solicit` step sends it a TC `connect` for this application.
+    pub tc_app: Option<String>,
 }
 
 impl Options {
@@ -151,6 +154,7 @@ impl Default for Options {
             expectations: None,
             tester_identity: None,
             target_dh_key_from_first_option: false,
+            tc_app: None,
         }
     }
 }
@@ -472,6 +476,12 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
             Capability::Echo if !opts.echo => {
                 return Some("needs a target that echoes flows (drop --no-echo)".into());
             }
+            Capability::UserData if !opts.echo && opts.tc_app.is_none() => {
+                return Some(
+                    "needs a target that sends user data: one that echoes flows (drop --no-echo) or an application server (--tc-app NAME)"
+                        .into(),
+                );
+            }
             Capability::ReferenceOnly => {
                 return Some("needs settings only the reference target has".into());
             }
@@ -596,6 +606,7 @@ fn run_one(
         tester_certificate: id.tester.certificate().to_vec(),
         profile: decode_profile,
         time_scale: opts.time_scale,
+        tc_app: opts.tc_app.clone(),
     };
     {
         let t = harness.tester();
