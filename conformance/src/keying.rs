@@ -94,20 +94,24 @@ pub fn probe(
     }
     let now = h.now();
     let dst = h.target_addr();
-    tester
-        .borrow_mut()
-        .send_crafted(
-            now,
-            dst,
-            Crafted {
-                session: Some(session),
-                chunks: vec![Chunk::Ping(Ping {
-                    message: b"keying?".to_vec(),
-                })],
-                ..Default::default()
-            },
-        )
-        .map_err(|e| format!("{KEYING_FAILED}: cannot send the probe Ping: {e}"))?;
+    // Four Pings of four lengths, in four packets: a target whose only fault is
+    // in framing some lengths (an odd-byte checksum rule, say) still answers one.
+    for n in 0..4 {
+        let mut message = b"keying?".to_vec();
+        message.extend(std::iter::repeat_n(b'!', n));
+        tester
+            .borrow_mut()
+            .send_crafted(
+                now,
+                dst,
+                Crafted {
+                    session: Some(session),
+                    chunks: vec![Chunk::Ping(Ping { message })],
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| format!("{KEYING_FAILED}: cannot send the probe Ping: {e}"))?;
+    }
     let mut ev = SessionKeyEvidence::default();
     h.run(now + within, &mut |t, e| {
         ev.absorb(&e, session, local_sid);
@@ -119,7 +123,7 @@ pub fn probe(
     } else {
         Err(failure_reason(
             &ev,
-            &format!("a Ping sent under the session key got no verified answer in {within:?}"),
+            &format!("Pings sent under the session key got no verified answer in {within:?}"),
         ))
     }
 }

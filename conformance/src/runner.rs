@@ -313,6 +313,37 @@ impl<'a> Runner<'a> {
     /// closes a session it never needed keyed is not judged on it).
     fn keying_check(&mut self, failed: bool) -> Option<String> {
         use crate::keying::{self, SessionKeyEvidence};
+        // An opening the tester gave up (glare, say) that the target still
+        // answered with an RIKeying: the two ends disagree about which session
+        // exists, so the target may never have held the one the case uses. Its
+        // silence is that rule's outcome, not a keying failure.
+        let adopted_sids: Vec<u32> = {
+            let t = self.h.tester();
+            let t = t.borrow();
+            self.adopted
+                .iter()
+                .filter_map(|h| t.session(*h).map(|s| s.local_sid))
+                .collect()
+        };
+        if !self.seen.open_failed.is_empty()
+            && self.seen.obs.iter().any(|o| {
+                !adopted_sids.contains(&o.session_id)
+                    && o.chunks.iter().any(|c| c["chunk"] == "rikeying")
+            })
+        {
+            return None;
+        }
+        // Keys that agreed in any session of the case (a glare loser's twin,
+        // say) prove the two ends derive the same keys: what failed is then
+        // not the keying.
+        if self
+            .seen
+            .obs
+            .iter()
+            .any(|o| o.session.is_some() && !o.default_key && o.packet.is_some())
+        {
+            return None;
+        }
         let handles = self.adopted.clone();
         for h in handles {
             let local_sid = self.h.tester().borrow().session(h).map(|s| s.local_sid);
