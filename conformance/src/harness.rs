@@ -725,6 +725,7 @@ impl Harness for UdpHarness {
             Capability::Echo => self.echoes,
             Capability::Initiates => self.listen,
             Capability::ReferenceOnly => false,
+            Capability::UserData => self.echoes,
         }
     }
 

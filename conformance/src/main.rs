@@ -213,6 +213,18 @@ struct RunArgs {
     no_preflight: bool,
     #[command(flatten)]
     live: rtmfp_conformance::live::LiveArgs,
+    /// The tester's certificate and key-component layout (flash profile):
+    /// flash-player, rtmfp-cpp, server, or a FILE (certificate hex, and
+    /// `key GROUP HEX` lines for a static one). Default: flash-player against a
+    /// live target, server against the reference.
+    #[arg(long, value_name = "ID")]
+    tester_identity: Option<String>,
+    /// The live target is a Flash-era application server (RFC 7425 §5): cases
+    /// that need it to send user data get it with a TC `connect` to this
+    /// application instead of an echo. Without --epd, the EPD becomes the
+    /// application's URI (rtmfp://HOST:PORT/NAME).
+    #[arg(long, value_name = "NAME")]
+    tc_app: Option<String>,
 }
 
 /// Everything main needs besides the subcommand.
@@ -510,6 +522,11 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
         return Err("--liberty only applies to --target reference".into());
     }
     rtmfp_conformance::liberties::expand(&a.liberty)?;
+    let tester_identity = a
+        .tester_identity
+        .as_deref()
+        .map(rtmfp_conformance::identity::TesterIdentity::parse)
+        .transpose()?;
     let mut probe = rtmfp::session::config::Faults::default();
     for f in &a.inject {
         probe.set(f)?;
@@ -519,14 +536,20 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
         .as_ref()
         .map(|p| Expectations::load(p))
         .transpose()?;
-    let epd = match &a.epd {
-        None => None,
-        Some(spec) => Some(match a.profile {
-            ProfileName::Plain => spec.as_bytes().to_vec(),
-            ProfileName::Flash => {
-                rtmfp::crypto::flash::epd::Epd::from_spec(spec).map_err(|e| format!("--{e}"))?
-            }
-        }),
+    let epd = match (&a.epd, &a.tc_app, &target) {
+        (None, Some(app), Target::Udp(addr)) if a.profile == ProfileName::Flash => Some(
+            rtmfp::crypto::flash::epd::Epd::from_spec(&format!("uri:rtmfp://{addr}/{app}"))
+                .map_err(|e| format!("--tc-app {app}: {e}"))?,
+        ),
+        _ => match &a.epd {
+            None => None,
+            Some(spec) => Some(match a.profile {
+                ProfileName::Plain => spec.as_bytes().to_vec(),
+                ProfileName::Flash => {
+                    rtmfp::crypto::flash::epd::Epd::from_spec(spec).map_err(|e| format!("--{e}"))?
+                }
+            }),
+        },
     };
     // The tester binds the target's address family unless told otherwise.
     let bind = a.bind.unwrap_or_else(|| match &target {
@@ -549,6 +572,9 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
         rerun,
         expectations,
         stop,
+        tester_identity,
+        target_dh_key_from_first_option: false,
+        tc_app: a.tc_app.clone(),
         ..Options::default()
     };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;

@@ -25,6 +25,8 @@ use crate::values::{Vars, bytes, matches, path};
 #[derive(Debug, Clone)]
 pub struct Obs {
     pub time: Instant,
+    /// The tester's session the packet belongs to (by its session ID).
+    pub session: Option<SessionHandle>,
     pub from: SocketAddr,
     pub session_id: u32,
     pub default_key: bool,
@@ -64,11 +66,11 @@ impl Observed {
     fn absorb(&mut self, now: Instant, ev: Event) {
         match ev {
             Event::Packet {
+                session,
                 from,
                 session_id,
                 default_key,
                 plain,
-                ..
             } => {
                 let packet = Packet::parse(&plain).ok();
                 let (header, chunks) = match &packet {
@@ -103,6 +105,7 @@ impl Observed {
                     .then(|| "plain packet does not parse".to_string());
                 self.obs.push(Obs {
                     time: now,
+                    session,
                     from,
                     session_id,
                     default_key,
@@ -118,6 +121,7 @@ impl Observed {
                 reason,
             } => self.obs.push(Obs {
                 time: now,
+                session: None,
                 from,
                 session_id: session_id.unwrap_or(0),
                 default_key: false,
@@ -237,6 +241,8 @@ pub struct Identities {
     pub profile: Profile,
     /// Multiplies every `within` and `wait` (slow live stacks).
     pub time_scale: f64,
+    /// `--tc-app NAME`: `solicit` sends a TC `connect` for this application.
+    pub tc_app: Option<String>,
 }
 
 /// The result of running a scenario's steps.
@@ -250,6 +256,8 @@ pub struct Executed {
     pub control_failed: Option<String>,
     /// Nothing failed, but a check had nothing to judge (reported as unsupported).
     pub unjudged: Option<String>,
+    /// A session the tester opened never keyed (see `crate::keying`): why.
+    pub keying: Option<String>,
     pub observed: Observed,
     pub start: Instant,
 }
@@ -264,6 +272,9 @@ struct Runner<'a> {
     vars: Vars,
     ids: &'a Identities,
     session: Option<SessionHandle>,
+    /// Sessions a `connect` or `accept` step saw open: the ones the key-agreement
+    /// check asks for (a session the case leaves half-open on purpose is not).
+    adopted: Vec<SessionHandle>,
     /// Messages sent per tester flow.
     sent: BTreeMap<u64, u32>,
     action_mark: usize,
@@ -309,6 +320,128 @@ impl<'a> Runner<'a> {
             seen.absorb(now, ev);
             done(seen)
         }) || done(&self.seen)
+    }
+
+    /// `solicit`: a TC `connect` on the control flow with `--tc-app`, else one
+    /// message for the target to echo; either way the target's answer comes on
+    /// a flow in return association with the new flow (`assert: {echoed: ...}`).
+    fn solicit(&mut self, x: &crate::scenario::SolicitStep) -> StepOutcome {
+        let d = "solicit user data from the target".to_string();
+        let s = self.session().map_err(|e| (d.clone(), String::new(), e))?;
+        let (metadata, body, what) = match &self.ids.tc_app {
+            Some(app) => {
+                let url = match self.h.target_addr() {
+                    Some(a) => format!("rtmfp://{a}/{app}"),
+                    None => format!("rtmfp:/{app}"),
+                };
+                (
+                    crate::tc::control_flow_metadata(),
+                    crate::tc::connect_message(app, &url),
+                    format!("TC connect to {url}"),
+                )
+            }
+            None => (
+                b"rtmfp-conformance solicit".to_vec(),
+                message_body(0, x.size),
+                format!("a {}-byte message to echo", x.size),
+            ),
+        };
+        let now = self.now();
+        let t = self.h.tester();
+        let f = t
+            .borrow_mut()
+            .open_flow(now, s, metadata, None, FlowOptions::default())
+            .map_err(|e| (d.clone(), String::new(), e.to_string()))?;
+        t.borrow_mut()
+            .send(now, s, f, &body, None)
+            .map_err(|e| (d.clone(), String::new(), e.to_string()))?;
+        self.vars.set(&x.name, json!(f));
+        self.sent.insert(f, 1);
+        self.mark_action();
+        Ok((format!("{d}: {what} on flow {f}"), None, None))
+    }
+
+    /// The key-agreement check (`crate::keying`) after the steps: every session
+    /// a `connect` or `accept` step opened must have carried a verified packet from the target
+    /// under the session key. One that did not is probed with a Ping if still
+    /// open; one already gone counts only when the case failed (a case that
+    /// closes a session it never needed keyed is not judged on it).
+    fn keying_check(&mut self, failed: bool) -> Option<String> {
+        use crate::keying::{self, SessionKeyEvidence};
+        // An opening the tester gave up (glare, say) that the target still
+        // answered with an RIKeying: the two ends disagree about which session
+        // exists, so the target may never have held the one the case uses. Its
+        // silence is that rule's outcome, not a keying failure.
+        let adopted_sids: Vec<u32> = {
+            let t = self.h.tester();
+            let t = t.borrow();
+            self.adopted
+                .iter()
+                .filter_map(|h| t.session(*h).map(|s| s.local_sid))
+                .collect()
+        };
+        if !self.seen.open_failed.is_empty()
+            && self.seen.obs.iter().any(|o| {
+                !adopted_sids.contains(&o.session_id)
+                    && o.chunks.iter().any(|c| c["chunk"] == "rikeying")
+            })
+        {
+            return None;
+        }
+        // Keys that agreed in any session of the case (a glare loser's twin,
+        // say) prove the two ends derive the same keys: what failed is then
+        // not the keying.
+        if self
+            .seen
+            .obs
+            .iter()
+            .any(|o| o.session.is_some() && !o.default_key && o.packet.is_some())
+        {
+            return None;
+        }
+        let handles = self.adopted.clone();
+        for h in handles {
+            let local_sid = self.h.tester().borrow().session(h).map(|s| s.local_sid);
+            let mut ev = SessionKeyEvidence::default();
+            for o in &self.seen.obs {
+                if o.session == Some(h) && !o.default_key && o.packet.is_some() {
+                    ev.verified += 1;
+                } else if o.packet.is_none() && Some(o.session_id) == local_sid {
+                    ev.undecodable += 1;
+                }
+            }
+            if ev.keyed() {
+                continue;
+            }
+            let open = self
+                .h
+                .tester()
+                .borrow()
+                .session(h)
+                .is_some_and(|s| s.state == State::S_OPEN);
+            if !open {
+                if failed {
+                    return Some(keying::failure_reason(
+                        &ev,
+                        "nothing from the target verified under the session key while it was open",
+                    ));
+                }
+                continue;
+            }
+            let within = self.scaled(keying::PROBE_WAIT);
+            let seen = &mut self.seen;
+            if let Err(why) = keying::probe(self.h, h, within, &mut |now, e| seen.absorb(now, e)) {
+                let mut why = why;
+                if ev.undecodable > 0 {
+                    why.push_str(&format!(
+                        " (before the probe: {} undecodable datagram(s) to the session)",
+                        ev.undecodable
+                    ));
+                }
+                return Some(why);
+            }
+        }
+        None
     }
 
     fn mark_action(&mut self) {
@@ -366,6 +499,7 @@ impl<'a> Runner<'a> {
                 });
                 if self.seen.opened.iter().any(|o| o.0 == h) {
                     self.set_session_vars(h);
+                    self.adopted.push(h);
                     Ok((d, Some("session opens".into()), Some("S_OPEN".into())))
                 } else {
                     let why = self
@@ -403,6 +537,7 @@ impl<'a> Runner<'a> {
                     Some(&(h, role)) => {
                         self.session = Some(h);
                         self.set_session_vars(h);
+                        self.adopted.push(h);
                         let role = if role == Role::Responder {
                             "target initiated"
                         } else {
@@ -527,6 +662,7 @@ impl<'a> Runner<'a> {
                 self.mark_action();
                 Ok((desc, None, None))
             }
+            Step::Solicit(x) => self.solicit(x),
             Step::Expect(e) => self.expect(e, false),
             Step::ExpectNone(e) => self.expect(e, true),
             Step::OpenFlow(o) => {
@@ -1136,6 +1272,7 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
         vars,
         ids,
         session: None,
+        adopted: Vec::new(),
         sent: BTreeMap::new(),
         action_mark: 0,
         match_mark: 0,
@@ -1220,11 +1357,13 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
     // Let in-flight packets land so the evidence shows the exchange's end.
     let settle = r.now() + Duration::from_millis(50);
     r.pump(settle, |_| false);
+    let keying = r.keying_check(failure.is_some());
     Executed {
         steps,
         failure,
         control_failed,
         unjudged: r.unjudged,
+        keying,
         observed: r.seen,
         start,
     }

@@ -76,6 +76,9 @@ pub enum Capability {
     Initiates,
     /// Settings only the built-in reference target has (e.g. a short keepalive).
     ReferenceOnly,
+    /// The target sends user data when asked (`solicit`): it echoes flows, or
+    /// answers a TC `connect` (`--tc-app NAME`, RFC 7425 §5).
+    UserData,
 }
 
 /// Settings of the reference target for this scenario.
@@ -481,6 +484,25 @@ pub enum Step {
     /// Judge everything the target has sent so far against recording
     /// invariants (`all`, or a list of names from `rtmfp-conformance invariants`).
     Invariants(Names),
+    /// Make the target send user data on a flow in return association with a
+    /// new tester flow: a message to echo, or a TC `connect` with `--tc-app`.
+    Solicit(SolicitStep),
+}
+
+/// `solicit: {as: NAME, size: N}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolicitStep {
+    /// Variable to hold the tester's flow ID.
+    #[serde(rename = "as")]
+    pub name: String,
+    /// Size of the message an echoing target gets (default 200).
+    #[serde(default = "default_solicit_size")]
+    pub size: usize,
+}
+
+fn default_solicit_size() -> usize {
+    200
 }
 
 impl Step {
@@ -502,6 +524,7 @@ impl Step {
             Step::Set(_) => "set",
             Step::Assert(_) => "assert",
             Step::Invariants(_) => "invariants",
+            Step::Solicit(_) => "solicit",
         }
     }
 
@@ -829,6 +852,7 @@ impl Scenario {
                         .for_each(|v| collect_refs(v, &mut refs));
                     defines.push(o.name.clone());
                 }
+                Step::Solicit(x) => defines.push(x.name.clone()),
                 Step::SendMessage(m) => collect_refs(&m.flow, &mut refs),
                 Step::CloseFlow(f) | Step::RejectFlow(f) => collect_refs(&f.flow, &mut refs),
                 Step::Fault(f) => {

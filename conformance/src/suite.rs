@@ -20,6 +20,7 @@ use rtmfp::session::config::EndpointConfig;
 use rtmfp_reports::model::{self, Case, Evidence, Outcome, Results, TracePacket};
 
 use crate::harness::{Harness, SimHarness, UdpHarness, WireRecord};
+use crate::identity::TesterIdentity;
 use crate::requirements;
 use crate::runner::{self, Identities};
 use crate::scenario::{Capability, Level, ProfileReq, Role, Scenario};
@@ -150,6 +151,27 @@ pub struct Options {
     pub declared: crate::declared::Declared,
     /// Listen mode: the command that starts the stack's initiator, per case.
     pub initiator_cmd: Option<String>,
+    /// The tester's Flash-profile identity; None: [`Options::tester_identity`]'s default.
+    pub tester_identity: Option<TesterIdentity>,
+    /// Reference target: take the initiator's DH key from its certificate's
+    /// first option (the Flash-era liberty, `FlashConfig::dh_key_from_first_option`).
+    pub target_dh_key_from_first_option: bool,
+    /// `--tc-app NAME`: the live target is a Flash-era application server; a
+    /// `solicit` step sends it a TC `connect` for this application.
+    pub tc_app: Option<String>,
+}
+
+impl Options {
+    /// The tester identity of the run: as given, else Flash Player's against a
+    /// live target (the layout every Flash-era stack and rtmfp-cpp accept) and
+    /// the server-style certificate against the reference target.
+    pub fn tester_identity(&self) -> TesterIdentity {
+        match (&self.tester_identity, &self.target) {
+            (Some(t), _) => t.clone(),
+            (None, Target::Reference) => TesterIdentity::Server,
+            (None, _) => TesterIdentity::FlashPlayer,
+        }
+    }
 }
 
 impl Default for Options {
@@ -172,6 +194,9 @@ impl Default for Options {
             skip_slow: false,
             declared: Default::default(),
             initiator_cmd: None,
+            tester_identity: None,
+            target_dh_key_from_first_option: false,
+            tc_app: None,
         }
     }
 }
@@ -257,13 +282,26 @@ pub fn identity(p: ProfileName, seed: u64) -> Result<Identity, String> {
     identity_named(p, seed, "tester")
 }
 
-/// As [`identity`], with `tester` as the tester's plain-profile identity (a
+/// As [`identity`], with `name` as the tester's plain-profile identity (a
 /// flash certificate keeps the hostname `tester`; its fingerprint follows the
 /// seed).
-pub fn identity_named(p: ProfileName, seed: u64, tester: &str) -> Result<Identity, String> {
+pub fn identity_named(p: ProfileName, seed: u64, name: &str) -> Result<Identity, String> {
+    identity_for(p, seed, &TesterIdentity::Server, false, name)
+}
+
+/// The identities with the tester's chosen (flash) identity; `first_option`:
+/// the reference target takes the far end's DH key from its certificate's
+/// first option; `name`: the tester's plain-profile identity.
+pub fn identity_for(
+    p: ProfileName,
+    seed: u64,
+    tester: &TesterIdentity,
+    first_option: bool,
+    name: &str,
+) -> Result<Identity, String> {
     Ok(match p {
         ProfileName::Plain => Identity {
-            tester: Arc::new(PlainProfile::new(tester.as_bytes().to_vec())),
+            tester: Arc::new(PlainProfile::new(name.as_bytes().to_vec())),
             target: Arc::new(PlainProfile::new(b"target".to_vec())),
         },
         ProfileName::Flash => {
@@ -275,10 +313,21 @@ pub fn identity_named(p: ProfileName, seed: u64, tester: &str) -> Result<Identit
                     .map(|p| Arc::new(p) as Arc<dyn CryptoProfile>)
                     .map_err(|e| e.to_string())
             };
-            Identity {
-                tester: make("tester", seed ^ 0x7e57)?,
-                target: make("target", seed ^ 0x7a46)?,
-            }
+            let target = if first_option {
+                let mut c = FlashConfig::server(true);
+                c.hostname = Some(b"target".to_vec());
+                c.dh_key_from_first_option = true;
+                let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed ^ 0x7a46);
+                Arc::new(FlashProfile::new(c, &mut rng).map_err(|e| e.to_string())?)
+                    as Arc<dyn CryptoProfile>
+            } else {
+                make("target", seed ^ 0x7a46)?
+            };
+            let tester = match tester {
+                TesterIdentity::Server => make("tester", seed ^ 0x7e57)?,
+                t => t.profile(seed ^ 0x7e57)?,
+            };
+            Identity { tester, target }
         }
     })
 }
@@ -514,6 +563,12 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
             Capability::Echo if !opts.echo => {
                 return Some("needs a target that echoes flows (drop --no-echo)".into());
             }
+            Capability::UserData if !opts.echo && opts.tc_app.is_none() => {
+                return Some(
+                    "needs a target that sends user data: one that echoes flows (drop --no-echo) or an application server (--tc-app NAME)"
+                        .into(),
+                );
+            }
             Capability::ReferenceOnly => {
                 return Some("needs settings only the reference target has".into());
             }
@@ -564,11 +619,26 @@ fn run_one(
         // Forwarder would pass one case's IHello into another case's session):
         // each case has a tester identity of its own.
         let seed = opts.seed ^ fnv(&s.id);
-        identity_named(profile, seed, &format!("tester-{:04x}", seed & 0xffff))?
+        identity_for(
+            profile,
+            seed,
+            &opts.tester_identity(),
+            opts.target_dh_key_from_first_option,
+            &format!("tester-{:04x}", seed & 0xffff),
+        )?
     } else {
         let mut ids = ids.lock().map_err(|_| "a case panicked".to_string())?;
         if !ids.contains_key(key) {
-            ids.insert(key, identity(profile, opts.seed)?);
+            ids.insert(
+                key,
+                identity_for(
+                    profile,
+                    opts.seed,
+                    &opts.tester_identity(),
+                    opts.target_dh_key_from_first_option,
+                    "tester",
+                )?,
+            );
         }
         ids[key].clone()
     };
@@ -671,12 +741,17 @@ fn run_one(
         tester_certificate: id.tester.certificate().to_vec(),
         profile: decode_profile,
         time_scale: opts.time_scale * fit.time_factor,
+        tc_app: opts.tc_app.clone(),
     };
     {
         let t = harness.tester();
         let mut t = t.borrow_mut();
         let c = t.config_mut();
         c.force_tcr = s.tester.time_critical_reverse;
+        // Timestamps as Flash Player sends them: one in every packet (Flash-era
+        // stacks read one from every packet; cases about their absence craft
+        // their own headers).
+        c.timestamp_every_packet = true;
         if let Some(b) = s.tester.receive_buffer {
             c.receive_buffer = b;
         }
@@ -748,6 +823,11 @@ fn run_one(
         )),
         (None, f, u) => f.or(u),
     };
+    if let Some(k) = ex.keying {
+        // The session never keyed: nothing the case saw judges its rule.
+        case.outcome = Outcome::Unsupported;
+        case.reason = Some(k);
+    }
     if let Some(x) = opts.expectations.as_ref().and_then(|e| e.find(&s.id)) {
         match (case.outcome, x.outcome) {
             (Outcome::Pass, _) => {

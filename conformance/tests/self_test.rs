@@ -147,6 +147,9 @@ fn every_injected_fault_is_caught_by_its_named_case() {
     let unnamed: Vec<&str> = faults
         .iter()
         .map(|f| f.0)
+        // Caught as one "keying failed" diagnosis, never as a rule failure:
+        // tests/flash_era.rs.
+        .filter(|f| *f != "wrong-key-derivation")
         .filter(|f| !CAUGHT_BY.iter().any(|c| c.0 == *f))
         .collect();
     assert!(

@@ -75,6 +75,10 @@ faults! {
     /// Send new data whatever the receiver's advertised window (§3.6.2.9).
     ignore_receive_window = "ignore-receive-window":
         "sends new data beyond the receiver's advertised window",
+    /// Derive the session keys from a key component that differs from the one
+    /// on the wire (RFC 7425 §4.6.5), so no packet of the session decrypts.
+    wrong_key_derivation = "wrong-key-derivation":
+        "derives the session keys from an altered key component",
 }
 
 #[cfg(test)]
@@ -91,7 +95,7 @@ mod tests {
             assert!(!seen.contains(&f), "{name} sets the same field as another");
             seen.push(f);
         }
-        assert_eq!(Faults::ALL.len(), 19);
+        assert_eq!(Faults::ALL.len(), 20);
         assert!(Faults::default().set("no-such-fault").is_err());
     }
 }

@@ -245,7 +245,11 @@ impl Endpoint {
         let Some(keying) = o.keying.take() else {
             return;
         };
-        let keys = match keying.complete(&r.skrc) {
+        let keys = match keying.complete(&super::derivation_input(
+            &self.config,
+            self.profile.as_ref(),
+            &r.skrc,
+        )) {
             Ok(k) => k,
             Err(e) => {
                 let reason = format!("keying: {e}");

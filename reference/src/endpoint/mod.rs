@@ -642,6 +642,27 @@ mod test_hooks;
 #[cfg(feature = "test-hooks")]
 pub use test_hooks::Crafted;
 
+/// The far end's key component as the key derivation sees it: with the
+/// `wrong-key-derivation` fault (test hooks), not the one on the wire. Flash:
+/// one byte more (a trailing Marker, which parsing ignores but the HMACs of RFC
+/// 7425 §4.6.5 do not); plain: its first salt byte flipped.
+#[cfg_attr(not(feature = "test-hooks"), allow(unused_variables))]
+pub(super) fn derivation_input(
+    config: &EndpointConfig,
+    profile: &dyn CryptoProfile,
+    component: &[u8],
+) -> Vec<u8> {
+    #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
+    let mut c = component.to_vec();
+    if fault!(config, wrong_key_derivation) {
+        match (profile.name(), c.first_mut()) {
+            ("plain", Some(b)) => *b ^= 1,
+            _ => c.push(0),
+        }
+    }
+    c
+}
+
 impl sim::Node for Endpoint {
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
         Endpoint::handle_datagram(self, now, local, from, data)

@@ -163,10 +163,11 @@ impl Endpoint {
             });
         }
         // 3. A new S_OPEN session.
+        let component = super::derivation_input(&self.config, self.profile.as_ref(), &ii.skic);
         let (skrc, keys) =
             match self
                 .profile
-                .respond(&mut self.rng, &ii.initiator_certificate, &ii.skic)
+                .respond(&mut self.rng, &ii.initiator_certificate, &component)
             {
                 Ok(x) => x,
                 Err(e) => {

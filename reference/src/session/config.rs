@@ -100,6 +100,10 @@ pub struct EndpointConfig {
     /// Liberty (§2.2.4: "The sender's clock MAY have its origin at any time in
     /// the past"): ticks added to every timestamp this endpoint sends.
     pub timestamp_origin: u16,
+    /// Put a timestamp on every session packet, as Flash Player does (test
+    /// tools: Flash-era servers read one from every packet). §3.5.2.2 sends one
+    /// only when it changed.
+    pub timestamp_every_packet: bool,
     /// Deliberate RFC violations for the conformance suite's self-test.
     #[cfg(feature = "test-hooks")]
     pub faults: Faults,
@@ -132,6 +136,7 @@ impl Default for EndpointConfig {
             min_erto: Duration::ZERO,
             no_opportunistic_acks: false,
             timestamp_origin: 0,
+            timestamp_every_packet: false,
             #[cfg(feature = "test-hooks")]
             faults: Faults::default(),
         }

@@ -54,6 +54,12 @@ pub struct FlashConfig {
     /// Adobe server certificate order, single-group static client certificate,
     /// SKRC with HMAC before SSEQ; the session layer also uses 64-byte cookies.
     pub flash_compatible: bool,
+    /// A liberty of the Flash era (the Cumulus/MonaServer lineage, fact sheet
+    /// §7.9): as a responder, take the initiator's Diffie-Hellman public key
+    /// from the first option of its certificate (`VLU(len) 1d 02 ‖ key`, group
+    /// 2) instead of the group its Session Key Initiator Component selects. It
+    /// agrees with RFC 7425 whenever the initiator is Flash-Player-like.
+    pub dh_key_from_first_option: bool,
 }
 
 impl FlashConfig {
@@ -72,6 +78,19 @@ impl FlashConfig {
             hmac_length: 16,
             sseq: Policy::Off,
             flash_compatible,
+            dh_key_from_first_option: false,
+        }
+    }
+
+    /// Flash Player's client: one static group-2 key as the whole certificate
+    /// (`81 02 1d 02` ‖ 128-byte key), and a Session Key Initiator Component
+    /// `02 1d 02 ‖ 41 0e`+64 ‖ `03 1a 02 0a` ‖ `02 1e 02` (HMAC and session
+    /// sequence numbers on request, HMAC length 10), as in the Adobe capture
+    /// (fact sheet §6.2, §8.2, §13.2).
+    pub fn flash_player() -> Self {
+        FlashConfig {
+            hmac_length: 10,
+            ..Self::client(true)
         }
     }
 
@@ -129,6 +148,55 @@ impl FlashProfile {
             DhMode::Ephemeral => Vec::new(),
         };
         let certificate = build_certificate(&config, &static_keys, rng);
+        Ok(FlashProfile {
+            config,
+            certificate,
+            static_keys,
+        })
+    }
+
+    /// An identity with a certificate given as bytes (from a file, say). An
+    /// ephemeral certificate needs nothing else; a static one needs the private
+    /// key of every group it offers (`private_keys`: (group, big-endian key)).
+    /// The configuration's groups, DH mode, hostname and server-ness are taken
+    /// from the certificate.
+    pub fn with_certificate(
+        mut config: FlashConfig,
+        certificate: Vec<u8>,
+        private_keys: &[(u64, Vec<u8>)],
+    ) -> Result<Self, CryptoError> {
+        let c = Certificate::parse(&certificate)?;
+        config.groups = c.groups();
+        config.hostname = c.hostname.clone();
+        config.server = c.accepts_ancillary_data;
+        let mut static_keys = Vec::new();
+        if c.is_static() {
+            config.dh = DhMode::Static;
+            for (g, public) in &c.static_keys {
+                let (_, private) = private_keys.iter().find(|k| k.0 == *g).ok_or_else(|| {
+                    CryptoError::Handshake(format!(
+                        "the certificate has a static key for group {g} but no private key was given for it"
+                    ))
+                })?;
+                let k = KeyPair::from_private(*g, private)?;
+                let start = public.iter().position(|&b| b != 0).unwrap_or(public.len());
+                if k.public.as_slice() != &public[start..] {
+                    return Err(CryptoError::Handshake(format!(
+                        "the private key given for group {g} does not match the certificate's public key"
+                    )));
+                }
+                static_keys.push(k);
+            }
+        } else {
+            config.dh = DhMode::Ephemeral;
+        }
+        for &g in &config.groups {
+            if dh::group(g).is_none() {
+                return Err(CryptoError::Handshake(format!(
+                    "the certificate offers Diffie-Hellman group {g}, which is not implemented"
+                )));
+            }
+        }
         Ok(FlashProfile {
             config,
             certificate,
@@ -307,6 +375,26 @@ fn session_cipher(
     FlashCipher::new(tx, rx)
 }
 
+/// The value of a certificate's first option after its leading VLU (the group
+/// of a Static DH Public Key option): where Flash-era servers read the
+/// initiator's key (fact sheet §7.9).
+fn first_option_key(certificate: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let mut r = crate::wire::Reader::new(certificate);
+    let bad = |e: crate::wire::WireError| {
+        CryptoError::Handshake(format!("certificate's first option: {e}"))
+    };
+    match crate::wire::option::read_item(&mut r, "certificate option").map_err(bad)? {
+        crate::wire::option::OptionItem::Option(o) => {
+            let mut v = crate::wire::Reader::new(&o.value);
+            v.vlu("first option's group").map_err(bad)?;
+            Ok(v.rest().to_vec())
+        }
+        crate::wire::option::OptionItem::Marker => Err(CryptoError::Handshake(
+            "certificate starts with a marker, not a key".into(),
+        )),
+    }
+}
+
 #[derive(Debug)]
 struct FlashInitiator {
     config: FlashConfig,
@@ -483,6 +571,13 @@ impl CryptoProfile for FlashProfile {
                     "initiator component has neither an ephemeral key nor a group select".into(),
                 ));
             }
+        };
+        // The Flash-era liberty (fact sheet §7.9, Cumulus/MonaServer): the key is
+        // the first certificate option's value after its group, in group 2.
+        let (group, far_public) = if self.config.dh_key_from_first_option {
+            (2, first_option_key(initiator_certificate)?)
+        } else {
+            (group, far_public)
         };
         if !self.config.groups.contains(&group) {
             return Err(CryptoError::Handshake(format!(

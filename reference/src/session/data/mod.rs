@@ -131,6 +131,7 @@ pub struct Data {
     /// Liberties (see `EndpointConfig`).
     min_erto: Duration,
     no_opportunistic_acks: bool,
+    timestamp_every_packet: bool,
 }
 
 impl Data {
@@ -173,6 +174,7 @@ impl Data {
             faults: config.faults,
             min_erto: config.min_erto,
             no_opportunistic_acks: config.no_opportunistic_acks,
+            timestamp_every_packet: config.timestamp_every_packet,
         }
     }
 

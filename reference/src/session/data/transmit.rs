@@ -82,6 +82,12 @@ impl Data {
         h.time_critical = time_critical;
         h.time_critical_reverse = time_critical_reverse;
         self.timestamps.on_send(now, &mut h);
+        // Flash Player's habit (config.timestamp_every_packet, a tester setting):
+        // a timestamp on every packet; §3.5.2.2 only asks for one when it
+        // changed, and the far end ignores a repeated one.
+        if self.timestamp_every_packet && h.timestamp.is_none() {
+            h.timestamp = Some(now.timestamp_250hz());
+        }
         h
     }
 
