@@ -86,7 +86,12 @@ impl Echo {
                     code,
                     "return flow rejected by the peer; sinking"
                 );
-                self.returns.retain(|_, r| *r != flow);
+                // RFC 7016 §3.6.1.1: flows are multiplexed in a session by their
+                // identifier, chosen per session; concurrent sessions reuse the same
+                // IDs. Forget only this session's return flow, not every session's
+                // return flow that happens to have the same ID.
+                self.returns
+                    .retain(|&(s, _), r| !(s == session && *r == flow));
             }
             SessionEvent::FlowRejected { flow, reason } => {
                 tracing::info!(session = session.0, flow, reason, "flow rejected");
