@@ -173,7 +173,7 @@ impl FlashCipher {
         let buf = out;
         cbc_decrypt(&self.rx.aes, buf)?;
         let (sseq, at) = if self.rx.sseq {
-            let (n, used) = vlu::decode(&buf, "session sequence number")
+            let (n, used) = vlu::decode(buf, "session sequence number")
                 .map_err(|_| CryptoError::BadSequenceNumber("truncated VLU"))?;
             (Some(n), used)
         } else {
