@@ -7,4 +7,5 @@
 
 pub mod fixtures;
 pub mod machine;
+pub mod report;
 pub mod transfer;
