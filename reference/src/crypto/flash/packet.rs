@@ -142,6 +142,65 @@ impl FlashCipher {
     pub fn rx(&self) -> &DirectionKeys {
         &self.rx
     }
+
+    /// [`PacketCipher::open`] into a caller's buffer (cleared first; on error its
+    /// contents are unspecified): no heap allocation once `out` has room for the
+    /// packet (issue 13: steady state without allocation).
+    pub fn open_into(
+        &mut self,
+        encrypted: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(Integrity, Option<u64>), CryptoError> {
+        let (ciphertext, tag) = match self.rx.hmac {
+            Some((_, len)) => {
+                if encrypted.len() < len + 16 {
+                    return Err(CryptoError::TooShort(encrypted.len()));
+                }
+                encrypted.split_at(encrypted.len() - len)
+            }
+            None => (encrypted, &[][..]),
+        };
+        if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+            return Err(CryptoError::BadCiphertextLength(ciphertext.len()));
+        }
+        if let Some((key, _)) = &self.rx.hmac {
+            hmac(key, ciphertext)
+                .verify_truncated_left(tag)
+                .map_err(|_| CryptoError::Hmac)?;
+        }
+        out.clear();
+        out.extend_from_slice(ciphertext);
+        let buf = out;
+        cbc_decrypt(&self.rx.aes, buf)?;
+        let (sseq, at) = if self.rx.sseq {
+            let (n, used) = vlu::decode(buf, "session sequence number")
+                .map_err(|_| CryptoError::BadSequenceNumber("truncated VLU"))?;
+            (Some(n), used)
+        } else {
+            (None, 0)
+        };
+        let (integrity, body) = match self.rx.hmac {
+            Some((_, len)) => (Integrity::Hmac(len), at),
+            None => {
+                if buf.len() < at + 2 {
+                    return Err(CryptoError::TooShort(buf.len()));
+                }
+                let got = u16::from_be_bytes([buf[at], buf[at + 1]]);
+                let want = checksum(&buf[at + 2..]);
+                if got != want {
+                    return Err(CryptoError::Checksum { got, want });
+                }
+                (Integrity::Checksum(got), at + 2)
+            }
+        };
+        if let Some(n) = sseq {
+            // Only a packet that passed its integrity check moves the window.
+            self.rx_window.check(n)?;
+            self.rx_window.accept(n);
+        }
+        buf.drain(..body);
+        Ok((integrity, sseq))
+    }
 }
 
 /// Encrypts `plaintext` (whose length is a multiple of 16) in place: CBC, zero IV.
@@ -209,54 +268,10 @@ impl PacketCipher for FlashCipher {
     }
 
     fn open(&mut self, encrypted: &[u8]) -> Result<Opened, CryptoError> {
-        let (ciphertext, tag) = match self.rx.hmac {
-            Some((_, len)) => {
-                if encrypted.len() < len + 16 {
-                    return Err(CryptoError::TooShort(encrypted.len()));
-                }
-                encrypted.split_at(encrypted.len() - len)
-            }
-            None => (encrypted, &[][..]),
-        };
-        if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
-            return Err(CryptoError::BadCiphertextLength(ciphertext.len()));
-        }
-        if let Some((key, _)) = &self.rx.hmac {
-            hmac(key, ciphertext)
-                .verify_truncated_left(tag)
-                .map_err(|_| CryptoError::Hmac)?;
-        }
-        let mut buf = ciphertext.to_vec();
-        cbc_decrypt(&self.rx.aes, &mut buf)?;
-        let (sseq, at) = if self.rx.sseq {
-            let (n, used) = vlu::decode(&buf, "session sequence number")
-                .map_err(|_| CryptoError::BadSequenceNumber("truncated VLU"))?;
-            (Some(n), used)
-        } else {
-            (None, 0)
-        };
-        let (integrity, body) = match self.rx.hmac {
-            Some((_, len)) => (Integrity::Hmac(len), at),
-            None => {
-                if buf.len() < at + 2 {
-                    return Err(CryptoError::TooShort(buf.len()));
-                }
-                let got = u16::from_be_bytes([buf[at], buf[at + 1]]);
-                let want = checksum(&buf[at + 2..]);
-                if got != want {
-                    return Err(CryptoError::Checksum { got, want });
-                }
-                (Integrity::Checksum(got), at + 2)
-            }
-        };
-        if let Some(n) = sseq {
-            // Only a packet that passed its integrity check moves the window.
-            self.rx_window.check(n)?;
-            self.rx_window.accept(n);
-        }
-        buf.drain(..body);
+        let mut packet = Vec::with_capacity(encrypted.len());
+        let (integrity, sseq) = self.open_into(encrypted, &mut packet)?;
         Ok(Opened {
-            packet: buf,
+            packet,
             integrity,
             sseq,
         })

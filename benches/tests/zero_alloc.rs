@@ -1,0 +1,152 @@
+//! Steady state without allocation (issue 13 §1): a counting global allocator
+//! asserts how many heap allocations one packet costs once buffers are warm.
+//!
+//! Zero for: Flash seal (checksum, and HMAC + session sequence numbers), Flash open
+//! into a reused buffer, and the sending flow's acknowledgement processing
+//! (on_ack + the §3.6.2.5 NAK pass + the Appendix A window update).
+//! Parsing a data packet into the owned `Packet` model is NOT allocation-free
+//! (the chunk list and each payload are owned `Vec`s): that test pins the exact
+//! count so that a regression, or the fix, shows.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use rtmfp::congestion::appendix_a::AppendixA;
+use rtmfp::congestion::{CongestionController, Signals};
+use rtmfp::crypto::PacketCipher;
+use rtmfp::crypto::flash::{DirectionKeys, FlashCipher};
+use rtmfp::time::Instant;
+use rtmfp::wire::Packet;
+use rtmfp_benches::fixtures::{ack_with_holes, data_packet, flow_in_flight, max_tsn, plain_bytes};
+
+struct Counting;
+
+thread_local! {
+    // Allocations (alloc, alloc_zeroed, realloc) made by this thread while counting.
+    static COUNT: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+fn bump() {
+    // try_with: the allocator may run during thread teardown.
+    let _ = COUNT.try_with(|c| {
+        if let Some(n) = c.get() {
+            c.set(Some(n + 1));
+        }
+    });
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        bump();
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        bump();
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        bump();
+        unsafe { System.realloc(p, l, n) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap allocations `f` makes on this thread.
+fn allocations(f: impl FnOnce()) -> u64 {
+    COUNT.with(|c| c.set(Some(0)));
+    f();
+    COUNT.with(|c| c.replace(None)).unwrap()
+}
+
+#[test]
+fn the_counter_counts() {
+    // The independent check that the allocator is installed and counting.
+    assert_eq!(allocations(|| drop(std::hint::black_box(vec![1u8; 10]))), 1);
+    assert_eq!(allocations(|| {}), 0);
+}
+
+fn cipher(hmac: bool) -> FlashCipher {
+    let k = DirectionKeys::new(*b"0123456789abcdef", hmac.then_some(([7; 32], 10)), hmac);
+    FlashCipher::new(k.clone(), k)
+}
+
+#[test]
+fn seal_and_open_allocate_nothing_once_warm() {
+    for hmac in [false, true] {
+        let packet = plain_bytes(1168);
+        let mut tx = cipher(hmac);
+        let mut rx = cipher(hmac);
+        let mut sealed = Vec::with_capacity(2048);
+        let mut opened = Vec::with_capacity(2048);
+        // Warm up (first use of the buffers).
+        tx.seal(&packet, &mut sealed);
+        rx.open_into(&sealed, &mut opened).unwrap();
+        for _ in 0..100 {
+            let n = allocations(|| {
+                sealed.clear();
+                tx.seal(&packet, &mut sealed);
+            });
+            assert_eq!(n, 0, "seal (hmac {hmac}) allocated");
+            let n = allocations(|| {
+                rx.open_into(&sealed, &mut opened).unwrap();
+            });
+            assert_eq!(n, 0, "open (hmac {hmac}) allocated");
+            // It really opened the packet (padding follows it).
+            assert_eq!(&opened[..packet.len()], &packet[..]);
+        }
+    }
+}
+
+#[test]
+fn ack_processing_allocates_nothing_once_warm() {
+    let n = 1_000;
+    let mut flow = flow_in_flight(n);
+    let mut cc = AppendixA::default();
+    let ack = ack_with_holes(n);
+    let top = max_tsn(&ack);
+    let mut acked_total = 0;
+    let count = allocations(|| {
+        cc.begin_packet(flow.outstanding());
+        let o = flow.on_ack(Instant::ZERO, &ack, 1 << 40);
+        cc.on_ack(o.acked_bytes);
+        let (naks, _) = flow.nak_pass(top);
+        if naks > 0 {
+            cc.on_nak();
+        }
+        cc.end_packet(Signals::default());
+        acked_total = o.acked_bytes;
+    });
+    assert_eq!(count, 0, "ack processing allocated");
+    // It did process the ack: the acknowledged fragments left the flight.
+    let acked_seqs: u64 = ack.iter().map(|&(a, b)| b - a.max(1) + 1).sum();
+    assert_eq!(flow.stats.bytes_acked, acked_seqs * 100);
+    assert!(
+        acked_total > 0 && flow.outstanding() > 0,
+        "holes remain in flight"
+    );
+}
+
+#[test]
+fn data_packet_parse_allocation_count_is_pinned() {
+    // User Data + 3 Next User Data: the chunk list, four payloads and the
+    // (empty) padding vector. Not zero: see the module comment.
+    let bytes = data_packet(1120, 3).to_bytes().unwrap();
+    let _ = Packet::parse(&bytes).unwrap();
+    let mut chunks = 0;
+    let n = allocations(|| {
+        let p = Packet::parse(&bytes).unwrap();
+        chunks = p.chunks.len();
+        drop(p);
+    });
+    assert_eq!(chunks, 4);
+    assert_eq!(
+        n,
+        1 + chunks as u64,
+        "allocations per data packet parse changed"
+    );
+}
