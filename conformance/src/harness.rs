@@ -601,8 +601,12 @@ impl Harness for UdpHarness {
                 if from_tester {
                     self.send_now(sock, dst, &data, Some("delayed by fault".into()));
                 } else {
+                    // Recorded when it arrived (the target's own order); the
+                    // tester only sees it now.
                     let local = self.locals[sock];
-                    self.deliver(now, local, dst, data, Some("delayed by fault".into()));
+                    self.tester
+                        .borrow_mut()
+                        .handle_datagram(now, local, dst, &data);
                 }
             }
             let mut stop = false;
@@ -667,10 +671,24 @@ impl Harness for UdpHarness {
                         note: Some(n),
                     }),
                     Some(Applied::Duplicate(n)) => {
-                        self.deliver(now, local, from, data.clone(), None);
-                        self.deliver(now, local, from, data, Some(n));
+                        // The recording holds what the target sent: one copy
+                        // (the tester's duplicate is not the target's replay).
+                        self.deliver(now, local, from, data.clone(), Some(n));
+                        self.tester
+                            .borrow_mut()
+                            .handle_datagram(now, local, from, &data);
                     }
-                    Some(Applied::Delay(by, _)) => {
+                    Some(Applied::Delay(by, n)) => {
+                        // Recorded in the order the target sent it; judging a
+                        // recording must not see the tester's own reordering.
+                        self.records.push(WireRecord {
+                            time: now,
+                            src: from,
+                            dst: local,
+                            data: data.clone(),
+                            from_tester: false,
+                            note: Some(n),
+                        });
                         self.hold((now + by, false, i, from, data));
                     }
                 }

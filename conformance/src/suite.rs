@@ -163,12 +163,16 @@ pub struct Options {
 
 impl Options {
     /// The tester identity of the run: as given, else Flash Player's against a
-    /// live target (the layout every Flash-era stack and rtmfp-cpp accept) and
-    /// the server-style certificate against the reference target.
+    /// live responder (the layout every Flash-era stack and rtmfp-cpp accept) and
+    /// the server-style certificate against the reference target and in listen
+    /// mode (where the tester is the responder).
     pub fn tester_identity(&self) -> TesterIdentity {
         match (&self.tester_identity, &self.target) {
             (Some(t), _) => t.clone(),
             (None, Target::Reference) => TesterIdentity::Server,
+            // Listen mode: the tester is the responder, selected by the
+            // initiator's EPD (e.g. "any server"): a server's certificate.
+            (None, Target::Listen(_)) => TesterIdentity::Server,
             (None, _) => TesterIdentity::FlashPlayer,
         }
     }
