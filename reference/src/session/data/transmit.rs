@@ -31,17 +31,7 @@ impl Data {
             self.record(now, TraceEvent::Timeout, 0, was_loss);
         }
         // Message deadlines.
-        for f in self.send.values_mut() {
-            if f.next_deadline().is_some_and(|d| d <= now) {
-                let messages = f.expire(now);
-                if !messages.is_empty() {
-                    self.events.push(SessionEvent::MessagesAbandoned {
-                        flow: f.id,
-                        messages,
-                    });
-                }
-            }
-        }
+        self.expire_messages(now);
         // Lingering flows close.
         self.send.retain(|_, f| !f.linger(now));
         self.recv.retain(|_, f| !f.linger(now));
@@ -126,6 +116,22 @@ impl Data {
         }
     }
 
+    /// Abandons the messages whose deadline has passed (§3.6.2.7), telling the
+    /// application which.
+    fn expire_messages(&mut self, now: Instant) {
+        for f in self.send.values_mut() {
+            if f.next_deadline().is_some_and(|d| d <= now) {
+                let messages = f.expire(now);
+                if !messages.is_empty() {
+                    self.events.push(SessionEvent::MessagesAbandoned {
+                        flow: f.id,
+                        messages,
+                    });
+                }
+            }
+        }
+    }
+
     /// Chunks for the next packet, within `room` bytes: obligatory acknowledgements
     /// (§3.6.3.4.5), user data within the congestion window and burst limit
     /// (§3.6.2.3, §3.5.2), opportunistic acknowledgements (§3.6.3.4.6), Buffer
@@ -138,17 +144,7 @@ impl Data {
             self.add_acks(room, &mut used, &mut chunks, true);
         }
         // Expire messages before choosing what to send.
-        for f in self.send.values_mut() {
-            if f.next_deadline().is_some_and(|d| d <= now) {
-                let messages = f.expire(now);
-                if !messages.is_empty() {
-                    self.events.push(SessionEvent::MessagesAbandoned {
-                        flow: f.id,
-                        messages,
-                    });
-                }
-            }
-        }
+        self.expire_messages(now);
         let mut has_data = false;
         // (The no-congestion-control fault ignores the window and burst limit.)
         let uncontrolled = fault!(self, no_congestion_control);
