@@ -89,6 +89,16 @@ fn collect<'a>(d: &'a Dir<'a>, out: &mut Vec<&'a include_dir::File<'a>>) {
     }
 }
 
+/// The built-in scenarios, their requirement IDs checked against the RFC's
+/// catalogue (what the tests and the CLI load).
+pub fn builtin_checked() -> Result<Vec<Scenario>, ScenarioError> {
+    let known: BTreeSet<String> = crate::requirements::catalogue()
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    builtin_scenarios(&known)
+}
+
 /// The built-in scenarios, sorted by path.
 pub fn builtin_scenarios(known: &BTreeSet<String>) -> Result<Vec<Scenario>, ScenarioError> {
     let mut files = Vec::new();

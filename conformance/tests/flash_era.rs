@@ -2,8 +2,6 @@
 //! check, and the reference target's Flash-era liberty of taking the far end's
 //! Diffie-Hellman key from its certificate's first option.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -12,17 +10,12 @@ use rtmfp::session::config::EndpointConfig;
 use rtmfp_conformance::harness::SimHarness;
 use rtmfp_conformance::identity::TesterIdentity;
 use rtmfp_conformance::keying::{self, KEYING_FAILED};
-use rtmfp_conformance::scenario::{Scenario, load_dir};
+use rtmfp_conformance::scenario::Scenario;
 use rtmfp_conformance::suite::{Options, ProfileName, identity_for, run};
 use rtmfp_reports::model::Outcome;
 
 fn scenarios() -> Vec<Scenario> {
-    let known: BTreeSet<String> = rtmfp_conformance::requirements::catalogue()
-        .iter()
-        .map(|r| r.id.clone())
-        .collect();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    load_dir(&dir, &known).unwrap()
+    rtmfp_conformance::embedded::builtin_checked().unwrap()
 }
 
 fn not_passing(r: &rtmfp_reports::model::Results) -> Vec<String> {

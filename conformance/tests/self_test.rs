@@ -4,19 +4,13 @@
 //! one scenario.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
-use rtmfp_conformance::scenario::{Scenario, load_dir};
+use rtmfp_conformance::scenario::Scenario;
 use rtmfp_conformance::suite::{Options, run};
 use rtmfp_reports::model::Outcome;
 
 fn scenarios() -> Vec<Scenario> {
-    let known: BTreeSet<String> = rtmfp_conformance::requirements::catalogue()
-        .iter()
-        .map(|r| r.id.clone())
-        .collect();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    load_dir(&dir, &known).unwrap()
+    rtmfp_conformance::embedded::builtin_checked().unwrap()
 }
 
 /// A scenario claims only requirements the observability table calls
