@@ -162,33 +162,21 @@ mod tests {
     #[test]
     fn the_first_error_is_returned() {
         let items: Vec<u32> = (0..20).collect();
-        let r = run_all(
-            &items,
-            4,
-            |_| Duration::ZERO,
-            |&i| {
-                if i == 5 {
-                    Err(format!("case {i}"))
-                } else {
-                    Ok(i)
-                }
-            },
-            |_| {},
-        );
-        assert_eq!(r.unwrap_err(), "case 5");
-        let r = run_all(
-            &items,
-            1,
-            |_| Duration::ZERO,
-            |&i| {
-                if i == 5 {
-                    Err(format!("case {i}"))
-                } else {
-                    Ok(i)
-                }
-            },
-            |_| {},
-        );
-        assert_eq!(r.unwrap_err(), "case 5");
+        for jobs in [4, 1] {
+            let r = run_all(
+                &items,
+                jobs,
+                |_| Duration::ZERO,
+                |&i| {
+                    if i == 5 {
+                        Err(format!("case {i}"))
+                    } else {
+                        Ok(i)
+                    }
+                },
+                |_| {},
+            );
+            assert_eq!(r.unwrap_err(), "case 5", "jobs {jobs}");
+        }
     }
 }
