@@ -145,8 +145,8 @@ mod tests {
 
     #[test]
     fn stopping_ends_the_whole_process_group() {
-        let dir = std::env::temp_dir().join(format!("rtmfp-initiator-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let pidfile = dir.join("grandchild.pid");
         // The shell starts a grandchild that ignores SIGTERM.
         let cmd = format!(
@@ -188,7 +188,6 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(gone, "process {pid} survived the stop");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

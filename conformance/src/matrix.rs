@@ -728,8 +728,8 @@ mod tests {
 
     #[test]
     fn cells_link_to_the_case_page_of_the_run_that_judged_it() {
-        let dir = std::env::temp_dir().join(format!("rtmfp-matrix-a-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let p = dir.join("s");
         std::fs::create_dir_all(p.join("x")).unwrap();
         std::fs::write(
@@ -776,13 +776,12 @@ mod tests {
         assert!(page.contains("because &lt;b&gt;") && !page.contains("because <b>"));
         assert!(page.contains("not tested:</b> the responder exited"));
         assert!(page.contains("the responder died"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_stack_takes_four_lines() {
-        let dir = std::env::temp_dir().join(format!("rtmfp-matrix-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let p = dir.join("m.yaml");
         std::fs::write(
             &p,
@@ -805,6 +804,5 @@ mod tests {
         std::fs::write(&p, "stacks:\n  - name: x\n    adress: 127.0.0.1:1\n").unwrap();
         let e = MatrixFile::load(&p).unwrap_err();
         assert!(e.contains("m.yaml:3:"), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1188,7 +1188,7 @@ fn a_key_log_that_does_not_match_is_said_to_be_so() {
             None => format!("{l}\n"),
         })
         .collect();
-    let dir = std::env::temp_dir().join(format!("capture-check-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("capture-check");
     std::fs::create_dir_all(&dir).unwrap();
     let k = dir.join("wrong.keys");
     std::fs::write(&k, wrong).unwrap();
@@ -1207,7 +1207,7 @@ fn a_key_log_that_does_not_match_is_said_to_be_so() {
 #[test]
 fn a_truncated_capture_is_judged_up_to_the_cut() {
     let bytes = std::fs::read(vectors().join("plain-session.pcap")).unwrap();
-    let dir = std::env::temp_dir().join(format!("capture-cut-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("capture-cut");
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("cut.pcap");
     std::fs::write(&f, &bytes[..300_000]).unwrap();

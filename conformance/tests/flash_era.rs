@@ -175,7 +175,7 @@ fn tester_identities_have_their_layouts() {
 /// with its private key (KAT-D of the fact sheet).
 #[test]
 fn certificate_from_a_file() {
-    let dir = std::env::temp_dir().join(format!("flash-era-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("flash-era");
     std::fs::create_dir_all(&dir).unwrap();
     let eph = dir.join("eph.cert");
     std::fs::write(&eph, "# hostname x, ephemeral group 2\n0200 78\n021502\n").unwrap();

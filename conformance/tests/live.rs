@@ -8,10 +8,7 @@ use std::process::{Command, Output};
 use rtmfp_reports::model::{Outcome, Results};
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "rtmfp-conformance-live-{}-{name}",
-        std::process::id()
-    ));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("conformance-live-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d

@@ -61,7 +61,7 @@ fn completions_man_pages_and_help_examples() {
     let o = rtmfp().args(["completions", "zsh"]).output().unwrap();
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("#compdef rtmfp"));
-    let dir = std::env::temp_dir().join(format!("rtmfp-man-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("rtmfp-man");
     let o = rtmfp().arg("man").arg("--out").arg(&dir).output().unwrap();
     assert!(o.status.success());
     assert!(dir.join("rtmfp-connect.1").is_file());

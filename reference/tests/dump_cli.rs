@@ -109,7 +109,7 @@ fn failures_without_keys_exit_1() {
 
 #[test]
 fn bad_inputs_give_one_line_and_exit_2() {
-    let dir = std::env::temp_dir().join(format!("rtmfp-dump-test-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("rtmfp-dump-test");
     std::fs::create_dir_all(&dir).unwrap();
     let text_file = dir.join("notes.txt");
     std::fs::write(&text_file, "hello, this is not a capture\n").unwrap();

@@ -219,14 +219,14 @@ mod tests {
             t.contains("1 better, 1 worse, 1 new, 1 gone, 1 unchanged"),
             "{t}"
         );
-        let dir = std::env::temp_dir().join(format!("rtmfp-diff-{}", std::process::id()));
-        render_diff(&d, &dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        render_diff(&d, dir).unwrap();
         let html = std::fs::read_to_string(dir.join("diff.html")).unwrap();
         assert!(
             html.contains("Got worse") && html.contains(">b</a>"),
             "{html}"
         );
         assert!(html.contains("href=\"cases/b.html\""), "{html}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
