@@ -153,3 +153,57 @@ fn declarations_and_jobs_are_checked() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("{addr}"));
 }
+
+/// A case that relates two openings by the target (e.g. their IHello tags
+/// differ) cannot be judged when each opening is a new initiator process:
+/// two processes are two initiators (RFC 7016 §3.5.1.1.1). It is
+/// unsupported with that reason, and the command is never started.
+#[test]
+fn openings_of_different_initiator_processes_are_not_compared() {
+    let out = tmp("openings");
+    let marker = out.join("started");
+    let cmd = format!("echo {{addr}} >> {}", marker.display());
+    let o = run(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--initiator-cmd",
+            &cmd,
+            "handshake.ihello-tag",
+            // One opening, then a wait for the same initiation: still judged.
+            "handshake.redirect-followed",
+        ],
+        &out,
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let r = results(&out);
+    let tag = r
+        .cases
+        .iter()
+        .find(|c| c.id == "handshake.ihello-tag")
+        .unwrap();
+    assert_eq!(tag.outcome, Outcome::Unsupported, "{:?}", tag.reason);
+    let why = tag.reason.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("relates 2 openings") && why.contains("two processes are two initiators"),
+        "{why}"
+    );
+    // Only the case with one opening started the command, once.
+    let started = std::fs::read_to_string(&marker).unwrap_or_default();
+    assert_eq!(started.lines().count(), 1, "{started}");
+    let other = r
+        .cases
+        .iter()
+        .find(|c| c.id == "handshake.redirect-followed")
+        .unwrap();
+    assert!(
+        !other
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("openings"),
+        "{:?}",
+        other.reason
+    );
+}
