@@ -67,7 +67,7 @@ pub fn failure_reason(e: &SessionKeyEvidence, probe: &str) -> String {
     format!(
         "{KEYING_FAILED}: the target did not answer under the session key ({probe}; {seen}); \
          both ends completed the handshake but derived different keys or the target dropped \
-         the session: see evidence (try another --tester-identity)"
+         the session (try another --tester-identity)"
     )
 }
 

@@ -95,7 +95,16 @@ pub const LIBERTIES: &[Liberty] = &[
         rfc: "7016 §2.2.4: \"The sender's clock MAY have its origin at any time in the past.\"",
         what: "the 250 Hz clock of every timestamp the target sends starts 12345 ticks ahead",
     },
+    Liberty {
+        name: DH_KEY_FROM_FIRST_OPTION,
+        rfc: "7016 §2.3.7: \"The Cryptography Profile determines the syntax, algorithms, and interpretation of the initiatorCertificate\" (Flash-era servers, Cumulus and MonaServer, read the initiator's group-2 key from its certificate's first option, as Flash Player's carries it: flash-profile fact sheet §7.9)",
+        what: "the target takes the initiator's Diffie-Hellman key from the first option of its certificate (Flash profile only); the tester then presents Flash Player's client identity unless --tester-identity says otherwise",
+    },
 ];
+
+/// The Flash-era liberty: a profile setting of the target's identity
+/// (`FlashConfig::dh_key_from_first_option`), not of its engine.
+pub const DH_KEY_FROM_FIRST_OPTION: &str = "dh-key-from-first-option";
 
 /// Finds a liberty by name.
 pub fn find(name: &str) -> Option<&'static Liberty> {
@@ -157,6 +166,8 @@ pub fn apply(names: &[&str], cfg: &mut EndpointConfig, app: &mut AppSettings) {
             "long-erto" => cfg.min_erto = Duration::from_millis(600),
             "delayed-acks" => cfg.no_opportunistic_acks = true,
             "timestamp-origin" => cfg.timestamp_origin = 12345,
+            // A setting of the target's identity: see `Options::target_first_option`.
+            DH_KEY_FROM_FIRST_OPTION => {}
             _ => {}
         }
     }

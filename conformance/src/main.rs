@@ -50,8 +50,8 @@ const AFTER_HELP: &str = concat!(
     "  rtmfp-conformance list 'handshake.*' | head\n",
     "  rtmfp-conformance diff old/results.json new/results.json\n",
     "\n",
-    "Exit status: 0 no MUST failure, 1 a MUST failure, 2 bad input, 3 the live target\n",
-    "did not complete a preflight handshake, 130 interrupted.\n",
+    "Exit status: 0 no MUST failure, 1 a MUST failure, 2 bad input, 3 the target did\n",
+    "not complete a preflight handshake or its keys disagree, 130 interrupted.\n",
     "\n",
     "Logging goes to stderr: warnings by default, -v info, -vv debug, -vvv trace, -q errors only.\n",
     "RUST_LOG (e.g. RUST_LOG=rtmfp=debug) overrides -v/-q. Colour: --color auto|always|never;\n",
@@ -136,8 +136,10 @@ const RUN_EXAMPLES: &str = "Examples:
   rtmfp-conformance run --target 'pcap:cap.pcap?keys=cap.keys'
   rtmfp-conformance run --scenarios my-scenarios           # add (or replace by ID) scenarios
 
-A live target must first complete one handshake (the preflight, ~8 s at most);
-otherwise the run stops with exit status 3 and says what it saw.
+A live target must first complete one handshake (the preflight, ~8 s at most)
+and answer a Ping under the session key (a target deriving other session keys
+is `keying failed`, said once for the run); otherwise the run stops with exit
+status 3 and says what the tester sent and what it saw.
 Ctrl-C stops after the running case and still writes the report (marked
 interrupted); a second Ctrl-C exits at once.";
 
@@ -577,6 +579,10 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
         tc_app: a.tc_app.clone(),
         ..Options::default()
     };
+    if let Some(arg) = opts.identity_arg() {
+        // The identity was defaulted: a case's re-run command names it.
+        opts.rerun = format!("{} {arg}", opts.rerun);
+    }
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let results = match &target {
         Target::Pcap { file, keys } => {
@@ -618,7 +624,7 @@ fn run(a: RunArgs, ui: &Ui, rerun: String) -> Result<ExitCode, String> {
                 matches!(target, Target::Listen(_)) && opts.initiator_cmd.is_some();
             if !a.no_preflight
                 && !per_case_initiator
-                && let Err(e) = preflight(&opts)
+                && let Err(e) = rtmfp_conformance::preflight::check(&opts)
             {
                 eprintln!("rtmfp-conformance: {e}");
                 return Ok(ExitCode::from(
@@ -731,15 +737,6 @@ fn rerun_command(select: &[String]) -> String {
         }
     }
     out.join(" ")
-}
-
-/// One handshake with a live target (or one initiator arriving) before the suite.
-fn preflight(opts: &Options) -> Result<(), String> {
-    match &opts.target {
-        Target::Udp(t) => rtmfp_conformance::preflight::udp(opts, *t),
-        Target::Listen(a) => rtmfp_conformance::preflight::listen(opts, *a),
-        _ => Ok(()),
-    }
 }
 
 fn write_outputs(results: &Results, out: &std::path::Path) -> Result<(), String> {

@@ -319,6 +319,7 @@ fn rerun(stack: &Stack, target: &str, opts: &Options) -> String {
         v.push(format!("--time-scale {t}"));
     }
     v.extend(opts.declared.args());
+    v.extend(opts.identity_arg());
     v.join(" ")
 }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use rtmfp::decode::{DatagramRef, Decoder, ProfileChoice};
 use rtmfp::endpoint::Event;
 
-use crate::harness::{Harness, UdpHarness};
-use crate::suite::{Options, ProfileName};
+use crate::harness::{Harness, UdpHarness, WireRecord};
+use crate::suite::{Options, ProfileName, Target};
 
 /// The exit status of a run whose preflight failed (1 is a MUST failure, 2 bad
 /// input).
@@ -99,9 +99,100 @@ fn icmp_refused(target: SocketAddr, probe: &[u8]) -> bool {
     false
 }
 
-/// One handshake with a live target at `target`; `Err` says what was seen.
+/// The preflight of a run: one handshake and key-agreement check with a live
+/// target, one initiator arriving in listen mode, and for the reference target
+/// the key-agreement check alone (a target deriving the wrong keys, e.g.
+/// `--inject wrong-key-derivation`, is one diagnosis for the run). `Err` is the
+/// one line to print before exiting with [`EXIT_UNREACHABLE`].
+pub fn check(opts: &Options) -> Result<(), String> {
+    match &opts.target {
+        Target::Udp(t) => udp(opts, *t),
+        Target::Listen(a) => listen(opts, *a),
+        Target::Reference => reference(opts),
+        Target::Pcap { .. } => Ok(()),
+    }
+}
+
+/// The tester's identity of the run (as its cases use it).
+fn run_identity(opts: &Options) -> Result<crate::suite::Identity, String> {
+    crate::suite::identity_for(
+        opts.profile,
+        opts.seed,
+        &opts.tester_identity(),
+        opts.target_first_option(),
+        "tester",
+    )
+}
+
+/// The reference target with the run's faults and liberties: only a keying
+/// failure stops the run here (a fault that breaks the handshake is its
+/// cases' to catch).
+fn reference(opts: &Options) -> Result<(), String> {
+    let id = run_identity(opts)?;
+    let mut cfg = rtmfp::session::config::EndpointConfig::default();
+    for f in &opts.inject {
+        cfg.faults.set(f)?;
+    }
+    let mut app = crate::liberties::AppSettings::default();
+    crate::liberties::apply(
+        &crate::liberties::expand(&opts.liberties)?,
+        &mut cfg,
+        &mut app,
+    );
+    let mut h =
+        crate::harness::SimHarness::new(opts.seed, id.tester.clone(), id.target.clone(), cfg, app);
+    let epd = id.target.canonical_epd(id.target.certificate());
+    match crate::keying::preflight(&mut h, epd, crate::keying::PROBE_WAIT * 2) {
+        Err(e) if e.starts_with(crate::keying::KEYING_FAILED) => Err(format!(
+            "preflight: {e}\n{}",
+            sent_and_seen(opts, &id, &h.records())
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What the tester sent in a preflight and what came back, for a keying
+/// failure's diagnosis.
+fn sent_and_seen(opts: &Options, id: &crate::suite::Identity, records: &[WireRecord]) -> String {
+    let cert = id.tester.certificate();
+    let (names, undecodable) = classify(
+        &records
+            .iter()
+            .filter(|r| !r.from_tester)
+            .map(|r| (r.src, r.dst, r.data.clone()))
+            .collect::<Vec<_>>(),
+        opts.profile,
+    );
+    let identity = match opts.profile {
+        ProfileName::Flash => format!("tester identity {}", opts.tester_identity().name()),
+        ProfileName::Plain => "plain identity".to_string(),
+    };
+    format!(
+        "  the tester sent: {} datagram(s): IHello, IIKeying with its certificate ({identity}, {} bytes, \
+         starting {}), then Pings under the session key\n  \
+         it saw: {} datagram(s) from the target: {} under the Default Session Key{}",
+        records.iter().filter(|r| r.from_tester).count(),
+        cert.len(),
+        hex::encode(&cert[..cert.len().min(4)]),
+        records.iter().filter(|r| !r.from_tester).count(),
+        if names.is_empty() {
+            "nothing".to_string()
+        } else {
+            names.join(", ")
+        },
+        if undecodable > 0 {
+            format!(", and {undecodable} that only the session keys could open (none did)")
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// One handshake with a live target at `target`, then the key-agreement
+/// check (a Ping under the session key must get a verified answer); `Err`
+/// says what was sent and seen.
 pub fn udp(opts: &Options, target: SocketAddr) -> Result<(), String> {
-    let id = crate::suite::identity(opts.profile, opts.seed)?;
+    let id = run_identity(opts)?;
     let epd = target_epd(opts)?;
     let mut h = UdpHarness::new(
         id.tester.clone(),
@@ -141,10 +232,20 @@ pub fn udp(opts: &Options, target: SocketAddr) -> Result<(), String> {
         }
     }
     if opened {
+        // RFC 7016 §4.6.5 (RFC 7425): each end derives the session keys
+        // alone; a target that derived others drops everything from now on.
+        let probed = crate::keying::probe(
+            &mut h,
+            session,
+            crate::keying::PROBE_WAIT.mul_f64(opts.time_scale.clamp(0.1, 4.0)),
+            &mut |_, _| {},
+        );
         let now = h.now();
         h.tester().borrow_mut().close(now, session, false);
         h.run(now + Duration::from_millis(100), &mut |_, _| false);
-        return Ok(());
+        return probed
+            .map(|_| ())
+            .map_err(|e| format!("preflight: {e}\n{}", sent_and_seen(opts, &id, &h.records())));
     }
     let records = h.records();
     let answers: Vec<_> = records

@@ -1357,7 +1357,9 @@ pub fn execute(s: &Scenario, h: &mut dyn Harness, ids: &Identities) -> Executed 
     // Let in-flight packets land so the evidence shows the exchange's end.
     let settle = r.now() + Duration::from_millis(50);
     r.pump(settle, |_| false);
-    let keying = r.keying_check(failure.is_some());
+    let keying = r
+        .keying_check(failure.is_some())
+        .map(|k| format!("{k}: see the evidence"));
     Executed {
         steps,
         failure,

@@ -169,12 +169,45 @@ impl Options {
     pub fn tester_identity(&self) -> TesterIdentity {
         match (&self.tester_identity, &self.target) {
             (Some(t), _) => t.clone(),
+            // A target that reads the key from the first option meets the
+            // identity that carries it there (Flash Player's).
+            (None, Target::Reference) if self.target_first_option() => TesterIdentity::FlashPlayer,
             (None, Target::Reference) => TesterIdentity::Server,
             // Listen mode: the tester is the responder, selected by the
             // initiator's EPD (e.g. "any server"): a server's certificate.
             (None, Target::Listen(_)) => TesterIdentity::Server,
             (None, _) => TesterIdentity::FlashPlayer,
         }
+    }
+
+    /// `--tester-identity NAME` when the identity was defaulted (not given)
+    /// and can matter (a Flash run, or the reference target, which adopts each
+    /// scenario's profile): re-run commands are built from the arguments as
+    /// typed, and must still reproduce the identity the run used.
+    pub fn identity_arg(&self) -> Option<String> {
+        let matters = self.profile == ProfileName::Flash || self.target == Target::Reference;
+        (self.tester_identity.is_none() && matters && !matches!(self.target, Target::Pcap { .. }))
+            .then(|| {
+                let name = self.tester_identity().name();
+                let quoted = if name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+                {
+                    name
+                } else {
+                    format!("'{}'", name.replace('\'', "'\\''"))
+                };
+                format!("--tester-identity {quoted}")
+            })
+    }
+
+    /// The reference target takes the initiator's DH key from its
+    /// certificate's first option: set directly or by the liberty
+    /// `dh-key-from-first-option` (alone or within `all`).
+    pub fn target_first_option(&self) -> bool {
+        self.target_dh_key_from_first_option
+            || crate::liberties::expand(&self.liberties)
+                .is_ok_and(|l| l.contains(&crate::liberties::DH_KEY_FROM_FIRST_OPTION))
     }
 }
 
@@ -527,6 +560,21 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
     if s.role == Role::Initiator && listen {
         return Some("the tester must initiate: run with --target udp://HOST:PORT".into());
     }
+    if listen
+        && opts.initiator_cmd.is_some()
+        && let n @ 2.. = openings(s)
+    {
+        // Each opening the case asks for starts the initiator command again,
+        // and two processes are two initiators: what a case relates across
+        // openings (a tag unique among "that initiator's" openings, RFC 7016
+        // §3.5.1.1.1; anything one endpoint must keep between its sessions)
+        // cannot be judged across processes.
+        return Some(format!(
+            "relates {n} openings by the target, but --initiator-cmd starts a new initiator process for each, \
+             and two processes are two initiators (RFC 7016 §3.5.1.1.1: a tag unique among that initiator's \
+             openings)"
+        ));
+    }
     if listen {
         // A live initiator starts when its user starts it: a case that acts
         // before the target initiates, or that has the target initiate at a
@@ -582,6 +630,15 @@ fn unsupported(s: &Scenario, opts: &Options, profile: ProfileName) -> Option<Str
     opts.declared.fit(&s.target, opts.echo).err()
 }
 
+/// How many times a scenario makes the target initiate (`accept` steps that
+/// start an initiation; one with `initiate: false` takes an earlier one's).
+pub fn openings(s: &Scenario) -> usize {
+    s.steps
+        .iter()
+        .filter(|st| matches!(st, crate::scenario::Step::Accept(a) if a.initiate))
+        .count()
+}
+
 fn run_one(
     s: &Scenario,
     opts: &Options,
@@ -627,7 +684,7 @@ fn run_one(
             profile,
             seed,
             &opts.tester_identity(),
-            opts.target_dh_key_from_first_option,
+            opts.target_first_option(),
             &format!("tester-{:04x}", seed & 0xffff),
         )?
     } else {
@@ -639,7 +696,7 @@ fn run_one(
                     profile,
                     opts.seed,
                     &opts.tester_identity(),
-                    opts.target_dh_key_from_first_option,
+                    opts.target_first_option(),
                     "tester",
                 )?,
             );

@@ -211,3 +211,116 @@ fn certificate_from_a_file() {
     assert!(e.contains("does not match"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The liberty is in the `--liberty` table, and it brings the Flash Player
+/// identity with it (so the per-liberty self-test meets the target with the
+/// identity that liberty is about), unless an identity is given.
+#[test]
+fn first_option_key_is_a_liberty_with_the_flash_player_identity() {
+    use rtmfp_conformance::liberties::{DH_KEY_FROM_FIRST_OPTION, find};
+    let l = find(DH_KEY_FROM_FIRST_OPTION).expect("in the table");
+    assert!(l.rfc.contains("§2.3.7"), "{}", l.rfc);
+    let with = |liberties: &[&str], identity: Option<TesterIdentity>| Options {
+        liberties: liberties.iter().map(|s| s.to_string()).collect(),
+        tester_identity: identity,
+        ..Options::default()
+    };
+    for names in [&[DH_KEY_FROM_FIRST_OPTION][..], &["all"]] {
+        let o = with(names, None);
+        assert!(o.target_first_option());
+        assert_eq!(o.tester_identity(), TesterIdentity::FlashPlayer);
+    }
+    let o = with(&[], None);
+    assert!(!o.target_first_option());
+    assert_eq!(o.tester_identity(), TesterIdentity::Server);
+    let o = with(&[DH_KEY_FROM_FIRST_OPTION], Some(TesterIdentity::Server));
+    assert_eq!(o.tester_identity(), TesterIdentity::Server);
+}
+
+/// The run's preflight (`rtmfp-conformance run` calls it before any case):
+/// a target deriving the wrong keys is one "keying failed" line for the run,
+/// saying what the tester sent and what it saw; the liberty with the Flash
+/// Player identity keys; with a server-style identity it does not.
+#[test]
+fn the_run_preflight_says_keying_failed_once() {
+    use rtmfp_conformance::liberties::DH_KEY_FROM_FIRST_OPTION;
+    use rtmfp_conformance::preflight::check;
+    let e = check(&Options {
+        inject: vec!["wrong-key-derivation".into()],
+        ..Options::default()
+    })
+    .unwrap_err();
+    assert!(e.starts_with("preflight: keying failed: "), "{e}");
+    assert_eq!(e.matches(KEYING_FAILED).count(), 1, "{e}");
+    assert!(
+        e.contains("the tester sent: ")
+            && e.contains("IIKeying with its certificate (tester identity server"),
+        "{e}"
+    );
+    assert!(
+        e.contains("it saw: ") && e.contains("RHello, RIKeying"),
+        "{e}"
+    );
+    assert_eq!(check(&Options::default()), Ok(()));
+    let liberty = |identity| Options {
+        liberties: vec![DH_KEY_FROM_FIRST_OPTION.into()],
+        tester_identity: identity,
+        ..Options::default()
+    };
+    assert_eq!(check(&liberty(None)), Ok(()));
+    let e = check(&liberty(Some(TesterIdentity::Server))).unwrap_err();
+    assert!(e.contains(KEYING_FAILED), "{e}");
+    // A fault that is a rule's to catch does not stop the run here.
+    assert_eq!(
+        check(&Options {
+            inject: vec!["accept-bad-cookie".into()],
+            ..Options::default()
+        }),
+        Ok(())
+    );
+}
+
+/// The command line: exit status 3 and one diagnosis, no report of dozens of
+/// cases; and the re-run command of a case names the identity the run
+/// defaulted to (re-run commands are built from the arguments as typed).
+#[test]
+fn the_command_line_stops_once_and_reruns_name_the_identity() {
+    let out = std::env::temp_dir().join(format!("flash-era-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rtmfp-conformance"))
+            .arg("run")
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--inject", "wrong-key-derivation"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert_eq!(err.matches(KEYING_FAILED).count(), 1, "{err}");
+    assert!(!out.join("results.json").exists());
+    let o = run(&["-q", "handshake.rhello-echoes-tag"]);
+    assert_eq!(o.status.code(), Some(0));
+    let r: rtmfp_reports::model::Results =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert!(
+        r.cases[0].rerun.contains("--tester-identity server"),
+        "{}",
+        r.cases[0].rerun
+    );
+    let o = run(&[
+        "-q",
+        "--tester-identity",
+        "rtmfp-cpp",
+        "handshake.rhello-echoes-tag",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let r: rtmfp_reports::model::Results =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let rerun = &r.cases[0].rerun;
+    assert_eq!(rerun.matches("--tester-identity").count(), 1, "{rerun}");
+    assert!(rerun.contains("--tester-identity rtmfp-cpp"), "{rerun}");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -38,34 +38,39 @@ fn silent_port() -> u16 {
         .port()
 }
 
-#[test]
-fn an_initiator_that_never_comes_makes_the_case_unsupported_not_failed() {
-    let out = tmp("never");
+/// A listen-mode run of `cases` whose initiator command runs (it appends the
+/// address it was given to a marker file, one line per start) but never
+/// initiates: the results and the marker's lines.
+fn listen_without_initiator(name: &str, cases: &[&str]) -> (Results, String) {
+    let out = tmp(name);
     let marker = out.join("started");
-    // The command runs (it leaves a marker with the address it was given)
-    // but never initiates.
-    let cmd = format!("echo {{addr}} > {}", marker.display());
-    let o = run(
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--initiator-cmd",
-            &cmd,
-            // The preflight (its own test) would stop the run first.
-            "--no-preflight",
-            "session.initiator-marks-mode-1",
-        ],
-        &out,
-    );
+    let cmd = format!("echo {{addr}} >> {}", marker.display());
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--initiator-cmd",
+        &cmd,
+        // The preflight (its own test) would stop the run first.
+        "--no-preflight",
+    ];
+    args.extend_from_slice(cases);
+    let o = run(&args, &out);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{stdout}");
-    let r = results(&out);
+    (
+        results(&out),
+        std::fs::read_to_string(&marker).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn an_initiator_that_never_comes_makes_the_case_unsupported_not_failed() {
+    let (r, given) = listen_without_initiator("never", &["session.initiator-marks-mode-1"]);
     let c = &r.cases[0];
     assert_eq!(c.outcome, Outcome::Unsupported, "{:?}", c.reason);
     let why = c.reason.as_deref().unwrap_or_default();
     assert!(why.contains("no session within 5 s"), "{why}");
     // It was started with the tester's listening address for that case.
-    let given = std::fs::read_to_string(&marker).unwrap();
     assert!(given.trim().starts_with("127.0.0.1:"), "{given}");
     assert_ne!(given.trim(), "127.0.0.1:0");
 }
@@ -149,4 +154,47 @@ fn declarations_and_jobs_are_checked() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("{addr}"));
+}
+
+/// A case that relates two openings by the target (e.g. their IHello tags
+/// differ) cannot be judged when each opening is a new initiator process:
+/// two processes are two initiators (RFC 7016 §3.5.1.1.1). It is
+/// unsupported with that reason, and the command is never started.
+#[test]
+fn openings_of_different_initiator_processes_are_not_compared() {
+    let (r, started) = listen_without_initiator(
+        "openings",
+        &[
+            "handshake.ihello-tag",
+            // One opening, then a wait for the same initiation: still judged.
+            "handshake.redirect-followed",
+        ],
+    );
+    let tag = r
+        .cases
+        .iter()
+        .find(|c| c.id == "handshake.ihello-tag")
+        .unwrap();
+    assert_eq!(tag.outcome, Outcome::Unsupported, "{:?}", tag.reason);
+    let why = tag.reason.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("relates 2 openings") && why.contains("two processes are two initiators"),
+        "{why}"
+    );
+    // Only the case with one opening started the command, once.
+    assert_eq!(started.lines().count(), 1, "{started}");
+    let other = r
+        .cases
+        .iter()
+        .find(|c| c.id == "handshake.redirect-followed")
+        .unwrap();
+    assert!(
+        !other
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("openings"),
+        "{:?}",
+        other.reason
+    );
 }
