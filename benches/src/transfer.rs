@@ -103,13 +103,13 @@ pub fn handshake(profile: Profile, link: LinkConfig, trace: bool, seed: u64) -> 
         client
             .borrow()
             .session(h)
-            .is_some_and(|s| s.state == State::S_OPEN)
+            .is_some_and(|s| s.state() == State::S_OPEN)
     });
     assert!(
         client
             .borrow()
             .session(h)
-            .is_some_and(|s| s.state == State::S_OPEN),
+            .is_some_and(|s| s.state() == State::S_OPEN),
         "session did not open"
     );
     drain(&client);
@@ -173,7 +173,7 @@ pub fn transfer(
     let trace = client
         .borrow()
         .session(h)
-        .and_then(|s| s.data.trace.clone());
+        .and_then(|s| s.data().trace.clone());
     Outcome {
         delivered_bytes,
         messages,

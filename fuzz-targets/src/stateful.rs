@@ -51,22 +51,22 @@ struct States {
 impl States {
     fn check(&mut self, e: &Endpoint, step: &str) {
         for s in e.sessions() {
-            match self.seen.insert(s.handle, s.state) {
+            match self.seen.insert(s.handle(), s.state()) {
                 Some(prev) => assert!(
-                    transition_allowed(prev, s.state),
+                    transition_allowed(prev, s.state()),
                     "session {:?}: {:?} -> {:?} after {step}",
-                    s.handle,
+                    s.handle(),
                     prev,
-                    s.state
+                    s.state()
                 ),
                 None => {
                     // §3.5.1.1.2: a responder's session comes into being open
                     // (on a valid IIKeying); an initiator's in S_IHELLO_SENT.
-                    if s.role == Role::Responder {
+                    if s.role() == Role::Responder {
                         assert!(
-                            matches!(s.state, State::S_OPEN),
+                            matches!(s.state(), State::S_OPEN),
                             "new responder session in {:?} after {step}",
-                            s.state
+                            s.state()
                         );
                     }
                 }

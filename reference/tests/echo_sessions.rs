@@ -109,7 +109,7 @@ fn a_return_flow_rejected_on_one_session_leaves_the_other_sessions_echo_alone() 
     let open = |c: &Ep, h| {
         c.borrow()
             .session(h)
-            .is_some_and(|s| s.state == State::S_OPEN)
+            .is_some_and(|s| s.state() == State::S_OPEN)
     };
     let limit = net.now() + Duration::from_secs(10);
     net.run_while(limit, |n| {

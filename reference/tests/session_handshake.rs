@@ -103,7 +103,7 @@ fn s3_5_1_1_normal_handshake_flash_and_key_logs_agree() {
     let se = events(&server);
     assert_eq!(opened(&ce), [(Role::Initiator, sa)]);
     assert_eq!(opened(&se), [(Role::Responder, ca)]);
-    assert_eq!(client.borrow().session(h).unwrap().state, State::S_OPEN);
+    assert_eq!(client.borrow().session(h).unwrap().state(), State::S_OPEN);
     // Both ends log the same facts about the shared session.
     let kl = |evs: &[Event]| {
         evs.iter()
@@ -342,7 +342,7 @@ fn s3_5_1_3_glare_yields_one_session() {
     let open = |e: &Ep| {
         e.borrow()
             .sessions()
-            .filter(|s| s.state == State::S_OPEN)
+            .filter(|s| s.state() == State::S_OPEN)
             .count()
     };
     assert_eq!((open(&a), open(&b)), (1, 1));
@@ -585,7 +585,7 @@ fn s3_5_1_1_2_retransmitted_iikeying_and_session_override() {
         server
             .borrow()
             .sessions()
-            .filter(|s| s.state == State::S_OPEN)
+            .filter(|s| s.state() == State::S_OPEN)
             .count(),
         1
     );
@@ -618,7 +618,7 @@ fn s3_5_1_1_1_long_keying_state_keeps_a_sane_timer() {
     net.run_until(Instant::from_millis(1_400));
     assert!(opened(&events(&client)).is_empty());
     assert_eq!(
-        client.borrow().sessions().next().map(|s| s.state),
+        client.borrow().sessions().next().map(|s| s.state()),
         Some(State::S_KEYING_SENT)
     );
     net.run_until(Instant::from_millis(30_000));

@@ -144,7 +144,7 @@ fn s3_5_4_2_address_change_verified_then_adopted() {
     });
     assert_eq!(changed, Some(moved));
     assert_eq!(got, 50);
-    assert_eq!(p.server.borrow().session(p.sh).unwrap().dest, moved);
+    assert_eq!(p.server.borrow().session(p.sh).unwrap().dest(), moved);
     // The mobility check: a Ping whose message starts with 'M', sent to the new
     // address, answered from it.
     let to_new: Vec<_> = p
@@ -171,7 +171,7 @@ fn s3_5_5_orderly_close_and_farclose_linger() {
     let t = p.net.now();
     p.client.borrow_mut().close(t, p.ch, false);
     assert_eq!(
-        p.client.borrow().session(p.ch).unwrap().state,
+        p.client.borrow().session(p.ch).unwrap().state(),
         State::S_NEARCLOSE
     );
     p.net.run_until(t + Duration::from_millis(100));
@@ -185,7 +185,7 @@ fn s3_5_5_orderly_close_and_farclose_linger() {
             .any(|e| matches!(e, Event::SessionClosed { .. }))
     );
     assert_eq!(
-        p.server.borrow().session(p.sh).unwrap().state,
+        p.server.borrow().session(p.sh).unwrap().state(),
         State::S_FARCLOSE_LINGER
     );
     p.net.run_until(t + Duration::from_millis(18_900));
@@ -264,7 +264,7 @@ fn s3_5_4_1_keepalive_and_dead_peer() {
     let t = p.net.now();
     p.net.run_until(t + Duration::from_secs(60));
     assert_eq!(
-        p.client.borrow().session(p.ch).unwrap().state,
+        p.client.borrow().session(p.ch).unwrap().state(),
         State::S_OPEN
     );
     let pings: Vec<_> = chunks_from(&p.net, p.ca)

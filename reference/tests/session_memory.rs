@@ -53,7 +53,7 @@ fn measure(n: usize) -> (isize, isize) {
         server
             .borrow()
             .sessions()
-            .filter(|s| s.state == State::S_OPEN)
+            .filter(|s| s.state() == State::S_OPEN)
             .count(),
         n
     );

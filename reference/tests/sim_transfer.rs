@@ -66,7 +66,7 @@ fn open(
             && client
                 .borrow()
                 .session(h)
-                .is_some_and(|s| s.state == rtmfp::endpoint::State::S_OPEN)
+                .is_some_and(|s| s.state() == rtmfp::endpoint::State::S_OPEN)
     });
     drain(client);
     (h, sh.expect("session opened"))
@@ -143,7 +143,7 @@ fn small_transfer_plain_no_loss() {
                 .borrow()
                 .session(h)
                 .unwrap()
-                .data
+                .data()
                 .send_flow(flow)
                 .is_some()
     );
@@ -238,7 +238,7 @@ fn fifty_megabytes_under_loss_reordering_duplication() {
         let now = net.now();
         let mut c = client.borrow_mut();
         // Keep a bounded amount queued so memory stays small.
-        let queued = c.session(h).unwrap().data.send_flow(fa).unwrap().queued();
+        let queued = c.session(h).unwrap().data().send_flow(fa).unwrap().queued();
         if queued < 400 {
             for _ in 0..64 {
                 if next_a == total_a {
@@ -249,7 +249,7 @@ fn fifty_megabytes_under_loss_reordering_duplication() {
             }
         }
         if next_a == total_a
-            && c.session(h).unwrap().data.send_flow(fa).unwrap().state
+            && c.session(h).unwrap().data().send_flow(fa).unwrap().state
                 == rtmfp::flow::SendState::F_OPEN
         {
             c.close_flow(now, h, fa).unwrap();
@@ -342,20 +342,20 @@ fn fifty_megabytes_under_loss_reordering_duplication() {
     // The congestion trace obeys §3.5.2.
     let c = client.borrow();
     let s = c.session(h).unwrap();
-    let t = s.data.trace.as_ref().unwrap();
+    let t = s.data().trace.as_ref().unwrap();
     assert!(t.samples.len() > 1000);
     assert_eq!(trace::check(&t.samples), vec![]);
     assert!(
-        s.data.stats.losses > 100,
+        s.data().stats.losses > 100,
         "loss was detected: {:?}",
-        s.data.stats
+        s.data().stats
     );
     let bytes = u64::from(total_a) * 16 * 1024;
     eprintln!(
         "50 MB in {:.1} s simulated ({:.2} MB/s), {:?}, sim counts {:?}",
         elapsed.as_secs_f64(),
         bytes as f64 / elapsed.as_secs_f64() / 1e6,
-        s.data.stats,
+        s.data().stats,
         net.counts
     );
     let _ = sh;

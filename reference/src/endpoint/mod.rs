@@ -137,14 +137,12 @@ impl Endpoint {
         self.local = addrs;
     }
 
+    /// A session, read-only (its state, IDs, address and flows).
     pub fn session(&self, h: SessionHandle) -> Option<&Session> {
         self.sessions.get(&h).map(|b| &**b)
     }
 
-    pub fn session_mut(&mut self, h: SessionHandle) -> Option<&mut Session> {
-        self.sessions.get_mut(&h).map(|b| &mut **b)
-    }
-
+    /// Every session this endpoint holds, read-only.
     pub fn sessions(&self) -> impl Iterator<Item = &Session> {
         self.sessions.values().map(|b| &**b)
     }

@@ -96,18 +96,18 @@ pub(crate) struct Opening {
 /// keys and its timer calls, and collects what it sends and reports.
 #[derive(Debug)]
 pub struct Session {
-    pub handle: SessionHandle,
-    pub role: Role,
-    pub state: State,
+    pub(crate) handle: SessionHandle,
+    pub(crate) role: Role,
+    pub(crate) state: State,
     /// The session ID the far end uses to send to us (0 until chosen).
-    pub local_sid: u32,
+    pub(crate) local_sid: u32,
     /// The session ID we use to send to the far end.
-    pub remote_sid: u32,
+    pub(crate) remote_sid: u32,
     /// DESTADDR
-    pub dest: SocketAddr,
-    pub far_certificate: Vec<u8>,
-    pub near_nonce: Vec<u8>,
-    pub far_nonce: Vec<u8>,
+    pub(crate) dest: SocketAddr,
+    pub(crate) far_certificate: Vec<u8>,
+    pub(crate) near_nonce: Vec<u8>,
+    pub(crate) far_nonce: Vec<u8>,
     pub(crate) opening: Option<Opening>,
     pub(crate) cipher: Option<Box<dyn PacketCipher>>,
     /// Responder: the IIKeying this session came from and the RIKeying answer,
@@ -115,7 +115,7 @@ pub struct Session {
     pub(crate) iikeying: Option<IIKeying>,
     pub(crate) rikeying: Option<Vec<u8>>,
     /// Everything about flows, acks, timestamps and congestion.
-    pub data: Data,
+    pub(crate) data: Data,
     pub(crate) opened_at: Instant,
     pub(crate) last_heard: Instant,
     /// Keepalive Ping outstanding: when sent, how many.
@@ -128,6 +128,50 @@ pub struct Session {
     pub(crate) closing_since: Option<Instant>,
     pub(crate) close_retry: Option<Instant>,
     pub(crate) close_reason: Option<String>,
+}
+
+impl Session {
+    /// The application's handle on this session.
+    pub fn handle(&self) -> SessionHandle {
+        self.handle
+    }
+
+    /// Initiator or responder.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The RFC 7016 §3.5 state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The session ID the far end uses to send to us (0 until chosen).
+    pub fn local_sid(&self) -> u32 {
+        self.local_sid
+    }
+
+    /// The session ID we use to send to the far end (0 until known).
+    pub fn remote_sid(&self) -> u32 {
+        self.remote_sid
+    }
+
+    /// DESTADDR: where this session's packets go (§3.5.4.2 may move it).
+    pub fn dest(&self) -> SocketAddr {
+        self.dest
+    }
+
+    /// The far end's certificate (§3.5.1.1, from its RHello or IIKeying).
+    pub fn far_certificate(&self) -> &[u8] {
+        &self.far_certificate
+    }
+
+    /// The session's flows, acknowledgements, timestamps and congestion
+    /// state, read-only (the application acts on flows through
+    /// [`crate::endpoint::Endpoint`]).
+    pub fn data(&self) -> &Data {
+        &self.data
+    }
 }
 
 /// What a session's methods need from the endpoint that owns it.

@@ -342,14 +342,14 @@ async fn connect(args: Args) -> ExitCode {
     let end = driver.now();
     // Statistics before closing.
     if let Some(s) = driver.endpoint.session(session) {
-        for f in s.data.send_flows() {
+        for f in s.data().send_flows() {
             summary.bytes_sent += f.stats.bytes_queued;
             summary.bytes_acked += f.stats.bytes_acked;
             summary.fragments_sent += f.stats.fragments_sent;
             summary.retransmissions += f.stats.retransmissions;
         }
-        summary.srtt_ms = s.data.rtt.srtt.map(|d| d.as_secs_f64() * 1000.0);
-        summary.erto_ms = Some(s.data.rtt.erto.as_secs_f64() * 1000.0);
+        summary.srtt_ms = s.data().rtt.srtt.map(|d| d.as_secs_f64() * 1000.0);
+        summary.erto_ms = Some(s.data().rtt.erto.as_secs_f64() * 1000.0);
     }
     let complete = flows.values().filter(|f| f.complete).count();
     summary.bytes_sent = summary.bytes_sent.max(per_flow * complete as u64);
@@ -393,7 +393,7 @@ async fn connect(args: Args) -> ExitCode {
         && driver
             .endpoint
             .session(session)
-            .is_some_and(|s| s.state == State::S_OPEN)
+            .is_some_and(|s| s.state() == State::S_OPEN)
     {
         let _ = driver
             .run(
@@ -402,7 +402,7 @@ async fn connect(args: Args) -> ExitCode {
                 |ep, _, _| {
                     if ep
                         .session(session)
-                        .is_some_and(|s| s.state == State::S_OPEN)
+                        .is_some_and(|s| s.state() == State::S_OPEN)
                     {
                         Control::Continue
                     } else {
@@ -416,7 +416,7 @@ async fn connect(args: Args) -> ExitCode {
     if driver
         .endpoint
         .session(session)
-        .is_some_and(|s| s.state == State::S_OPEN)
+        .is_some_and(|s| s.state() == State::S_OPEN)
     {
         let now = driver.now();
         driver.endpoint.close(now, session, false);
