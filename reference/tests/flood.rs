@@ -109,7 +109,7 @@ fn malformed(i: u32, cipher: &mut dyn PacketCipher) -> Vec<u8> {
 
 #[test]
 fn a_flood_of_distinct_malformed_startup_packets_leaves_state_and_heap_flat() {
-    let profile = common::flash_profile(true, 1);
+    let profile = common::sim::flash(true, 1, None);
     let mut cipher = profile.default_cipher();
     let sa: SocketAddr = "10.0.0.1:1935".parse().unwrap();
     let server = Rc::new(RefCell::new(Endpoint::new(

@@ -1,9 +1,6 @@
 //! Whole sessions moving data over the simulated network.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,66 +8,14 @@ use rand::SeedableRng;
 use rtmfp::congestion::trace;
 use rtmfp::crypto::CryptoProfile;
 use rtmfp::crypto::flash::{FlashConfig, FlashProfile};
-use rtmfp::crypto::plain::PlainProfile;
-use rtmfp::endpoint::{Endpoint, Event, SessionHandle};
+use rtmfp::endpoint::Event;
 use rtmfp::session::SessionEvent;
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::session::data::FlowOptions;
 use rtmfp::sim::{LinkConfig, Network};
 
-type Ep = Rc<RefCell<Endpoint>>;
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn endpoint(
-    net: &mut Network,
-    profile: Arc<dyn CryptoProfile>,
-    a: SocketAddr,
-    seed: u64,
-    config: EndpointConfig,
-) -> Ep {
-    let mut e = Endpoint::new(config, profile, seed);
-    e.set_local_addresses(vec![a]);
-    let e = Rc::new(RefCell::new(e));
-    net.add_node(Box::new(e.clone()), &[a]);
-    e
-}
-
-fn drain(e: &Ep) -> Vec<Event> {
-    let mut v = Vec::new();
-    while let Some(ev) = e.borrow_mut().poll_event() {
-        v.push(ev);
-    }
-    v
-}
-
-fn open(
-    net: &mut Network,
-    client: &Ep,
-    server: &Ep,
-    sa: SocketAddr,
-    epd: &[u8],
-) -> (SessionHandle, SessionHandle) {
-    let h = client.borrow_mut().connect(net.now(), epd.to_vec(), &[sa]);
-    let limit = net.now() + Duration::from_secs(10);
-    let mut sh = None;
-    net.run_while(limit, |_| {
-        for ev in drain(server) {
-            if let Event::SessionOpened { session, .. } = ev {
-                sh = Some(session);
-            }
-        }
-        sh.is_some()
-            && client
-                .borrow()
-                .session(h)
-                .is_some_and(|s| s.state() == rtmfp::endpoint::State::S_OPEN)
-    });
-    drain(client);
-    (h, sh.expect("session opened"))
-}
+mod common;
+use common::sim::*;
 
 /// A message body that says which message it is.
 fn body(i: u32, len: usize) -> Vec<u8> {
@@ -83,20 +28,8 @@ fn body(i: u32, len: usize) -> Vec<u8> {
 fn small_transfer_plain_no_loss() {
     let mut net = Network::new(1);
     let (ca, sa) = (addr("10.0.0.1:5000"), addr("10.0.0.2:1935"));
-    let client = endpoint(
-        &mut net,
-        Arc::new(PlainProfile::new("client")),
-        ca,
-        1,
-        EndpointConfig::default(),
-    );
-    let server = endpoint(
-        &mut net,
-        Arc::new(PlainProfile::new("server")),
-        sa,
-        2,
-        EndpointConfig::default(),
-    );
+    let client = plain_node(&mut net, "client", ca, 1, EndpointConfig::default());
+    let server = plain_node(&mut net, "server", sa, 2, EndpointConfig::default());
     let (h, _) = open(&mut net, &client, &server, sa, b"server");
     let now = net.now();
     let flow = client

@@ -14,7 +14,11 @@ use rtmfp::session::config::EndpointConfig;
 use rtmfp::session::data::FlowOptions;
 
 async fn echo_round_trip(bind: &str, total: usize) -> (usize, Duration) {
-    let server_ep = Endpoint::new(EndpointConfig::default(), common::flash_profile(true, 1), 1);
+    let server_ep = Endpoint::new(
+        EndpointConfig::default(),
+        common::sim::flash(true, 1, None),
+        1,
+    );
     let mut server = Driver::bind(server_ep, &[bind.parse().unwrap()])
         .await
         .unwrap();
@@ -42,7 +46,7 @@ async fn echo_round_trip(bind: &str, total: usize) -> (usize, Duration) {
 
     let client_ep = Endpoint::new(
         EndpointConfig::default(),
-        common::flash_profile(false, 2),
+        common::sim::flash(false, 2, None),
         2,
     );
     let wildcard = if server_addr.is_ipv4() {
