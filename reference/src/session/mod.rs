@@ -2,22 +2,8 @@
 //!
 //! The endpoint ([`crate::endpoint`]) demultiplexes datagrams, runs the startup
 //! handshake (§3.5.1) and owns the poll API; a [`Session`] owns what happens
-//! inside an open session. Where each part of §3.5 lives:
-//!
-//! | RFC 7016                                  | file                                   |
-//! |-------------------------------------------|----------------------------------------|
-//! | §3.5.1 startup, §3.5.1.1.1 initiator      | `endpoint/initiator.rs`, `session/handshake.rs` |
-//! | §3.5.1.1.2 responder, §3.5.1.3 glare      | `endpoint/responder.rs`                |
-//! | §3.5.1.2 cookie change                    | `session/cookie.rs`, `endpoint/responder.rs`, `endpoint/initiator.rs` |
-//! | §3.5.1.4 redirector, §3.5.1.5 forwarder, §3.5.1.6 | `endpoint/forwarder.rs`        |
-//! | §3.4 fragmentation, startup pacing        | `session/fragment.rs`, `endpoint/pacing.rs` |
-//! | §3.5.2 congestion control                 | `session/data.rs`, `congestion/`       |
-//! | §3.5.3 packet processing                  | `session/packet.rs` (in), `session/send.rs` (out) |
-//! | §3.5.4.1 keepalive                        | `session/keepalive.rs`                 |
-//! | §3.5.4.2 address mobility                 | `session/mobility.rs`                  |
-//! | §3.5.4.3 path MTU                         | `session/config.rs` (`max_packet`, `max_startup_packet`) |
-//! | §3.5.5 close                              | `session/close.rs`                     |
-//! | §3.6 flows                                | `session/data.rs`, `flow/`             |
+//! inside an open session. Where each part of §3.5 lives: the map in the crate
+//! documentation (reference/README.md, "Where RFC 7016 lives").
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -1,7 +1,8 @@
-//! RFC 7016 §3.5.3 packet processing: a decrypted packet of an established (or
+//! RFC 7016 §3.5 session packets in: a decrypted packet of an established (or
 //! closing) session — mode check (§2.2.4), liveness, each chunk to its handler
 //! (Ping §3.5.4, Close §3.5.5, FIHello §3.5.1.5, flow chunks §3.6), then the
-//! end-of-packet acknowledgement rules, the mobility check and the replies.
+//! end-of-packet acknowledgement rules, the §3.5.3 address mobility check and
+//! the replies.
 
 use std::net::SocketAddr;
 
