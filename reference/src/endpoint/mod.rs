@@ -27,7 +27,6 @@ use crate::session::config::EndpointConfig;
 use crate::session::cookie::CookieJar;
 use crate::session::fragment::Reassembler;
 use crate::session::{Data, Io};
-use crate::sim;
 use crate::time::Instant;
 use crate::wire::{Chunk, Mode, Packet, multiplex};
 
@@ -659,19 +658,4 @@ pub(super) fn derivation_input(
         }
     }
     c
-}
-
-impl sim::Node for Endpoint {
-    fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
-        Endpoint::handle_datagram(self, now, local, from, data)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Endpoint::handle_timeout(self, now)
-    }
-    fn poll_transmit(&mut self, _now: Instant) -> Option<Transmit> {
-        Endpoint::poll_transmit(self)
-    }
-    fn next_timeout(&self) -> Option<Instant> {
-        Endpoint::next_timeout(self)
-    }
 }
