@@ -51,7 +51,79 @@ impl Pacer {
     }
 }
 
+/// Slots of the per-source answer counters: a fixed table, so spoofed sources
+/// cannot grow it; sources that share a slot share its budget (the slot is a
+/// keyed hash of the address, so an attacker cannot aim at a real source's).
+const ANSWER_SLOTS: usize = 4096;
+
+/// Rate limit on what startup handling sends (RHello, Cookie Change, Redirect,
+/// RIKeying retransmissions, ...): per second in total and per source IP
+/// address. A reflection path (one genuine cookie replayed from many spoofed
+/// sources, each getting a Cookie Change) is bounded by the total.
+#[derive(Debug)]
+pub(super) struct AnswerLimiter {
+    key: u64,
+    second: u64,
+    total: u32,
+    slots: Box<[(u64, u32)]>,
+}
+
+impl AnswerLimiter {
+    pub(super) fn new(key: u64) -> Self {
+        AnswerLimiter {
+            key,
+            second: 0,
+            total: 0,
+            slots: vec![(0, 0); ANSWER_SLOTS].into_boxed_slice(),
+        }
+    }
+
+    /// Whether one more answer to `to` fits this second's budgets (and counts it).
+    pub(super) fn allow(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        total: u32,
+        per_source: u32,
+    ) -> bool {
+        use std::hash::{Hash, Hasher};
+        let second = now.as_micros() / 1_000_000;
+        if second != self.second {
+            self.second = second;
+            self.total = 0;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.key, to.ip()).hash(&mut h);
+        let slot = &mut self.slots[(h.finish() % ANSWER_SLOTS as u64) as usize];
+        if slot.0 != second {
+            *slot = (second, 0);
+        }
+        if self.total >= total || slot.1 >= per_source {
+            return false;
+        }
+        self.total += 1;
+        slot.1 += 1;
+        true
+    }
+}
+
 impl Endpoint {
+    /// Whether a startup answer to `to` may go now (the rate limit); counts a
+    /// drop when it may not.
+    pub(super) fn may_answer(&mut self, now: Instant, to: SocketAddr) -> bool {
+        let l = &self.config.limits;
+        let ok = self.answers.allow(
+            now,
+            to,
+            l.startup_answers_per_second,
+            l.startup_answers_per_source_per_second,
+        );
+        if !ok {
+            self.stats.drop(DropReason::StartupAnswerRateLimited);
+        }
+        ok
+    }
+
     #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
     pub(super) fn send_raw(&mut self, dst: SocketAddr, mut data: Vec<u8>) {
         #[cfg(feature = "test-hooks")]
@@ -87,6 +159,9 @@ impl Endpoint {
                 return;
             }
         };
+        if !self.initiating && !self.may_answer(now, dst) {
+            return;
+        }
         let fragmented = plain.len() > self.config.max_startup_packet;
         let pieces = if fragmented {
             let id = self.next_packet_id;

@@ -104,6 +104,9 @@ pub struct Session {
     pub(crate) data: Data,
     pub(crate) opened_at: Instant,
     pub(crate) last_heard: Instant,
+    /// The far end has sent a packet in this session (a responder's session is
+    /// half-open until then).
+    pub(crate) heard: bool,
     /// Keepalive Ping outstanding: when sent, how many.
     pub(crate) ping: Option<Retry>,
     /// §3.5.4.2 MOB_TX_TS, MOB_RX_TS, MOB_SECRET.
@@ -117,6 +120,33 @@ pub struct Session {
 }
 
 impl Session {
+    /// Still opening: our own opening (S_IHELLO_SENT, S_KEYING_SENT), or a
+    /// session we answered whose initiator has not yet sent a packet in it.
+    pub fn half_open(&self) -> bool {
+        matches!(self.state, State::S_IHELLO_SENT | State::S_KEYING_SENT)
+            || (self.state == State::S_OPEN && self.role == Role::Responder && !self.heard)
+    }
+
+    /// Bytes this session holds: the struct, its keys and certificates, the
+    /// handshake it keeps to answer a retransmitted IIKeying, its flows.
+    pub fn state_size(&self) -> usize {
+        std::mem::size_of::<Session>()
+            + self.far_certificate.len()
+            + self.near_nonce.len()
+            + self.far_nonce.len()
+            + self.iikeying.as_ref().map_or(0, |i| {
+                i.initiator_certificate.len() + i.cookie_echo.len() + i.skic.len() + i.signature.len()
+            })
+            + self.rikeying.as_ref().map_or(0, Vec::len)
+            + self.opening.as_ref().map_or(0, |o| {
+                o.epd.len() + o.tag.len() + o.cookie.len() + o.far_certificate.len() + o.candidates.len() * 64
+            })
+            + self.close_reason.as_ref().map_or(0, String::len)
+            // The cipher's keys and state, roughly.
+            + 512
+            + self.data.heap_size()
+    }
+
     /// The application's handle on this session.
     pub fn handle(&self) -> SessionHandle {
         self.handle
@@ -172,6 +202,9 @@ pub(crate) struct Io<'a> {
     pub tcr: bool,
     /// When TC was last sent on any session (Appendix A FASTGROW_ALLOWED).
     pub tc_sent_any: Option<Instant>,
+    /// Bytes the endpoint's buffer limit leaves for this session's receiving
+    /// flows beyond what they hold now.
+    pub buffer_room: usize,
 }
 
 impl Session {
@@ -228,6 +261,7 @@ impl Session {
             data: Data::new(config, now),
             opened_at: now,
             last_heard: now,
+            heard: false,
             ping: None,
             mob_tx_ts: None,
             mob_rx_ts: None,

@@ -21,6 +21,7 @@ impl Session {
         plain: &[u8],
     ) -> Vec<FIHello> {
         let mut forwarded = Vec::new();
+        self.data.set_endpoint_room(io.buffer_room);
         let packet = match Packet::parse(plain) {
             Ok(p) => p,
             Err(e) => {
@@ -28,6 +29,7 @@ impl Session {
                 return forwarded;
             }
         };
+        self.heard = true;
         // §2.2.4: the initiator SHOULD ignore mode 1 packets, the responder mode 2.
         let expected = match self.role {
             Role::Initiator => Mode::Responder,
