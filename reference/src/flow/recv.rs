@@ -165,15 +165,22 @@ impl RecvFlow {
     /// §3.6.3.2 steps 3-16 for one (expanded) User Data chunk, with no limit
     /// beyond the flow's own buffer.
     pub fn on_data(&mut self, now: Instant, c: &UserData) -> DataOutcome {
-        self.on_data_within(now, c, usize::MAX)
+        self.on_data_within(now, c, usize::MAX, usize::MAX)
     }
 
     /// [`RecvFlow::on_data`] when the session and the endpoint have only `room`
-    /// bytes left for buffering (their limits): data beyond it, or beyond this
-    /// flow's advertised buffer, is dropped and not acknowledged (§3.6.3.5), so a
-    /// conforming sender retransmits it later; data that extends the contiguous
-    /// prefix gets [`OVERCOMMIT`] more, so a gap can always be repaired.
-    pub fn on_data_within(&mut self, now: Instant, c: &UserData, room: usize) -> DataOutcome {
+    /// bytes left for buffering (their limits), and `head_room` (their limits
+    /// plus [`OVERCOMMIT`]) for data that extends the contiguous prefix: data
+    /// beyond them, or beyond this flow's advertised buffer, is dropped and not
+    /// acknowledged (§3.6.3.5), so a conforming sender retransmits it later; the
+    /// next fragment in sequence has the slack, so a gap can always be repaired.
+    pub fn on_data_within(
+        &mut self,
+        now: Instant,
+        c: &UserData,
+        room: usize,
+        head_room: usize,
+    ) -> DataOutcome {
         let mut out = DataOutcome::default();
         let sn = c.sequence_number;
         let fsn = c.forward_sequence_number();
@@ -197,7 +204,7 @@ impl RecvFlow {
                 out.ack_now = true;
                 return out;
             }
-            if len > room.saturating_add(slack) {
+            if len > if head { head_room } else { room } {
                 out.dropped = Some(crate::stats::DropReason::SessionBufferLimit);
                 out.ack_now = true;
                 return out;
@@ -656,7 +663,7 @@ mod tests {
         // The session's limit: data beyond `room` is dropped too, unless it is
         // the next in sequence.
         f.consumed(5000);
-        let o = f.on_data_within(T, &ud(8, 0, Fragmentation::Whole, &[0; 100]), 50);
+        let o = f.on_data_within(T, &ud(8, 0, Fragmentation::Whole, &[0; 100]), 50, 50);
         assert_eq!(
             o.dropped,
             Some(crate::stats::DropReason::SessionBufferLimit)

@@ -156,8 +156,9 @@ impl Default for EndpointConfig {
 pub struct Limits {
     /// Receiving flows open at once in one session; more are rejected.
     pub max_flows_per_session: usize,
-    /// Bytes one session's receiving flows may hold (reassembly buffers and
-    /// delivered messages not yet consumed by the application).
+    /// Bytes one session's flows may hold: its receiving flows' reassembly
+    /// buffers and delivered messages not yet consumed by the application, and
+    /// its sending flows' unacknowledged messages.
     pub max_session_buffer: usize,
     /// Bytes all sessions' receiving flows may hold together.
     pub max_buffer_total: usize,

@@ -13,6 +13,7 @@ use crate::congestion::trace::{Sample, Trace, TraceEvent};
 use crate::congestion::{
     AppendixA, BurstAvoidance, CongestionController, Reno, Rtt, TimeCriticalState, Timestamps,
 };
+use crate::flow::recv::OVERCOMMIT;
 use crate::flow::{FlowError, RecvFlow, RecvState, SendFlow, SendState};
 use crate::session::config::{CongestionAlgorithm, EndpointConfig};
 use crate::stats::{DropReason, Stats};
@@ -280,10 +281,10 @@ impl Data {
         let f = self.send.get_mut(&flow).ok_or(FlowError::NoSuchFlow)?;
         // The bounded send buffer: a message is taken while the flow holds less
         // than the limit (so one message of any size always goes).
-        // The session's sending flows together are bounded too.
+        // The session's limit counts its sending and receiving flows together.
         let full = f.state == SendState::F_OPEN
             && (f.queued_bytes() >= self.limits.send_buffer
-                || self.send_held() >= self.limits.max_session_buffer);
+                || self.send_held() + self.recv_held() >= self.limits.max_session_buffer);
         if full {
             self.blocked.insert(flow);
             return Err(FlowError::WouldBlock);
@@ -294,7 +295,7 @@ impl Data {
 
     /// Blocked sending flows that have room again get `Writable`.
     fn wake_writable(&mut self) {
-        if self.send_held() >= self.limits.max_session_buffer {
+        if self.send_held() + self.recv_held() >= self.limits.max_session_buffer {
             return;
         }
         let limit = self.limits.send_buffer;
@@ -377,6 +378,9 @@ impl Data {
         if released > 0 && f.advertised_blocks() > 0 && f.state == RecvState::RF_OPEN {
             // The window reopened: tell the sender soon (§3.6.3.5).
             f.should_ack = true;
+        }
+        if released > 0 && !self.blocked.is_empty() {
+            self.wake_writable();
         }
         released
     }
@@ -680,14 +684,17 @@ impl Data {
                 });
             }
         }
+        // The session's limit counts what its sending flows hold too; the
+        // endpoint's, the receiving flows of every session.
         let held = self.recv_held();
-        let room = self
-            .limits
-            .max_session_buffer
-            .min(self.endpoint_cap)
-            .saturating_sub(held);
+        let used = held + self.send_held();
+        let (session, total) = (self.limits.max_session_buffer, self.endpoint_cap);
+        let room = session.saturating_sub(used).min(total.saturating_sub(held));
+        let head_room = (session + OVERCOMMIT)
+            .saturating_sub(used)
+            .min((total + OVERCOMMIT).saturating_sub(held));
         let f = self.recv.get_mut(&fid).expect("exists");
-        let out = f.on_data_within(now, &u, room);
+        let out = f.on_data_within(now, &u, room, head_room);
         if let Some(why) = out.dropped {
             stats.drop(why);
         }
