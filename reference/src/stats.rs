@@ -87,7 +87,7 @@ drop_reasons! {
     IIKeyingSessionIdZero => "IIKeying with initiatorSessionID 0",
     IIKeyingBadCookie => "IIKeying with an invalid or expired cookie",
     /// §3.5.1.2: answered with an RHello Cookie Change.
-    IIKeyingCookieWrongAddress => "IIKeying cookie made for another address (Cookie Change sent)",
+    IIKeyingCookieWrongAddress => "IIKeying cookie made for another address (Cookie Change answered)",
     IIKeyingCertificateInvalid => "IIKeying certificate invalid",
     IIKeyingSignature => "IIKeying signature not authentic",
     /// §3.5.1.3: the near end prevails.
@@ -115,6 +115,8 @@ drop_reasons! {
     SessionLimit => "IIKeying beyond the session limit (not answered)",
     HalfOpenLimit => "IIKeying or connect beyond the half-open limit",
     StartupAnswerRateLimited => "startup answer beyond the rate limit (not sent)",
+    /// §3.4 pacing: the queue for the destination (or all queues) is full.
+    StartupPacingFull => "startup datagram beyond the pacing queues (not sent)",
 }
 
 impl std::fmt::Display for DropReason {

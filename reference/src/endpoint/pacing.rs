@@ -17,6 +17,12 @@ pub const STARTUP_PACING_WINDOW: Duration = Duration::from_millis(200);
 pub const STARTUP_PACING_BYTES: usize = 4380;
 pub const STARTUP_PACING_PACKETS: usize = 4;
 
+/// Startup datagrams (fragments, our own IHellos and IIKeyings) waiting for
+/// their destination's pacing budget: at most this many per destination ...
+pub const PACED_PER_DESTINATION: usize = 32;
+/// ... and this many bytes in all.
+pub const PACED_BYTES: usize = 1 << 20;
+
 /// A sliding 200 ms window of recent startup sends to one destination.
 #[derive(Debug, Default)]
 pub(super) struct Pacer {
@@ -176,7 +182,7 @@ impl Endpoint {
         // datagram answer (RHello, Redirect, Cookie Change, RIKeying) is sent at
         // once: it answers one received packet, and pacing it would mean keeping
         // state per initiator before a valid IIKeying (§3.5.1.1.2).
-        let answer = !fragmented && sid == 0 && !self.initiating;
+        let answer = !fragmented && !self.initiating;
         // (The no-fragment-pacing fault sends everything at once.)
         let answer = answer || fault!(self.config, no_fragment_pacing);
         for p in pieces {
@@ -192,16 +198,33 @@ impl Endpoint {
         }
     }
 
-    /// Sends now if the destination's 200 ms budget allows, else queues.
+    /// Sends now if the destination's 200 ms budget allows, else queues (up to
+    /// [`PACED_PER_DESTINATION`] datagrams per destination and
+    /// [`PACED_BYTES`] in all: beyond, the datagram is dropped and counted).
     fn pace(&mut self, now: Instant, dst: SocketAddr, d: Vec<u8>) {
+        let queued_total: usize = self.paced_bytes();
         let p = self.pacers.entry(dst).or_default();
         p.roll(now);
         if p.queue.is_empty() && p.fits(d.len()) {
             p.count(now, d.len());
             self.send_raw(dst, d);
+        } else if p.queue.len() >= PACED_PER_DESTINATION || queued_total + d.len() > PACED_BYTES {
+            if p.queue.is_empty() && p.recent.is_empty() {
+                self.pacers.remove(&dst);
+            }
+            self.stats.drop(DropReason::StartupPacingFull);
         } else {
             p.queue.push_back(d);
         }
+    }
+
+    /// Bytes waiting in the startup pacers.
+    fn paced_bytes(&self) -> usize {
+        self.pacers
+            .values()
+            .flat_map(|p| p.queue.iter())
+            .map(Vec::len)
+            .sum()
     }
 
     /// Releases paced datagrams whose window has come; forgets idle pacers.

@@ -86,10 +86,40 @@ struct Summary {
 }
 
 struct FlowState {
+    /// Which of our flows (for its byte pattern) and how much of it is queued.
+    index: u32,
+    off: u64,
     expect: Vec<u8>,
     echoed: Vec<u8>,
     complete: bool,
     echo_complete: bool,
+}
+
+/// Queues the flow's next messages until its send buffer is full (the bounded
+/// send buffer: `WouldBlock`, resumed on `Writable`); closes the flow once all
+/// are queued, unless an echo is expected.
+fn feed(
+    ep: &mut rtmfp::endpoint::Endpoint,
+    now: rtmfp::time::Instant,
+    (s, f): (rtmfp::endpoint::SessionHandle, u64),
+    st: &mut FlowState,
+    (per_flow, size, expect_echo): (u64, usize, bool),
+) -> Result<(), String> {
+    while st.off < per_flow {
+        let n = (per_flow - st.off).min(size as u64) as usize;
+        match ep.send(now, s, f, &pattern(st.index, st.off, n), None) {
+            Ok(_) => st.off += n as u64,
+            Err(rtmfp::flow::FlowError::WouldBlock) => return Ok(()),
+            Err(e) => return Err(format!("send: {e}")),
+        }
+    }
+    // With an echo expected, the flow stays F_OPEN until the echo is
+    // complete: §3.6.3.1 step 7 makes the responder's return flow
+    // invalid once the flow it answers is no longer F_OPEN.
+    if !expect_echo {
+        let _ = ep.close_flow(now, s, f);
+    }
+    Ok(())
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -233,35 +263,25 @@ async fn connect(args: Args) -> ExitCode {
                                 return Control::Stop;
                             }
                         };
-                        let mut sent = Vec::new();
-                        let mut off = 0u64;
-                        while off < per_flow {
-                            let n = (per_flow - off).min(args.message_size as u64) as usize;
-                            let m = pattern(i, off, n);
-                            if let Err(e) = ep.send(now, s, f, &m, None) {
-                                failed = Some(format!("send: {e}"));
-                                return Control::Stop;
-                            }
-                            if expect_echo {
-                                sent.extend_from_slice(&m);
-                            }
-                            off += n as u64;
+                        let expect = if expect_echo {
+                            pattern(i, 0, per_flow as usize)
+                        } else {
+                            Vec::new()
+                        };
+                        let mut st = FlowState {
+                            index: i,
+                            off: 0,
+                            expect,
+                            echoed: Vec::new(),
+                            complete: false,
+                            echo_complete: false,
+                        };
+                        let sizes = (per_flow, args.message_size, expect_echo);
+                        if let Err(e) = feed(ep, now, (s, f), &mut st, sizes) {
+                            failed = Some(e);
+                            return Control::Stop;
                         }
-                        // With an echo expected, the flow stays F_OPEN until the echo is
-                        // complete: §3.6.3.1 step 7 makes the responder's return flow
-                        // invalid once the flow it answers is no longer F_OPEN.
-                        if !expect_echo {
-                            let _ = ep.close_flow(now, s, f);
-                        }
-                        flows.insert(
-                            f,
-                            FlowState {
-                                expect: sent,
-                                echoed: Vec::new(),
-                                complete: false,
-                                echo_complete: false,
-                            },
-                        );
+                        flows.insert(f, st);
                     }
                 }
                 Event::SessionOpenFailed { reason, .. } => {
@@ -273,6 +293,15 @@ async fn connect(args: Args) -> ExitCode {
                     return Control::Stop;
                 }
                 Event::Session { event, .. } => match event {
+                    SessionEvent::Writable { flow } => {
+                        if let Some(st) = flows.get_mut(&flow) {
+                            let sizes = (per_flow, args.message_size, expect_echo);
+                            if let Err(e) = feed(ep, now, (session, flow), st, sizes) {
+                                failed = Some(e);
+                                return Control::Stop;
+                            }
+                        }
+                    }
                     SessionEvent::SendFlowComplete { flow } => {
                         if let Some(f) = flows.get_mut(&flow) {
                             f.complete = true;
