@@ -18,16 +18,19 @@ pub const STARTUP_PACING_BYTES: usize = 4380;
 pub const STARTUP_PACING_PACKETS: usize = 4;
 
 /// Startup datagrams (fragments, our own IHellos and IIKeyings) waiting for
-/// their destination's pacing budget: at most this many per destination ...
-pub const PACED_PER_DESTINATION: usize = 32;
+/// their destination's pacing budget: at most this many bytes per destination
+/// (twice the largest startup packet reassembly takes, §3.4) ...
+pub const PACED_PER_DESTINATION: usize = 128 * 1024;
 /// ... and this many bytes in all.
-pub const PACED_BYTES: usize = 1 << 20;
+pub const PACED_BYTES: usize = 4 << 20;
 
 /// A sliding 200 ms window of recent startup sends to one destination.
 #[derive(Debug, Default)]
 pub(super) struct Pacer {
     pub(super) recent: VecDeque<(Instant, usize)>,
     pub(super) queue: VecDeque<Vec<u8>>,
+    /// Bytes in `queue`.
+    pub(super) queued: usize,
 }
 
 impl Pacer {
@@ -202,29 +205,27 @@ impl Endpoint {
     /// [`PACED_PER_DESTINATION`] datagrams per destination and
     /// [`PACED_BYTES`] in all: beyond, the datagram is dropped and counted).
     fn pace(&mut self, now: Instant, dst: SocketAddr, d: Vec<u8>) {
-        let queued_total: usize = self.paced_bytes();
+        let queued_total = self.paced_bytes();
         let p = self.pacers.entry(dst).or_default();
         p.roll(now);
         if p.queue.is_empty() && p.fits(d.len()) {
             p.count(now, d.len());
             self.send_raw(dst, d);
-        } else if p.queue.len() >= PACED_PER_DESTINATION || queued_total + d.len() > PACED_BYTES {
+        } else if p.queued + d.len() > PACED_PER_DESTINATION || queued_total + d.len() > PACED_BYTES
+        {
             if p.queue.is_empty() && p.recent.is_empty() {
                 self.pacers.remove(&dst);
             }
             self.stats.drop(DropReason::StartupPacingFull);
         } else {
+            p.queued += d.len();
             p.queue.push_back(d);
         }
     }
 
     /// Bytes waiting in the startup pacers.
     fn paced_bytes(&self) -> usize {
-        self.pacers
-            .values()
-            .flat_map(|p| p.queue.iter())
-            .map(Vec::len)
-            .sum()
+        self.pacers.values().map(|p| p.queued).sum()
     }
 
     /// Releases paced datagrams whose window has come; forgets idle pacers.
@@ -234,6 +235,7 @@ impl Endpoint {
             p.roll(now);
             while p.queue.front().is_some_and(|d| p.fits(d.len())) {
                 let d = p.queue.pop_front().expect("front");
+                p.queued -= d.len();
                 p.count(now, d.len());
                 out.push((*dst, d));
             }

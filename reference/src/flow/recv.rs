@@ -27,10 +27,11 @@ pub const RECV_LINGER: Duration = Duration::from_secs(120);
 pub const MAX_RANGES: usize = 4096;
 /// §3.6.3.5: a receiver "MUST advertise at least one buffer block ... even if
 /// the amount of data in the buffer exceeds the buffer capacity", so that a gap
-/// can be repaired. Data that extends the contiguous prefix (the next sequence
-/// number after the CSN) may therefore go this far beyond the capacity (and
-/// beyond the session's and the endpoint's limits); any other data beyond the
-/// advertised buffer is dropped and not acknowledged.
+/// can be repaired; and a sender's view of the window is a round trip old. A
+/// flow's buffer may therefore go this far beyond its capacity, and data that
+/// extends the contiguous prefix (the next sequence number after the CSN) this
+/// far beyond the session's and the endpoint's limits; anything more is
+/// dropped and not acknowledged.
 pub const OVERCOMMIT: usize = 64 * 1024;
 
 /// What receiving a fragment asks of the session and the user.
@@ -198,8 +199,7 @@ impl RecvFlow {
             let len = c.user_data.len();
             // The next sequence number after the CSN (none after 2^64 - 1).
             let head = self.csn().unwrap_or(0).checked_add(1) == Some(sn);
-            let slack = if head { OVERCOMMIT } else { 0 };
-            if self.held() + len > self.capacity + slack {
+            if self.held() + len > self.capacity + OVERCOMMIT {
                 out.dropped = Some(crate::stats::DropReason::ReceiveBufferOverrun);
                 out.ack_now = true;
                 return out;
@@ -638,37 +638,40 @@ mod tests {
         }
     }
 
-    /// §3.6.3.5: a receiver holds no more than it advertised. Out-of-order data
-    /// beyond the buffer is dropped and not acknowledged; the fragment that
-    /// fills the gap still gets in (so the flow cannot deadlock).
+    /// §3.6.3.5: a receiver holds no more than it advertised (plus OVERCOMMIT
+    /// for data in flight). Out-of-order data beyond it is dropped and not
+    /// acknowledged; the fragment that fills the gap still gets in.
     #[test]
     fn s3_6_3_5_holds_no_more_than_advertised() {
         let mut f = RecvFlow::new(3, 4096);
-        for s in 2..=5 {
-            let o = f.on_data(T, &ud(s, 0, Fragmentation::Whole, &[0; 1000]));
+        let chunk = [0; 1000];
+        let fits = (4096 + OVERCOMMIT) / 1000;
+        for s in 2..2 + fits as u64 {
+            let o = f.on_data(T, &ud(s, 0, Fragmentation::Whole, &chunk));
             assert_eq!(o.dropped, None, "{s}");
         }
-        assert_eq!(f.advertised_blocks(), 1, "96 bytes left: one block");
-        let o = f.on_data(T, &ud(6, 0, Fragmentation::Whole, &[0; 1000]));
+        assert_eq!(f.advertised_blocks(), 1, "over capacity: still one block");
+        let next = 2 + fits as u64;
+        let o = f.on_data(T, &ud(next, 0, Fragmentation::Whole, &chunk));
         assert_eq!(
             o.dropped,
             Some(crate::stats::DropReason::ReceiveBufferOverrun)
         );
-        assert!(!f.sequence_set().contains(6), "not acknowledged");
-        assert_eq!(f.buffered(), 4000);
-        // The gap's fragment goes beyond the capacity (by at most OVERCOMMIT).
-        let o = f.on_data(T, &ud(1, 0, Fragmentation::Whole, &[0; 1000]));
+        assert!(!f.sequence_set().contains(next), "not acknowledged");
+        assert_eq!(f.buffered(), fits * 1000);
+        // The gap's fragment is delivered with everything after it.
+        let o = f.on_data(T, &ud(1, 0, Fragmentation::Whole, &[0; 96]));
         assert_eq!(o.dropped, None);
-        assert_eq!(o.messages.len(), 5);
+        assert_eq!(o.messages.len(), fits + 1);
         // The session's limit: data beyond `room` is dropped too, unless it is
         // the next in sequence.
-        f.consumed(5000);
-        let o = f.on_data_within(T, &ud(8, 0, Fragmentation::Whole, &[0; 100]), 50, 50);
+        f.consumed(fits * 1000 + 96);
+        let o = f.on_data_within(T, &ud(next + 2, 0, Fragmentation::Whole, &[0; 100]), 50, 50);
         assert_eq!(
             o.dropped,
             Some(crate::stats::DropReason::SessionBufferLimit)
         );
-        assert!(!f.sequence_set().contains(8));
+        assert!(!f.sequence_set().contains(next + 2));
     }
 
     /// §3.6.3.5: the advertised window shrinks while delivered messages are not
