@@ -83,10 +83,14 @@ pub fn handshake(profile: Profile, link: LinkConfig, trace: bool, seed: u64) -> 
     net.set_default_link(link);
     let (cp, sp) = profile.pair();
     let epd = sp.canonical_epd(sp.certificate());
-    let config = EndpointConfig {
+    let mut config = EndpointConfig {
         trace,
         ..EndpointConfig::default()
     };
+    // A transfer queues all its messages at once (the engine's speed is measured,
+    // not the application's backpressure): no bound on the send buffer.
+    config.limits.send_buffer = usize::MAX;
+    config.limits.max_session_buffer = usize::MAX;
     let mk = |net: &mut Network, p, a, s| {
         let mut e = Endpoint::new(config.clone(), p, s);
         e.set_local_addresses(vec![a]);

@@ -199,7 +199,7 @@ impl RecvFlow {
             let len = c.user_data.len();
             // The next sequence number after the CSN (none after 2^64 - 1).
             let head = self.csn().unwrap_or(0).checked_add(1) == Some(sn);
-            if self.held() + len > self.capacity + OVERCOMMIT {
+            if self.held() + len > self.capacity.saturating_add(OVERCOMMIT) {
                 out.dropped = Some(crate::stats::DropReason::ReceiveBufferOverrun);
                 out.ack_now = true;
                 return out;

@@ -601,7 +601,14 @@ impl Data {
             .recv
             .get(&fid)
             .is_some_and(|f| f.state != RecvState::RF_CLOSED);
-        if !existing && self.recv.len() >= 2 * self.limits.max_flows_per_session + 16 {
+        if !existing
+            && self.recv.len()
+                >= self
+                    .limits
+                    .max_flows_per_session
+                    .saturating_mul(2)
+                    .saturating_add(16)
+        {
             // Not even a rejected flow's state fits: nothing is acknowledged, so
             // nothing acknowledged is lost; the sender retries later.
             return stats.drop(DropReason::FlowTableFull);
@@ -690,9 +697,10 @@ impl Data {
         let used = held + self.send_held();
         let (session, total) = (self.limits.max_session_buffer, self.endpoint_cap);
         let room = session.saturating_sub(used).min(total.saturating_sub(held));
-        let head_room = (session + OVERCOMMIT)
+        let head_room = session
+            .saturating_add(OVERCOMMIT)
             .saturating_sub(used)
-            .min((total + OVERCOMMIT).saturating_sub(held));
+            .min(total.saturating_add(OVERCOMMIT).saturating_sub(held));
         let f = self.recv.get_mut(&fid).expect("exists");
         let out = f.on_data_within(now, &u, room, head_room);
         if let Some(why) = out.dropped {
