@@ -83,10 +83,14 @@ pub fn handshake(profile: Profile, link: LinkConfig, trace: bool, seed: u64) -> 
     net.set_default_link(link);
     let (cp, sp) = profile.pair();
     let epd = sp.canonical_epd(sp.certificate());
-    let config = EndpointConfig {
+    let mut config = EndpointConfig {
         trace,
         ..EndpointConfig::default()
     };
+    // A transfer queues all its messages at once (the engine's speed is measured,
+    // not the application's backpressure): no bound on the send buffer.
+    config.limits.send_buffer = usize::MAX;
+    config.limits.max_session_buffer = usize::MAX;
     let mk = |net: &mut Network, p, a, s| {
         let mut e = Endpoint::new(config.clone(), p, s);
         e.set_local_addresses(vec![a]);
@@ -103,13 +107,13 @@ pub fn handshake(profile: Profile, link: LinkConfig, trace: bool, seed: u64) -> 
         client
             .borrow()
             .session(h)
-            .is_some_and(|s| s.state == State::S_OPEN)
+            .is_some_and(|s| s.state() == State::S_OPEN)
     });
     assert!(
         client
             .borrow()
             .session(h)
-            .is_some_and(|s| s.state == State::S_OPEN),
+            .is_some_and(|s| s.state() == State::S_OPEN),
         "session did not open"
     );
     drain(&client);
@@ -173,7 +177,7 @@ pub fn transfer(
     let trace = client
         .borrow()
         .session(h)
-        .and_then(|s| s.data.trace.clone());
+        .and_then(|s| s.data().trace.clone());
     Outcome {
         delivered_bytes,
         messages,

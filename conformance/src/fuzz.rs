@@ -244,9 +244,13 @@ impl Link {
         let now = self.now();
         let h = self.ep.connect(now, epd.to_vec(), &[self.target]);
         let ok = self.pump(limit, |l, _| {
-            l.ep.session(h).is_some_and(|s| s.state == State::S_OPEN)
+            l.ep.session(h).is_some_and(|s| s.state() == State::S_OPEN)
         });
-        let open = ok || self.ep.session(h).is_some_and(|s| s.state == State::S_OPEN);
+        let open = ok
+            || self
+                .ep
+                .session(h)
+                .is_some_and(|s| s.state() == State::S_OPEN);
         open.then_some(h)
     }
 }
@@ -670,7 +674,7 @@ pub fn run(a: &Args) -> Result<bool, String> {
         // (Re)open the fuzzing session when needed (our own mutations may close it).
         let usable = link
             .as_ref()
-            .is_some_and(|(l, h, _)| l.ep.session(*h).is_some_and(|s| s.state == State::S_OPEN));
+            .is_some_and(|(l, h, _)| l.ep.session(*h).is_some_and(|s| s.state() == State::S_OPEN));
         if !usable {
             let mut l = Link::new(target, profile.clone(), m.rng.r#gen())?;
             let Some(h) = l.open(&epd, Duration::from_secs(5)) else {
@@ -739,7 +743,7 @@ pub fn run(a: &Args) -> Result<bool, String> {
                 }
                 let recv = l.recv_flows.clone();
                 let note = m.chunks(&mut cs, &flows, &recv);
-                let mode = match l.ep.session(*h).map(|s| s.role) {
+                let mode = match l.ep.session(*h).map(|s| s.role()) {
                     Some(rtmfp::endpoint::Role::Responder) => Mode::Responder,
                     _ => Mode::Initiator,
                 };

@@ -84,7 +84,7 @@ pub fn probe(
 ) -> Result<SessionKeyEvidence, String> {
     let tester = h.tester();
     let (local_sid, open) = match tester.borrow().session(session) {
-        Some(s) => (Some(s.local_sid), s.state == State::S_OPEN),
+        Some(s) => (Some(s.local_sid()), s.state() == State::S_OPEN),
         None => (None, false),
     };
     if !open {

@@ -377,7 +377,7 @@ impl<'a> Runner<'a> {
             let t = t.borrow();
             self.adopted
                 .iter()
-                .filter_map(|h| t.session(*h).map(|s| s.local_sid))
+                .filter_map(|h| t.session(*h).map(|s| s.local_sid()))
                 .collect()
         };
         if !self.seen.open_failed.is_empty()
@@ -401,7 +401,7 @@ impl<'a> Runner<'a> {
         }
         let handles = self.adopted.clone();
         for h in handles {
-            let local_sid = self.h.tester().borrow().session(h).map(|s| s.local_sid);
+            let local_sid = self.h.tester().borrow().session(h).map(|s| s.local_sid());
             let mut ev = SessionKeyEvidence::default();
             for o in &self.seen.obs {
                 if o.session == Some(h) && !o.default_key && o.packet.is_some() {
@@ -418,7 +418,7 @@ impl<'a> Runner<'a> {
                 .tester()
                 .borrow()
                 .session(h)
-                .is_some_and(|s| s.state == State::S_OPEN);
+                .is_some_and(|s| s.state() == State::S_OPEN);
             if !open {
                 if failed {
                     return Some(keying::failure_reason(
@@ -457,8 +457,8 @@ impl<'a> Runner<'a> {
         let t = self.h.tester();
         let t = t.borrow();
         if let Some(s) = t.session(h) {
-            self.vars.set("session.id", json!(s.local_sid));
-            self.vars.set("session.far_id", json!(s.remote_sid));
+            self.vars.set("session.id", json!(s.local_sid()));
+            self.vars.set("session.far_id", json!(s.remote_sid()));
         }
     }
 
@@ -806,7 +806,7 @@ impl<'a> Runner<'a> {
 
     fn session_role(&self) -> Option<Role> {
         let h = self.session?;
-        self.h.tester().borrow().session(h).map(|s| s.role)
+        self.h.tester().borrow().session(h).map(|s| s.role())
     }
 
     fn expect(&mut self, e: &ExpectStep, none: bool) -> StepOutcome {
@@ -1075,7 +1075,7 @@ impl<'a> Runner<'a> {
             let d = format!("assert the session is {state}");
             let s = self.session().map_err(|e| (d.clone(), String::new(), e))?;
             let t = self.h.tester();
-            let st = t.borrow().session(s).map(|x| x.state);
+            let st = t.borrow().session(s).map(|x| x.state());
             let closed = self.seen.closed.iter().any(|c| c.0 == s);
             let actual = match st {
                 Some(State::S_OPEN) => "open",
@@ -1135,7 +1135,7 @@ impl<'a> Runner<'a> {
             let t = self.h.tester();
             let pending = move || -> Option<(usize, usize)> {
                 let t = t.borrow();
-                let sf = t.session(s)?.data.send_flow(f)?;
+                let sf = t.session(s)?.data().send_flow(f)?;
                 Some((sf.outstanding(), sf.queued()))
             };
             let deadline = self.now() + self.scaled(Duration::from_secs(5));

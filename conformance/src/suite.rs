@@ -856,8 +856,8 @@ fn run_one(
         let open: Vec<_> = tester
             .borrow()
             .sessions()
-            .filter(|x| x.state == rtmfp::endpoint::State::S_OPEN)
-            .map(|x| x.handle)
+            .filter(|x| x.state() == rtmfp::endpoint::State::S_OPEN)
+            .map(|x| x.handle())
             .collect();
         for h in open {
             tester.borrow_mut().close(now, h, true);

@@ -144,7 +144,7 @@ pub fn open(
             && client
                 .borrow()
                 .session(h)
-                .is_some_and(|s| s.state == State::S_OPEN)
+                .is_some_and(|s| s.state() == State::S_OPEN)
     });
     while client.borrow_mut().poll_event().is_some() {}
     Some((h, sh?))

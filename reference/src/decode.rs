@@ -7,6 +7,7 @@
 //! RIKeying chunks seen in the capture; plain-profile sessions decode without a
 //! key log because their checksum salts are the keying components on the wire.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -375,7 +376,13 @@ pub struct Decoder {
     /// The profile the capture's startup packets turned out to use.
     seen_profile: Option<Profile>,
     pub sessions: Vec<TrackedSession>,
-    pending: Vec<PendingKeying>,
+    /// `sessions` by the session ID each direction is sent to: one lookup per
+    /// datagram, not a scan of every session.
+    by_sid: BTreeMap<u32, Vec<(usize, Direction)>>,
+    /// IIKeyings waiting for their RIKeying, one per (initiator, responder)...
+    pending: BTreeMap<(SocketAddr, SocketAddr), PendingKeying>,
+    /// ... and the keys of those with each initiator session ID.
+    pending_by_sid: BTreeMap<u32, Vec<(SocketAddr, SocketAddr)>>,
     pub summary: Summary,
 }
 
@@ -434,10 +441,46 @@ impl Decoder {
                     .collect()
             })
             .unwrap_or_default();
-        Decoder {
+        let mut d = Decoder {
             choice,
             sessions,
             ..Default::default()
+        };
+        for i in 0..d.sessions.len() {
+            d.index_session(i);
+        }
+        d
+    }
+
+    /// Adds session `i`'s session IDs to the index.
+    fn index_session(&mut self, i: usize) {
+        for dir in [
+            Direction::InitiatorToResponder,
+            Direction::ResponderToInitiator,
+        ] {
+            if let Some(sid) = self.sessions[i].session_id_to(dir) {
+                let v = self.by_sid.entry(sid).or_default();
+                if !v.contains(&(i, dir)) {
+                    v.push((i, dir));
+                }
+            }
+        }
+    }
+
+    /// Removes session `i`'s session IDs from the index (before they change).
+    fn unindex_session(&mut self, i: usize) {
+        for dir in [
+            Direction::InitiatorToResponder,
+            Direction::ResponderToInitiator,
+        ] {
+            if let Some(sid) = self.sessions[i].session_id_to(dir)
+                && let Some(v) = self.by_sid.get_mut(&sid)
+            {
+                v.retain(|&x| x != (i, dir));
+                if v.is_empty() {
+                    self.by_sid.remove(&sid);
+                }
+            }
         }
     }
 
@@ -483,17 +526,10 @@ impl Decoder {
 
         if sid != multiplex::STARTUP_SESSION_ID {
             // Sessions this ID may belong to, those whose addresses match first.
-            let mut candidates: Vec<(usize, Direction)> = Vec::new();
-            for (i, s) in self.sessions.iter().enumerate() {
-                for dir in [
-                    Direction::InitiatorToResponder,
-                    Direction::ResponderToInitiator,
-                ] {
-                    if s.session_id_to(dir) == Some(sid) {
-                        candidates.push((i, dir));
-                    }
-                }
-            }
+            let mut candidates: Vec<(usize, Direction)> =
+                self.by_sid.get(&sid).cloned().unwrap_or_default();
+            // In session order, as a scan would find them.
+            candidates.sort();
             candidates
                 .sort_by_key(|&(i, dir)| !self.sessions[i].addresses_match(dir, d.src, d.dst));
             for (i, dir) in candidates {
@@ -545,12 +581,7 @@ impl Decoder {
             }
         }
         let reason = match first_error {
-            Some(e)
-                if sid != 0
-                    && self.sessions.iter().all(|s| {
-                        s.initiator_session_id != Some(sid) && s.responder_session_id != Some(sid)
-                    }) =>
-            {
+            Some(e) if sid != 0 && !self.by_sid.contains_key(&sid) => {
                 format!("unknown session ID {sid:#010x} ({e})")
             }
             Some(e) => e,
@@ -588,37 +619,55 @@ impl Decoder {
             }
             match c {
                 Chunk::IIKeying(k) => {
-                    self.pending
-                        .retain(|pk| !(pk.initiator == out.src && pk.responder == out.dst));
-                    self.pending.push(PendingKeying {
-                        initiator: out.src,
-                        responder: out.dst,
-                        initiator_session_id: k.initiator_session_id,
-                        skic: k.skic.clone(),
-                        profile,
-                    });
+                    let key = (out.src, out.dst);
+                    self.forget_pending(key);
+                    self.pending.insert(
+                        key,
+                        PendingKeying {
+                            initiator: out.src,
+                            responder: out.dst,
+                            initiator_session_id: k.initiator_session_id,
+                            skic: k.skic.clone(),
+                            profile,
+                        },
+                    );
+                    self.pending_by_sid
+                        .entry(k.initiator_session_id)
+                        .or_default()
+                        .push(key);
                 }
                 Chunk::RIKeying(k) => {
                     let sid = out.session_id.unwrap_or(0);
-                    let Some(pos) = self
-                        .pending
-                        .iter()
-                        .position(|pk| pk.initiator_session_id == sid && pk.initiator == out.dst)
-                        .or_else(|| {
-                            self.pending
-                                .iter()
-                                .position(|pk| pk.initiator_session_id == sid)
-                        })
+                    // The IIKeying with this session ID from the RIKeying's
+                    // destination, else any with this session ID.
+                    let keys = self.pending_by_sid.get(&sid);
+                    let Some(key) = keys
+                        .and_then(|v| v.iter().find(|k| k.0 == out.dst).or(v.first()))
+                        .copied()
                     else {
                         continue;
                     };
-                    let pk = self.pending.remove(pos);
+                    let Some(pk) = self.forget_pending(key) else {
+                        continue;
+                    };
                     let idx = self.attach(pk, k.responder_session_id, k.skrc.clone());
                     out.session = Some(idx);
                 }
                 _ => {}
             }
         }
+    }
+
+    /// Removes the IIKeying waiting between `key`'s (initiator, responder).
+    fn forget_pending(&mut self, key: (SocketAddr, SocketAddr)) -> Option<PendingKeying> {
+        let pk = self.pending.remove(&key)?;
+        if let Some(v) = self.pending_by_sid.get_mut(&pk.initiator_session_id) {
+            v.retain(|k| *k != key);
+            if v.is_empty() {
+                self.pending_by_sid.remove(&pk.initiator_session_id);
+            }
+        }
+        Some(pk)
     }
 
     /// Attaches a completed handshake to a key log session, or adds a new one.
@@ -651,6 +700,7 @@ impl Decoder {
                 self.sessions.len() - 1
             }
         };
+        self.unindex_session(idx);
         let s = &mut self.sessions[idx];
         s.initiator_session_id = Some(pk.initiator_session_id);
         s.responder_session_id = Some(responder_session_id);
@@ -658,6 +708,7 @@ impl Decoder {
         s.skic = Some(pk.skic);
         s.skrc = Some(skrc);
         s.openers = None;
+        self.index_session(idx);
         idx
     }
 

@@ -1,8 +1,8 @@
-//! `rtmfp`: a reference implementation of RTMFP (RFC 7016) with the Flash
-//! Communication cryptography profile (RFC 7425).
+// The crate's documentation is reference/README.md (features, embedding, and
+// the map from RFC 7016's sections to files); its example runs as a doc test.
+#![doc = include_str!("../README.md")]
 //!
-//! The protocol core is sans-IO: time ([`time::Instant`]), randomness and datagrams
-//! are inputs; datagrams, events and the next timeout are outputs.
+//! ## Test hooks
 //!
 //! The `test-hooks` feature adds what only a conformance tester needs: deliberate
 //! RFC violations ([`session::config::Faults`]), crafted packets

@@ -31,6 +31,23 @@ pub trait Node {
     fn next_timeout(&self) -> Option<Instant>;
 }
 
+/// An RTMFP endpoint is a node (the simulator depends on the core, not the
+/// reverse).
+impl Node for crate::endpoint::Endpoint {
+    fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
+        crate::endpoint::Endpoint::handle_datagram(self, now, local, from, data)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        crate::endpoint::Endpoint::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, _now: Instant) -> Option<Transmit> {
+        crate::endpoint::Endpoint::poll_transmit(self)
+    }
+    fn next_timeout(&self) -> Option<Instant> {
+        crate::endpoint::Endpoint::next_timeout(self)
+    }
+}
+
 /// Lets a test keep a handle on a node it gave to the network.
 impl<T: Node> Node for std::rc::Rc<std::cell::RefCell<T>> {
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {

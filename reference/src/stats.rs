@@ -52,6 +52,8 @@ drop_reasons! {
     ReassembledModeMismatch => "reassembled packet with another mode",
     FragmentModeMismatch => "packet fragment in another mode than the first",
     FragmentLimit => "packet fragment beyond the reassembly limits",
+    /// §3.4 resource limits: a reassembly given up for a newer one.
+    FragmentEvicted => "reassembly buffer evicted (per-source or table limit)",
     FragmentInconsistent => "packet fragment inconsistent with the others",
     /// Liberty `reassemble_fragments` off: §3.4 fragmentation "can" be used.
     FragmentReassemblyOff => "packet fragment dropped (reassembly off)",
@@ -85,7 +87,7 @@ drop_reasons! {
     IIKeyingSessionIdZero => "IIKeying with initiatorSessionID 0",
     IIKeyingBadCookie => "IIKeying with an invalid or expired cookie",
     /// §3.5.1.2: answered with an RHello Cookie Change.
-    IIKeyingCookieWrongAddress => "IIKeying cookie made for another address (Cookie Change sent)",
+    IIKeyingCookieWrongAddress => "IIKeying cookie made for another address (Cookie Change answered)",
     IIKeyingCertificateInvalid => "IIKeying certificate invalid",
     IIKeyingSignature => "IIKeying signature not authentic",
     /// §3.5.1.3: the near end prevails.
@@ -103,6 +105,18 @@ drop_reasons! {
     AckUnknownFlow => "acknowledgement for an unknown flow",
     SequenceSetTooFragmented => "flow sequence set too fragmented",
     ReceiveBufferOverrun => "receive buffer overrun beyond the advertised window",
+    // ---- limits (EndpointConfig::limits)
+    /// §3.6.3.5: dropped unacknowledged; the sender retransmits.
+    SessionBufferLimit => "data beyond the session's or the endpoint's buffer limit",
+    /// §3.6.3.7: rejected with a Flow Exception Report.
+    FlowLimit => "new flow beyond the session's flow limit (rejected)",
+    /// Not even a rejected flow's state is kept: dropped unacknowledged.
+    FlowTableFull => "data for a new flow while the flow table is full",
+    SessionLimit => "IIKeying beyond the session limit (not answered)",
+    HalfOpenLimit => "IIKeying or connect beyond the half-open limit",
+    StartupAnswerRateLimited => "startup answer beyond the rate limit (not sent)",
+    /// §3.4 pacing: the queue for the destination (or all queues) is full.
+    StartupPacingFull => "startup datagram beyond the pacing queues (not sent)",
 }
 
 impl std::fmt::Display for DropReason {

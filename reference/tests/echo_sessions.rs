@@ -8,37 +8,17 @@
 //! live as `flow-sender.single-return-association` failing when the
 //! conformance suite ran cases in parallel against `rtmfp serve`.)
 
-use std::cell::RefCell;
-use std::net::SocketAddr;
-use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rtmfp::app::Echo;
-use rtmfp::crypto::plain::PlainProfile;
-use rtmfp::endpoint::{Endpoint, Event, SessionHandle, State};
+use rtmfp::endpoint::{Event, SessionHandle, State};
 use rtmfp::session::SessionEvent;
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::session::data::FlowOptions;
 use rtmfp::sim::Network;
 
-type Ep = Rc<RefCell<Endpoint>>;
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn endpoint(net: &mut Network, name: &str, a: SocketAddr, seed: u64) -> Ep {
-    let mut e = Endpoint::new(
-        EndpointConfig::default(),
-        Arc::new(PlainProfile::new(name)),
-        seed,
-    );
-    e.set_local_addresses(vec![a]);
-    let e = Rc::new(RefCell::new(e));
-    net.add_node(Box::new(e.clone()), &[a]);
-    e
-}
+mod common;
+use common::sim::*;
 
 /// The server side: every session event goes to the echo, as in `rtmfp serve`.
 fn serve(server: &Ep, echo: &mut Echo, now: rtmfp::time::Instant) {
@@ -99,9 +79,9 @@ fn a_return_flow_rejected_on_one_session_leaves_the_other_sessions_echo_alone() 
     let mut net = Network::new(7);
     let sa = addr("10.0.0.1:1935");
     let (aa, ba) = (addr("10.0.0.2:5000"), addr("10.0.0.3:5000"));
-    let server = endpoint(&mut net, "server", sa, 1);
-    let a = endpoint(&mut net, "a", aa, 2);
-    let b = endpoint(&mut net, "b", ba, 3);
+    let server = plain_node(&mut net, "server", sa, 1, EndpointConfig::default());
+    let a = plain_node(&mut net, "a", aa, 2, EndpointConfig::default());
+    let b = plain_node(&mut net, "b", ba, 3, EndpointConfig::default());
     let mut echo = Echo::new(false);
 
     let ha = a.borrow_mut().connect(net.now(), b"server".to_vec(), &[sa]);
@@ -109,7 +89,7 @@ fn a_return_flow_rejected_on_one_session_leaves_the_other_sessions_echo_alone() 
     let open = |c: &Ep, h| {
         c.borrow()
             .session(h)
-            .is_some_and(|s| s.state == State::S_OPEN)
+            .is_some_and(|s| s.state() == State::S_OPEN)
     };
     let limit = net.now() + Duration::from_secs(10);
     net.run_while(limit, |n| {

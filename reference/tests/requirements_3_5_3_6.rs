@@ -121,14 +121,14 @@ fn s3_3_2_session_id_zero_never_assigned() {
     }
     net.run_until(Instant::from_millis(500));
     let _ = ca;
-    let sids: Vec<u32> = server.borrow().sessions().map(|s| s.local_sid).collect();
+    let sids: Vec<u32> = server.borrow().sessions().map(|s| s.local_sid()).collect();
     assert_eq!(sids.len(), 50);
     assert!(sids.iter().all(|&s| s != 0));
     for c in &clients {
         assert!(
             c.borrow()
                 .sessions()
-                .all(|s| s.local_sid != 0 && s.remote_sid != 0)
+                .all(|s| s.local_sid() != 0 && s.remote_sid() != 0)
         );
     }
 }

@@ -18,10 +18,14 @@ fn s3_3_iikeying_for_session_id_zero_is_refused() {
     );
     let mut client = Endpoint::new(
         EndpointConfig::default(),
-        common::flash_profile(false, 1),
+        common::sim::flash(false, 1, None),
         1,
     );
-    let mut server = Endpoint::new(EndpointConfig::default(), common::flash_profile(true, 2), 2);
+    let mut server = Endpoint::new(
+        EndpointConfig::default(),
+        common::sim::flash(true, 2, None),
+        2,
+    );
     let now = Instant::from_millis(10);
     client.connect(now, b"\x07\x0artmfp:".to_vec(), &[sa]);
     let ihello = client.poll_transmit().unwrap();

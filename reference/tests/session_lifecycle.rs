@@ -1,14 +1,10 @@
 //! RFC 7016 §3.5.3-§3.5.5 over the simulated network: address mobility with its
 //! check, keepalive, orderly and abrupt close with the lingering states.
 
-use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rtmfp::crypto::plain::PlainProfile;
-use rtmfp::endpoint::{Endpoint, Event, SessionHandle, State};
+use rtmfp::endpoint::{Event, SessionHandle, State};
 use rtmfp::session::SessionEvent;
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::session::data::FlowOptions;
@@ -16,19 +12,8 @@ use rtmfp::sim::Network;
 use rtmfp::time::Instant;
 use rtmfp::wire::{Chunk, Packet, multiplex};
 
-type Ep = Rc<RefCell<Endpoint>>;
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn drain(e: &Ep) -> Vec<Event> {
-    let mut v = Vec::new();
-    while let Some(ev) = e.borrow_mut().poll_event() {
-        v.push(ev);
-    }
-    v
-}
+mod common;
+use common::sim::*;
 
 struct Pair {
     net: Network,
@@ -44,18 +29,8 @@ fn pair(config: EndpointConfig) -> Pair {
     let mut net = Network::new(5);
     net.record();
     let (ca, sa) = (addr("10.0.0.1:5000"), addr("10.0.0.2:1935"));
-    let client = Rc::new(RefCell::new(Endpoint::new(
-        config.clone(),
-        Arc::new(PlainProfile::new("client")),
-        1,
-    )));
-    let server = Rc::new(RefCell::new(Endpoint::new(
-        config,
-        Arc::new(PlainProfile::new("server")),
-        2,
-    )));
-    net.add_node(Box::new(client.clone()), &[ca]);
-    net.add_node(Box::new(server.clone()), &[sa]);
+    let client = plain_node(&mut net, "client", ca, 1, config.clone());
+    let server = plain_node(&mut net, "server", sa, 2, config);
     let ch = client
         .borrow_mut()
         .connect(Instant::ZERO, b"server".to_vec(), &[sa]);
@@ -144,7 +119,7 @@ fn s3_5_4_2_address_change_verified_then_adopted() {
     });
     assert_eq!(changed, Some(moved));
     assert_eq!(got, 50);
-    assert_eq!(p.server.borrow().session(p.sh).unwrap().dest, moved);
+    assert_eq!(p.server.borrow().session(p.sh).unwrap().dest(), moved);
     // The mobility check: a Ping whose message starts with 'M', sent to the new
     // address, answered from it.
     let to_new: Vec<_> = p
@@ -171,7 +146,7 @@ fn s3_5_5_orderly_close_and_farclose_linger() {
     let t = p.net.now();
     p.client.borrow_mut().close(t, p.ch, false);
     assert_eq!(
-        p.client.borrow().session(p.ch).unwrap().state,
+        p.client.borrow().session(p.ch).unwrap().state(),
         State::S_NEARCLOSE
     );
     p.net.run_until(t + Duration::from_millis(100));
@@ -185,7 +160,7 @@ fn s3_5_5_orderly_close_and_farclose_linger() {
             .any(|e| matches!(e, Event::SessionClosed { .. }))
     );
     assert_eq!(
-        p.server.borrow().session(p.sh).unwrap().state,
+        p.server.borrow().session(p.sh).unwrap().state(),
         State::S_FARCLOSE_LINGER
     );
     p.net.run_until(t + Duration::from_millis(18_900));
@@ -264,7 +239,7 @@ fn s3_5_4_1_keepalive_and_dead_peer() {
     let t = p.net.now();
     p.net.run_until(t + Duration::from_secs(60));
     assert_eq!(
-        p.client.borrow().session(p.ch).unwrap().state,
+        p.client.borrow().session(p.ch).unwrap().state(),
         State::S_OPEN
     );
     let pings: Vec<_> = chunks_from(&p.net, p.ca)

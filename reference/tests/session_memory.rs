@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use rtmfp::endpoint::{Endpoint, State};
+use rtmfp::endpoint::Endpoint;
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::sim::Network;
 use rtmfp::time::Instant;
@@ -24,8 +24,8 @@ static A: counting_alloc::Counting = counting_alloc::Counting;
 /// Opens `n` sessions from `n` clients to one server and lets them idle; returns
 /// the heap held by the server endpoint and by one client endpoint.
 fn measure(n: usize) -> (isize, isize) {
-    let sp = common::flash_profile(true, 1);
-    let cp = common::flash_profile(false, 2);
+    let sp = common::sim::flash(true, 1, None);
+    let cp = common::sim::flash(false, 2, None);
     let sa: SocketAddr = "10.0.0.1:1935".parse().unwrap();
     let mut net = Network::new(1);
     let server = Rc::new(RefCell::new(Endpoint::new(
@@ -49,14 +49,7 @@ fn measure(n: usize) -> (isize, isize) {
     }
     // Open, then idle for a minute (keepalives flow, nothing else).
     net.run_until(Instant::ZERO + Duration::from_secs(60));
-    assert_eq!(
-        server
-            .borrow()
-            .sessions()
-            .filter(|s| s.state == State::S_OPEN)
-            .count(),
-        n
-    );
+    assert_eq!(common::sim::open_sessions(&server.borrow()), n);
     while server.borrow_mut().poll_event().is_some() {}
     for c in &clients {
         while c.borrow_mut().poll_event().is_some() {}
@@ -86,7 +79,7 @@ fn idle_open_session_costs_under_8_kib() {
     let (server_n, _) = measure(n + 1);
     let per_session = (server_n - server_0) / n as isize;
     // A fresh initiator endpoint with no session, for the initiator's baseline.
-    let cp = common::flash_profile(false, 2);
+    let cp = common::sim::flash(false, 2, None);
     let before = live();
     let fresh = Endpoint::new(EndpointConfig::default(), cp, 3);
     let fresh_bytes = live() - before;

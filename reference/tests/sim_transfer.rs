@@ -1,9 +1,6 @@
 //! Whole sessions moving data over the simulated network.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,66 +8,14 @@ use rand::SeedableRng;
 use rtmfp::congestion::trace;
 use rtmfp::crypto::CryptoProfile;
 use rtmfp::crypto::flash::{FlashConfig, FlashProfile};
-use rtmfp::crypto::plain::PlainProfile;
-use rtmfp::endpoint::{Endpoint, Event, SessionHandle};
+use rtmfp::endpoint::Event;
 use rtmfp::session::SessionEvent;
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::session::data::FlowOptions;
 use rtmfp::sim::{LinkConfig, Network};
 
-type Ep = Rc<RefCell<Endpoint>>;
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn endpoint(
-    net: &mut Network,
-    profile: Arc<dyn CryptoProfile>,
-    a: SocketAddr,
-    seed: u64,
-    config: EndpointConfig,
-) -> Ep {
-    let mut e = Endpoint::new(config, profile, seed);
-    e.set_local_addresses(vec![a]);
-    let e = Rc::new(RefCell::new(e));
-    net.add_node(Box::new(e.clone()), &[a]);
-    e
-}
-
-fn drain(e: &Ep) -> Vec<Event> {
-    let mut v = Vec::new();
-    while let Some(ev) = e.borrow_mut().poll_event() {
-        v.push(ev);
-    }
-    v
-}
-
-fn open(
-    net: &mut Network,
-    client: &Ep,
-    server: &Ep,
-    sa: SocketAddr,
-    epd: &[u8],
-) -> (SessionHandle, SessionHandle) {
-    let h = client.borrow_mut().connect(net.now(), epd.to_vec(), &[sa]);
-    let limit = net.now() + Duration::from_secs(10);
-    let mut sh = None;
-    net.run_while(limit, |_| {
-        for ev in drain(server) {
-            if let Event::SessionOpened { session, .. } = ev {
-                sh = Some(session);
-            }
-        }
-        sh.is_some()
-            && client
-                .borrow()
-                .session(h)
-                .is_some_and(|s| s.state == rtmfp::endpoint::State::S_OPEN)
-    });
-    drain(client);
-    (h, sh.expect("session opened"))
-}
+mod common;
+use common::sim::*;
 
 /// A message body that says which message it is.
 fn body(i: u32, len: usize) -> Vec<u8> {
@@ -83,20 +28,8 @@ fn body(i: u32, len: usize) -> Vec<u8> {
 fn small_transfer_plain_no_loss() {
     let mut net = Network::new(1);
     let (ca, sa) = (addr("10.0.0.1:5000"), addr("10.0.0.2:1935"));
-    let client = endpoint(
-        &mut net,
-        Arc::new(PlainProfile::new("client")),
-        ca,
-        1,
-        EndpointConfig::default(),
-    );
-    let server = endpoint(
-        &mut net,
-        Arc::new(PlainProfile::new("server")),
-        sa,
-        2,
-        EndpointConfig::default(),
-    );
+    let client = plain_node(&mut net, "client", ca, 1, EndpointConfig::default());
+    let server = plain_node(&mut net, "server", sa, 2, EndpointConfig::default());
     let (h, _) = open(&mut net, &client, &server, sa, b"server");
     let now = net.now();
     let flow = client
@@ -143,7 +76,7 @@ fn small_transfer_plain_no_loss() {
                 .borrow()
                 .session(h)
                 .unwrap()
-                .data
+                .data()
                 .send_flow(flow)
                 .is_some()
     );
@@ -238,18 +171,22 @@ fn fifty_megabytes_under_loss_reordering_duplication() {
         let now = net.now();
         let mut c = client.borrow_mut();
         // Keep a bounded amount queued so memory stays small.
-        let queued = c.session(h).unwrap().data.send_flow(fa).unwrap().queued();
+        let queued = c.session(h).unwrap().data().send_flow(fa).unwrap().queued();
         if queued < 400 {
             for _ in 0..64 {
                 if next_a == total_a {
                     break;
                 }
-                c.send(now, h, fa, &body(next_a, 16 * 1024), None).unwrap();
-                next_a += 1;
+                // The bounded send buffer: stop at WouldBlock, go on later.
+                match c.send(now, h, fa, &body(next_a, 16 * 1024), None) {
+                    Ok(_) => next_a += 1,
+                    Err(rtmfp::flow::FlowError::WouldBlock) => break,
+                    Err(e) => panic!("{e}"),
+                }
             }
         }
         if next_a == total_a
-            && c.session(h).unwrap().data.send_flow(fa).unwrap().state
+            && c.session(h).unwrap().data().send_flow(fa).unwrap().state
                 == rtmfp::flow::SendState::F_OPEN
         {
             c.close_flow(now, h, fa).unwrap();
@@ -342,20 +279,20 @@ fn fifty_megabytes_under_loss_reordering_duplication() {
     // The congestion trace obeys §3.5.2.
     let c = client.borrow();
     let s = c.session(h).unwrap();
-    let t = s.data.trace.as_ref().unwrap();
+    let t = s.data().trace.as_ref().unwrap();
     assert!(t.samples.len() > 1000);
     assert_eq!(trace::check(&t.samples), vec![]);
     assert!(
-        s.data.stats.losses > 100,
+        s.data().stats.losses > 100,
         "loss was detected: {:?}",
-        s.data.stats
+        s.data().stats
     );
     let bytes = u64::from(total_a) * 16 * 1024;
     eprintln!(
         "50 MB in {:.1} s simulated ({:.2} MB/s), {:?}, sim counts {:?}",
         elapsed.as_secs_f64(),
         bytes as f64 / elapsed.as_secs_f64() / 1e6,
-        s.data.stats,
+        s.data().stats,
         net.counts
     );
     let _ = sh;

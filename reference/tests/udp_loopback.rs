@@ -14,7 +14,11 @@ use rtmfp::session::config::EndpointConfig;
 use rtmfp::session::data::FlowOptions;
 
 async fn echo_round_trip(bind: &str, total: usize) -> (usize, Duration) {
-    let server_ep = Endpoint::new(EndpointConfig::default(), common::flash_profile(true, 1), 1);
+    let server_ep = Endpoint::new(
+        EndpointConfig::default(),
+        common::sim::flash(true, 1, None),
+        1,
+    );
     let mut server = Driver::bind(server_ep, &[bind.parse().unwrap()])
         .await
         .unwrap();
@@ -42,7 +46,7 @@ async fn echo_round_trip(bind: &str, total: usize) -> (usize, Duration) {
 
     let client_ep = Endpoint::new(
         EndpointConfig::default(),
-        common::flash_profile(false, 2),
+        common::sim::flash(false, 2, None),
         2,
     );
     let wildcard = if server_addr.is_ipv4() {
@@ -61,6 +65,18 @@ async fn echo_round_trip(bind: &str, total: usize) -> (usize, Duration) {
     let mut echoed = Vec::new();
     let mut flow = None;
     let mut opened = None;
+    // The bounded send buffer: queue until WouldBlock, go on at Writable.
+    let mut off = 0;
+    let feed = |ep: &mut Endpoint, now, s, f, off: &mut usize| {
+        while *off < data.len() {
+            let end = (*off + 16 * 1024).min(data.len());
+            match ep.send(now, s, f, &data[*off..end], None) {
+                Ok(_) => *off = end,
+                Err(rtmfp::flow::FlowError::WouldBlock) => return,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
     client
         .run(
             Some(Duration::from_secs(60)),
@@ -72,11 +88,13 @@ async fn echo_round_trip(bind: &str, total: usize) -> (usize, Duration) {
                         let f = ep
                             .open_flow(now, s, b"loopback".to_vec(), None, FlowOptions::default())
                             .unwrap();
-                        for chunk in data.chunks(16 * 1024) {
-                            ep.send(now, s, f, chunk, None).unwrap();
-                        }
+                        feed(ep, now, s, f, &mut off);
                         flow = Some(f);
                     }
+                    Event::Session {
+                        session: s,
+                        event: SessionEvent::Writable { flow: f },
+                    } => feed(ep, now, s, f, &mut off),
                     Event::Session {
                         event: SessionEvent::Message { data: d, .. },
                         ..

@@ -1,6 +1,7 @@
-//! RFC 7016 §3.5.1.4 Redirector and §3.5.1.5 Forwarder (with §3.5.1.6 load
-//! distribution): what an endpoint does with an IHello whose EPD does not select
-//! it — a Redirect by static rule, or an FIHello to an open session's far end
+//! RFC 7016 §3.5.1.4 Redirector and §3.5.1.5 Forwarder (with §3.5.1.6, the
+//! initiator's observed address in the FIHello and the optional Redirect to the
+//! peer for NAT traversal): what an endpoint does with an IHello whose EPD does
+//! not select it — a Redirect by static rule, or an FIHello to an open session's far end
 //! that the EPD selects (and, optionally, a Redirect to it).
 
 use std::net::SocketAddr;

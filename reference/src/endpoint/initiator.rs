@@ -1,5 +1,6 @@
 //! RFC 7016 §3.5.1.1.1 initiator: IHellos to each candidate address on its own
-//! backoff, Redirects adding candidates, the first acceptable RHello selecting
+//! backoff (§3.5.1.7: a parallel open to several candidates, the first
+//! acceptable RHello wins), Redirects adding candidates, the first acceptable RHello selecting
 //! the responder (S_KEYING_SENT), one Cookie Change (§3.5.1.2), the IIKeying
 //! retransmission, and the RIKeying that opens the session; the ultimate open
 //! timeout.

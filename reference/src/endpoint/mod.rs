@@ -26,8 +26,7 @@ use crate::crypto::{CryptoProfile, PacketCipher};
 use crate::session::config::EndpointConfig;
 use crate::session::cookie::CookieJar;
 use crate::session::fragment::Reassembler;
-use crate::session::{Data, Io};
-use crate::sim;
+use crate::session::{Data, Io, SessionEvent};
 use crate::time::Instant;
 use crate::wire::{Chunk, Mode, Packet, multiplex};
 
@@ -44,7 +43,7 @@ mod initiator;
 mod pacing;
 mod responder;
 
-use pacing::Pacer;
+use pacing::{AnswerLimiter, Pacer};
 
 /// The sans-IO endpoint.
 pub struct Endpoint {
@@ -59,6 +58,10 @@ pub struct Endpoint {
     next_handle: u64,
     next_packet_id: u64,
     reassembly: Reassembler,
+    /// Bytes all sessions' receiving flows hold (`Limits::max_buffer_total`).
+    held_total: usize,
+    /// The startup answers' rate limit.
+    answers: AnswerLimiter,
     outbox: VecDeque<Transmit>,
     events: VecDeque<Event>,
     pub stats: Stats,
@@ -94,6 +97,10 @@ impl Endpoint {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);
+        let reassembly = Reassembler::new(crate::session::fragment::Limits {
+            per_source: config.limits.reassemblies_per_source,
+            ..Default::default()
+        });
         Endpoint {
             default_cipher: profile.default_cipher(),
             config,
@@ -104,7 +111,11 @@ impl Endpoint {
             by_sid: BTreeMap::new(),
             next_handle: 1,
             next_packet_id: 1,
-            reassembly: Reassembler::default(),
+            reassembly,
+            held_total: 0,
+            // Keyed with the cookie secret (not drawn from rng: that would
+            // change every seeded run's session IDs and tags).
+            answers: AnswerLimiter::new(u64::from_le_bytes(secret[..8].try_into().expect("8"))),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -128,7 +139,7 @@ impl Endpoint {
     }
 
     #[cfg(not(feature = "test-hooks"))]
-    fn closed_taps_len(&self) -> usize {
+    fn closed_taps_size(&self) -> usize {
         0
     }
 
@@ -137,42 +148,78 @@ impl Endpoint {
         self.local = addrs;
     }
 
+    /// A session, read-only (its state, IDs, address and flows).
     pub fn session(&self, h: SessionHandle) -> Option<&Session> {
         self.sessions.get(&h).map(|b| &**b)
     }
 
-    pub fn session_mut(&mut self, h: SessionHandle) -> Option<&mut Session> {
-        self.sessions.get_mut(&h).map(|b| &mut **b)
-    }
-
+    /// Every session this endpoint holds, read-only.
     pub fn sessions(&self) -> impl Iterator<Item = &Session> {
         self.sessions.values().map(|b| &**b)
     }
 
-    /// Everything the endpoint holds that input can grow, as a count of entries:
-    /// sessions and their session-ID index, reassembly buffers (§3.4), startup
-    /// pacers and the datagrams they hold, closed sessions kept for taps, and the
-    /// datagrams and events not yet polled. Per-initiator state before a valid
-    /// IIKeying is none, by design (§3.5.1.1.2): tests assert this stays flat
-    /// under floods of spoofed or malformed startup packets. (The drop counters
-    /// are a fixed array, [`Stats::drops`], and need no counting.)
+    /// Every byte the endpoint holds for its peers (approximately: struct sizes
+    /// plus what their buffers hold): sessions with their flows, buffers, keys
+    /// and unpolled session events, the session-ID index, reassembly buffers
+    /// (§3.4), startup pacers and the datagrams they hold, closed sessions kept
+    /// for taps, and the datagrams and events not yet polled. An idle endpoint
+    /// holds 0. Per-initiator state before a valid IIKeying is none, by design
+    /// (§3.5.1.1.2): tests assert this stays flat under floods of spoofed or
+    /// malformed startup packets. (The drop counters and the startup answers'
+    /// rate-limit table are fixed-size.)
     pub fn state_size(&self) -> usize {
-        self.sessions.len()
-            + self.by_sid.len()
-            + self.reassembly.len()
-            + self.pacers.len()
-            + self.pacers.values().map(|p| p.queue.len()).sum::<usize>()
-            + self.outbox.len()
-            + self.events.len()
-            + self.closed_taps_len()
+        use std::mem::size_of;
+        const NODE: usize = 16;
+        let sessions: usize = self
+            .sessions
+            .values()
+            .map(|s| s.state_size() + NODE + size_of::<SessionHandle>())
+            .sum();
+        let pacers: usize = self
+            .pacers
+            .values()
+            .map(|p| {
+                size_of::<Pacer>()
+                    + NODE
+                    + p.recent.len() * 16
+                    + p.queue.iter().map(|d| d.len() + 24).sum::<usize>()
+            })
+            .sum();
+        let outbox: usize = self
+            .outbox
+            .iter()
+            .map(|t| size_of::<Transmit>() + t.data.len())
+            .sum();
+        let events: usize = self.events.iter().map(event_size).sum();
+        sessions
+            + self.by_sid.len() * (NODE + 12)
+            + self.reassembly.bytes()
+            + self.reassembly.len() * 128
+            + pacers
+            + outbox
+            + events
+            + self.closed_taps_size()
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.outbox.pop_front()
     }
 
+    /// The next event for the application. Polling a message consumes it:
+    /// its bytes stop counting against the flow's advertised window and the
+    /// session's and the endpoint's buffer limits (§3.6.3.5).
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let e = self.events.pop_front()?;
+        if let Event::Session {
+            session,
+            event: SessionEvent::Message { flow, data },
+        } = &e
+            && let Some(s) = self.sessions.get_mut(session)
+        {
+            let released = s.data.consumed(*flow, data.len());
+            self.held_total = self.held_total.saturating_sub(released);
+        }
+        Some(e)
     }
 
     fn new_handle(&mut self) -> SessionHandle {
@@ -241,8 +288,14 @@ impl Endpoint {
         let tcr = self.tcr_for(h, now);
         let tc_sent_any = self.tc_sent_any();
         let s = self.sessions.get_mut(&h)?;
+        let held_before = s.data.recv_held();
         let mut out = Vec::new();
         let mut io = Io {
+            buffer_room: self
+                .config
+                .limits
+                .max_buffer_total
+                .saturating_sub(self.held_total),
             now,
             config: &self.config,
             stats: &mut self.stats,
@@ -252,6 +305,8 @@ impl Endpoint {
             tc_sent_any,
         };
         let r = f(s, &mut io);
+        // What all sessions' receiving flows hold (the endpoint's buffer limit).
+        self.held_total = (self.held_total + s.data.recv_held()).saturating_sub(held_before);
         for (dst, d) in out {
             self.send_raw(dst, d);
         }
@@ -271,6 +326,7 @@ impl Endpoint {
         let Some(mut s) = self.sessions.remove(&h) else {
             return;
         };
+        self.held_total = self.held_total.saturating_sub(s.data.recv_held());
         self.by_sid.remove(&s.local_sid);
         self.events.push_back(Event::SessionClosed {
             session: h,
@@ -446,7 +502,12 @@ impl Endpoint {
                     self.stats.drop(DropReason::FragmentReassemblyOff)
                 }
                 Chunk::PacketFragment(f) if depth == 0 => {
-                    match self.reassembly.add(now, from, packet.header.mode, &f) {
+                    let evicted = self.reassembly.evicted;
+                    let added = self.reassembly.add(now, from, packet.header.mode, &f);
+                    if self.reassembly.evicted != evicted {
+                        self.stats.drop(DropReason::FragmentEvicted);
+                    }
+                    match added {
                         Ok(Some(whole)) => {
                             // §3.4: MUST discard a reassembled packet whose mode differs.
                             if Packet::parse(&whole)
@@ -630,6 +691,19 @@ impl Endpoint {
             .ok_or(crate::flow::FlowError::SessionNotOpen)?
     }
 
+    /// §3.6.3.3: suspends (or resumes) delivery on a receiving flow; while
+    /// suspended its advertised window closes as its buffer fills (§3.6.3.5).
+    pub fn set_suspended(
+        &mut self,
+        now: Instant,
+        h: SessionHandle,
+        flow: u64,
+        suspended: bool,
+    ) -> Result<(), crate::flow::FlowError> {
+        self.with_data(now, h, |d| d.set_suspended(flow, suspended))
+            .ok_or(crate::flow::FlowError::SessionNotOpen)?
+    }
+
     /// Generates a random value with the endpoint's generator (for applications
     /// that need reproducible randomness in simulation).
     pub fn random_u64(&mut self) -> u64 {
@@ -663,17 +737,20 @@ pub(super) fn derivation_input(
     c
 }
 
-impl sim::Node for Endpoint {
-    fn handle_datagram(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
-        Endpoint::handle_datagram(self, now, local, from, data)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Endpoint::handle_timeout(self, now)
-    }
-    fn poll_transmit(&mut self, _now: Instant) -> Option<Transmit> {
-        Endpoint::poll_transmit(self)
-    }
-    fn next_timeout(&self) -> Option<Instant> {
-        Endpoint::next_timeout(self)
-    }
+/// Bytes an event holds.
+fn event_size(e: &Event) -> usize {
+    std::mem::size_of::<Event>()
+        + match e {
+            Event::SessionOpened {
+                far_certificate, ..
+            } => far_certificate.len(),
+            Event::SessionOpenFailed { reason, .. } | Event::SessionClosed { reason, .. } => {
+                reason.len()
+            }
+            Event::KeyLog { facts, .. } => facts.iter().map(|(a, b)| a.len() + b.len() + 48).sum(),
+            Event::Session { event, .. } => crate::session::data::event_payload(event),
+            Event::Packet { plain, .. } => plain.len(),
+            Event::Undecodable { reason, .. } => reason.len(),
+            Event::AddressChanged { .. } => 0,
+        }
 }

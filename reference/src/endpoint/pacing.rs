@@ -17,11 +17,20 @@ pub const STARTUP_PACING_WINDOW: Duration = Duration::from_millis(200);
 pub const STARTUP_PACING_BYTES: usize = 4380;
 pub const STARTUP_PACING_PACKETS: usize = 4;
 
+/// Startup datagrams (fragments, our own IHellos and IIKeyings) waiting for
+/// their destination's pacing budget: at most this many bytes per destination
+/// (twice the largest startup packet reassembly takes, §3.4) ...
+pub const PACED_PER_DESTINATION: usize = 128 * 1024;
+/// ... and this many bytes in all.
+pub const PACED_BYTES: usize = 4 << 20;
+
 /// A sliding 200 ms window of recent startup sends to one destination.
 #[derive(Debug, Default)]
 pub(super) struct Pacer {
     pub(super) recent: VecDeque<(Instant, usize)>,
     pub(super) queue: VecDeque<Vec<u8>>,
+    /// Bytes in `queue`.
+    pub(super) queued: usize,
 }
 
 impl Pacer {
@@ -51,7 +60,79 @@ impl Pacer {
     }
 }
 
+/// Slots of the per-source answer counters: a fixed table, so spoofed sources
+/// cannot grow it; sources that share a slot share its budget (the slot is a
+/// keyed hash of the address, so an attacker cannot aim at a real source's).
+const ANSWER_SLOTS: usize = 4096;
+
+/// Rate limit on what startup handling sends (RHello, Cookie Change, Redirect,
+/// RIKeying retransmissions, ...): per second in total and per source IP
+/// address. A reflection path (one genuine cookie replayed from many spoofed
+/// sources, each getting a Cookie Change) is bounded by the total.
+#[derive(Debug)]
+pub(super) struct AnswerLimiter {
+    key: u64,
+    second: u64,
+    total: u32,
+    slots: Box<[(u64, u32)]>,
+}
+
+impl AnswerLimiter {
+    pub(super) fn new(key: u64) -> Self {
+        AnswerLimiter {
+            key,
+            second: 0,
+            total: 0,
+            slots: vec![(0, 0); ANSWER_SLOTS].into_boxed_slice(),
+        }
+    }
+
+    /// Whether one more answer to `to` fits this second's budgets (and counts it).
+    pub(super) fn allow(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        total: u32,
+        per_source: u32,
+    ) -> bool {
+        use std::hash::{Hash, Hasher};
+        let second = now.as_micros() / 1_000_000;
+        if second != self.second {
+            self.second = second;
+            self.total = 0;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.key, to.ip()).hash(&mut h);
+        let slot = &mut self.slots[(h.finish() % ANSWER_SLOTS as u64) as usize];
+        if slot.0 != second {
+            *slot = (second, 0);
+        }
+        if self.total >= total || slot.1 >= per_source {
+            return false;
+        }
+        self.total += 1;
+        slot.1 += 1;
+        true
+    }
+}
+
 impl Endpoint {
+    /// Whether a startup answer to `to` may go now (the rate limit); counts a
+    /// drop when it may not.
+    pub(super) fn may_answer(&mut self, now: Instant, to: SocketAddr) -> bool {
+        let l = &self.config.limits;
+        let ok = self.answers.allow(
+            now,
+            to,
+            l.startup_answers_per_second,
+            l.startup_answers_per_source_per_second,
+        );
+        if !ok {
+            self.stats.drop(DropReason::StartupAnswerRateLimited);
+        }
+        ok
+    }
+
     #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
     pub(super) fn send_raw(&mut self, dst: SocketAddr, mut data: Vec<u8>) {
         #[cfg(feature = "test-hooks")]
@@ -87,6 +168,9 @@ impl Endpoint {
                 return;
             }
         };
+        if !self.initiating && !self.may_answer(now, dst) {
+            return;
+        }
         let fragmented = plain.len() > self.config.max_startup_packet;
         let pieces = if fragmented {
             let id = self.next_packet_id;
@@ -101,7 +185,7 @@ impl Endpoint {
         // datagram answer (RHello, Redirect, Cookie Change, RIKeying) is sent at
         // once: it answers one received packet, and pacing it would mean keeping
         // state per initiator before a valid IIKeying (§3.5.1.1.2).
-        let answer = !fragmented && sid == 0 && !self.initiating;
+        let answer = !fragmented && !self.initiating;
         // (The no-fragment-pacing fault sends everything at once.)
         let answer = answer || fault!(self.config, no_fragment_pacing);
         for p in pieces {
@@ -117,16 +201,31 @@ impl Endpoint {
         }
     }
 
-    /// Sends now if the destination's 200 ms budget allows, else queues.
+    /// Sends now if the destination's 200 ms budget allows, else queues (up to
+    /// [`PACED_PER_DESTINATION`] datagrams per destination and
+    /// [`PACED_BYTES`] in all: beyond, the datagram is dropped and counted).
     fn pace(&mut self, now: Instant, dst: SocketAddr, d: Vec<u8>) {
+        let queued_total = self.paced_bytes();
         let p = self.pacers.entry(dst).or_default();
         p.roll(now);
         if p.queue.is_empty() && p.fits(d.len()) {
             p.count(now, d.len());
             self.send_raw(dst, d);
+        } else if p.queued + d.len() > PACED_PER_DESTINATION || queued_total + d.len() > PACED_BYTES
+        {
+            if p.queue.is_empty() && p.recent.is_empty() {
+                self.pacers.remove(&dst);
+            }
+            self.stats.drop(DropReason::StartupPacingFull);
         } else {
+            p.queued += d.len();
             p.queue.push_back(d);
         }
+    }
+
+    /// Bytes waiting in the startup pacers.
+    fn paced_bytes(&self) -> usize {
+        self.pacers.values().map(|p| p.queued).sum()
     }
 
     /// Releases paced datagrams whose window has come; forgets idle pacers.
@@ -136,6 +235,7 @@ impl Endpoint {
             p.roll(now);
             while p.queue.front().is_some_and(|d| p.fits(d.len())) {
                 let d = p.queue.pop_front().expect("front");
+                p.queued -= d.len();
                 p.count(now, d.len());
                 out.push((*dst, d));
             }

@@ -145,8 +145,10 @@ impl Endpoint {
             if s.role == Role::Responder && s.iikeying.as_ref() == Some(&ii) {
                 // 2.1 A retransmission: resend the RIKeying under the default key.
                 if let Some(rik) = s.rikeying.clone() {
-                    let (dest, sid) = (s.dest, s.remote_sid);
-                    let _ = dest;
+                    let sid = s.remote_sid;
+                    if !self.may_answer(now, from) {
+                        return;
+                    }
                     return self.resend_rikeying(from, sid, rik);
                 }
                 return;
@@ -161,6 +163,16 @@ impl Endpoint {
             self.with_session(now, e, |s, io| {
                 s.enter_closed(io, "overridden by a new session from the same identity")
             });
+        }
+        // 3. A new S_OPEN session, if the limits allow (otherwise no RIKeying: the
+        // initiator's open times out, §3.5.1.1.1).
+        if self.sessions.len() >= self.config.limits.max_sessions {
+            return self.stats.drop(DropReason::SessionLimit);
+        }
+        if self.sessions.values().filter(|s| s.half_open()).count()
+            >= self.config.limits.max_half_open
+        {
+            return self.stats.drop(DropReason::HalfOpenLimit);
         }
         // 3. A new S_OPEN session.
         let component = super::derivation_input(&self.config, self.profile.as_ref(), &ii.skic);

@@ -156,8 +156,8 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn closed_taps_len(&self) -> usize {
-        self.closed_taps.len()
+    pub(super) fn closed_taps_size(&self) -> usize {
+        self.closed_taps.iter().map(|s| s.state_size()).sum()
     }
 
     /// A datagram for a closed session a test tool still watches: tap it,

@@ -21,4 +21,8 @@ pub enum FlowError {
     SessionNotOpen,
     #[error("return association names a receiving flow that is not open")]
     BadAssociation,
+    /// The flow's send buffer is full (`EndpointConfig::limits.send_buffer`):
+    /// try again after [`crate::session::SessionEvent::Writable`].
+    #[error("the flow's send buffer is full (wait for Writable)")]
+    WouldBlock,
 }

@@ -25,6 +25,13 @@ pub const RECV_LINGER: Duration = Duration::from_secs(120);
 /// Limits against a hostile sender: distinct gaps tracked, and buffered bytes
 /// beyond the advertised capacity.
 pub const MAX_RANGES: usize = 4096;
+/// §3.6.3.5: a receiver "MUST advertise at least one buffer block ... even if
+/// the amount of data in the buffer exceeds the buffer capacity", so that a gap
+/// can be repaired; and a sender's view of the window is a round trip old. A
+/// flow's buffer may therefore go this far beyond its capacity, and data that
+/// extends the contiguous prefix (the next sequence number after the CSN) this
+/// far beyond the session's and the endpoint's limits; anything more is
+/// dropped and not acknowledged.
 pub const OVERCOMMIT: usize = 64 * 1024;
 
 /// What receiving a fragment asks of the session and the user.
@@ -70,6 +77,9 @@ pub struct RecvFlow {
     buffer: BTreeMap<u64, (Fragmentation, Vec<u8>)>,
     /// BUFFERED_SIZE
     buffered: usize,
+    /// Bytes of messages delivered but not yet consumed by the user (an event
+    /// not yet polled): they keep the advertised window shut (§3.6.3.5).
+    held: usize,
     /// BUFFER_CAPACITY
     pub capacity: usize,
     /// PREV_RWND
@@ -101,6 +111,7 @@ impl RecvFlow {
             final_sn: None,
             buffer: BTreeMap::new(),
             buffered: 0,
+            held: 0,
             capacity,
             prev_rwnd: None,
             should_ack: false,
@@ -128,6 +139,17 @@ impl RecvFlow {
         self.buffered
     }
 
+    /// What this flow holds for the far end: reassembly buffer plus delivered
+    /// messages the user has not consumed.
+    pub fn held(&self) -> usize {
+        self.buffered + self.held
+    }
+
+    /// The user consumed `bytes` of delivered messages: the window reopens.
+    pub fn consumed(&mut self, bytes: usize) {
+        self.held = self.held.saturating_sub(bytes);
+    }
+
     /// §3.6.3.7: rejects an RF_OPEN flow (code 0 when automatic).
     pub fn reject(&mut self, code: u64) -> bool {
         if self.state != RecvState::RF_OPEN {
@@ -141,8 +163,25 @@ impl RecvFlow {
         true
     }
 
-    /// §3.6.3.2 steps 3-16 for one (expanded) User Data chunk.
+    /// §3.6.3.2 steps 3-16 for one (expanded) User Data chunk, with no limit
+    /// beyond the flow's own buffer.
     pub fn on_data(&mut self, now: Instant, c: &UserData) -> DataOutcome {
+        self.on_data_within(now, c, usize::MAX, usize::MAX)
+    }
+
+    /// [`RecvFlow::on_data`] when the session and the endpoint have only `room`
+    /// bytes left for buffering (their limits), and `head_room` (their limits
+    /// plus [`OVERCOMMIT`]) for data that extends the contiguous prefix: data
+    /// beyond them, or beyond this flow's advertised buffer, is dropped and not
+    /// acknowledged (§3.6.3.5), so a conforming sender retransmits it later; the
+    /// next fragment in sequence has the slack, so a gap can always be repaired.
+    pub fn on_data_within(
+        &mut self,
+        now: Instant,
+        c: &UserData,
+        room: usize,
+        head_room: usize,
+    ) -> DataOutcome {
         let mut out = DataOutcome::default();
         let sn = c.sequence_number;
         let fsn = c.forward_sequence_number();
@@ -156,10 +195,20 @@ impl RecvFlow {
         }
         let storing =
             self.state == RecvState::RF_OPEN && !self.seq.contains(sn) && !c.flags.abandon;
-        if storing && self.buffered + c.user_data.len() > self.capacity + OVERCOMMIT {
-            out.dropped = Some(crate::stats::DropReason::ReceiveBufferOverrun);
-            out.ack_now = true;
-            return out;
+        if storing {
+            let len = c.user_data.len();
+            // The next sequence number after the CSN (none after 2^64 - 1).
+            let head = self.csn().unwrap_or(0).checked_add(1) == Some(sn);
+            if self.held() + len > self.capacity.saturating_add(OVERCOMMIT) {
+                out.dropped = Some(crate::stats::DropReason::ReceiveBufferOverrun);
+                out.ack_now = true;
+                return out;
+            }
+            if len > if head { head_room } else { room } {
+                out.dropped = Some(crate::stats::DropReason::SessionBufferLimit);
+                out.ack_now = true;
+                return out;
+            }
         }
         self.stats.fragments += 1;
         // 3.
@@ -250,8 +299,15 @@ impl RecvFlow {
                     // Find the end of this segment: contiguous entries after Begin.
                     let mut last = first;
                     let mut complete = false;
-                    for (&s, (f, _)) in self.buffer.range(first + 1..) {
-                        if s != last + 1 || *f == Fragmentation::Begin || *f == Fragmentation::Whole
+                    // Sequence numbers come from the far end: up to 2^64 - 1.
+                    let after = match first.checked_add(1) {
+                        Some(n) => self.buffer.range(n..),
+                        None => self.buffer.range(first..first),
+                    };
+                    for (&s, (f, _)) in after {
+                        if Some(s) != last.checked_add(1)
+                            || *f == Fragmentation::Begin
+                            || *f == Fragmentation::Whole
                         {
                             break;
                         }
@@ -306,7 +362,8 @@ impl RecvFlow {
                 Fragmentation::Begin => {
                     let mut last = s;
                     let mut complete = false;
-                    while let Some((f2, _)) = self.buffer.get(&(last + 1)) {
+                    while let Some((f2, _)) = last.checked_add(1).and_then(|n| self.buffer.get(&n))
+                    {
                         last += 1;
                         if *f2 == Fragmentation::End {
                             complete = true;
@@ -347,6 +404,7 @@ impl RecvFlow {
 
     fn take(&mut self, out: &mut DataOutcome, data: Vec<u8>) {
         self.buffered -= data.len();
+        self.held += data.len();
         self.stats.messages += 1;
         self.stats.bytes += data.len() as u64;
         out.messages.push(data);
@@ -382,7 +440,8 @@ impl RecvFlow {
 
     /// §3.6.3.5: bufferBlocksAvailable.
     pub fn advertised_blocks(&self) -> u64 {
-        let bytes = self.capacity.saturating_sub(self.buffered) as u64;
+        // §3.6.3.5: the window shrinks while the user has not consumed delivered data.
+        let bytes = self.capacity.saturating_sub(self.held()) as u64;
         let mut blocks = bytes.div_ceil(1024);
         // MUST advertise at least one block if not suspended, unless capacity is 0.
         if blocks == 0 && self.capacity > 0 && !self.suspended && self.state == RecvState::RF_OPEN {
@@ -555,6 +614,78 @@ mod tests {
             c => panic!("{c:?}"),
         };
         assert_eq!(cum, u64::MAX);
+    }
+
+    // Issue 15: sequence numbers (and the FSN) come from the far end, up to
+    // 2^64 - 1; reassembly after the largest one must not overflow (this runs
+    // with overflow checks in the test build).
+    #[test]
+    fn fragments_at_the_largest_sequence_number_do_not_overflow() {
+        for unordered in [false, true] {
+            let mut f = RecvFlow::new(3, 1 << 20);
+            f.unordered = unordered;
+            let mut top = ud(u64::MAX, u64::MAX - 1, Fragmentation::Begin, b"a");
+            top.fsn_offset = 1;
+            let o = f.on_data(T, &top);
+            assert!(o.messages.is_empty());
+            let mut mid = ud(u64::MAX - 1, u64::MAX - 2, Fragmentation::Begin, b"b");
+            mid.fsn_offset = 1;
+            f.on_data(T, &mid);
+            f.should_ack = true;
+            let (chunks, _) = f.build_ack(1000, true).expect("an ack");
+            assert!(!chunks.is_empty());
+            assert_eq!(f.csn(), Some(u64::MAX));
+        }
+    }
+
+    /// §3.6.3.5: a receiver holds no more than it advertised (plus OVERCOMMIT
+    /// for data in flight). Out-of-order data beyond it is dropped and not
+    /// acknowledged; the fragment that fills the gap still gets in.
+    #[test]
+    fn s3_6_3_5_holds_no_more_than_advertised() {
+        let mut f = RecvFlow::new(3, 4096);
+        let chunk = [0; 1000];
+        let fits = (4096 + OVERCOMMIT) / 1000;
+        for s in 2..2 + fits as u64 {
+            let o = f.on_data(T, &ud(s, 0, Fragmentation::Whole, &chunk));
+            assert_eq!(o.dropped, None, "{s}");
+        }
+        assert_eq!(f.advertised_blocks(), 1, "over capacity: still one block");
+        let next = 2 + fits as u64;
+        let o = f.on_data(T, &ud(next, 0, Fragmentation::Whole, &chunk));
+        assert_eq!(
+            o.dropped,
+            Some(crate::stats::DropReason::ReceiveBufferOverrun)
+        );
+        assert!(!f.sequence_set().contains(next), "not acknowledged");
+        assert_eq!(f.buffered(), fits * 1000);
+        // The gap's fragment is delivered with everything after it.
+        let o = f.on_data(T, &ud(1, 0, Fragmentation::Whole, &[0; 96]));
+        assert_eq!(o.dropped, None);
+        assert_eq!(o.messages.len(), fits + 1);
+        // The session's limit: data beyond `room` is dropped too, unless it is
+        // the next in sequence.
+        f.consumed(fits * 1000 + 96);
+        let o = f.on_data_within(T, &ud(next + 2, 0, Fragmentation::Whole, &[0; 100]), 50, 50);
+        assert_eq!(
+            o.dropped,
+            Some(crate::stats::DropReason::SessionBufferLimit)
+        );
+        assert!(!f.sequence_set().contains(next + 2));
+    }
+
+    /// §3.6.3.5: the advertised window shrinks while delivered messages are not
+    /// consumed by the user, and reopens when they are.
+    #[test]
+    fn s3_6_3_5_window_shrinks_until_the_user_consumes() {
+        let mut f = RecvFlow::new(3, 8 * 1024);
+        assert_eq!(f.advertised_blocks(), 8);
+        let o = f.on_data(T, &ud(1, 0, Fragmentation::Whole, &[0; 3072]));
+        assert_eq!(o.messages.len(), 1);
+        assert_eq!((f.buffered(), f.held()), (0, 3072));
+        assert_eq!(f.advertised_blocks(), 5);
+        f.consumed(3072);
+        assert_eq!(f.advertised_blocks(), 8);
     }
 
     #[test]

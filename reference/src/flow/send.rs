@@ -108,6 +108,8 @@ pub struct SendFlow {
     probe_at: Option<Instant>,
     probe_period: Duration,
     pub stats: SendStats,
+    /// Bytes of entries not acknowledged (and not trimmed): the send buffer.
+    unacked_bytes: usize,
     /// Deliberate violations (conformance self-test only).
     #[cfg(feature = "test-hooks")]
     pub faults: crate::faults::Faults,
@@ -151,6 +153,7 @@ impl SendFlow {
             probe_at: None,
             probe_period: Duration::from_secs(1),
             stats: SendStats::default(),
+            unacked_bytes: 0,
             #[cfg(feature = "test-hooks")]
             faults: Default::default(),
         }
@@ -166,13 +169,9 @@ impl SendFlow {
         self.live
     }
 
-    /// Bytes of user data not yet acknowledged.
+    /// Bytes of user data not yet acknowledged (the bounded send buffer).
     pub fn queued_bytes(&self) -> usize {
-        self.queue
-            .iter()
-            .filter(|e| !e.acked)
-            .map(|e| e.data.len())
-            .sum()
+        self.unacked_bytes
     }
 
     /// Removes acknowledged entries from the front of the queue.
@@ -219,6 +218,7 @@ impl SendFlow {
                 (_, i) if i + 1 == n => Fragmentation::End,
                 _ => Fragmentation::Middle,
             };
+            self.unacked_bytes += piece.len();
             self.queue.push_back(Entry {
                 seq: self.next_sn,
                 data: piece.to_vec(),
@@ -331,6 +331,7 @@ impl SendFlow {
         self.pop_acked();
         // 1. Remove abandoned, not in flight entries from the front while two remain.
         while self.live >= 2 && !self.queue[0].in_flight && self.queue[0].abandoned {
+            self.unacked_bytes -= self.queue[0].data.len();
             self.queue.pop_front();
             self.live -= 1;
             self.pop_acked();
@@ -472,6 +473,7 @@ impl SendFlow {
                 }
                 e.acked = true;
                 self.live -= 1;
+                self.unacked_bytes -= e.data.len();
                 if e.in_flight {
                     e.in_flight = false;
                     self.outstanding -= e.transmit_size;

@@ -72,6 +72,8 @@ pub struct EndpointConfig {
     pub congestion: CongestionAlgorithm,
     /// Receive buffer per flow, advertised in acks (§3.6.3.5).
     pub receive_buffer: usize,
+    /// Resource limits against hostile peers (issue 15).
+    pub limits: Limits,
     /// Accept new receiving flows (otherwise reject them with exception 0).
     pub accept_flows: bool,
     /// Record a congestion trace per session.
@@ -126,6 +128,7 @@ impl Default for EndpointConfig {
             redirects: Vec::new(),
             congestion: CongestionAlgorithm::AppendixA,
             receive_buffer: 1 << 20,
+            limits: Limits::default(),
             accept_flows: true,
             trace: false,
             tap: false,
@@ -139,6 +142,57 @@ impl Default for EndpointConfig {
             timestamp_every_packet: false,
             #[cfg(feature = "test-hooks")]
             faults: Faults::default(),
+        }
+    }
+}
+
+/// What one peer, and all peers together, can make an endpoint hold. Each limit
+/// hit is counted ([`crate::stats::DropReason`]) and handled the RFC's way: a
+/// flow beyond the limit is rejected with a Flow Exception (§3.6.3.7), data
+/// beyond a buffer is dropped unacknowledged (§3.6.3.5) so a conforming sender
+/// retransmits it, a session beyond the limit is not opened (the IIKeying gets
+/// no RIKeying, §3.5.1.1.2). Nothing already acknowledged is dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Receiving flows open at once in one session; more are rejected.
+    pub max_flows_per_session: usize,
+    /// Bytes one session's flows may hold: its receiving flows' reassembly
+    /// buffers and delivered messages not yet consumed by the application, and
+    /// its sending flows' unacknowledged messages.
+    pub max_session_buffer: usize,
+    /// Bytes all sessions' receiving flows may hold together.
+    pub max_buffer_total: usize,
+    /// Sessions at once (any state).
+    pub max_sessions: usize,
+    /// Sessions being opened at once: our own openings (S_IHELLO_SENT,
+    /// S_KEYING_SENT) and sessions we answered (RIKeying sent) whose initiator
+    /// has not yet sent a packet in them.
+    pub max_half_open: usize,
+    /// Bytes queued on one sending flow and not yet acknowledged; `send`
+    /// beyond it fails with [`crate::flow::FlowError::WouldBlock`] until the
+    /// flow drains ([`crate::session::SessionEvent::Writable`]).
+    pub send_buffer: usize,
+    /// Startup answers (RHello, Cookie Change, Redirect, FIHello, RIKeying)
+    /// per second in total, and per source address; the rest are dropped.
+    pub startup_answers_per_second: u32,
+    pub startup_answers_per_source_per_second: u32,
+    /// Packet Fragment reassemblies in progress per source address (§3.4).
+    pub reassemblies_per_source: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_flows_per_session: 256,
+            max_session_buffer: 4 << 20,
+            max_buffer_total: 64 << 20,
+            max_sessions: 10_000,
+            max_half_open: 1_000,
+            // rtmfp-cpp's default send buffer is of this order.
+            send_buffer: 1 << 20,
+            startup_answers_per_second: 10_000,
+            startup_answers_per_source_per_second: 100,
+            reassemblies_per_source: 4,
         }
     }
 }

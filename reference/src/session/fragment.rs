@@ -65,6 +65,9 @@ impl FragmentDrop {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_buffers: usize,
+    /// Buffers per source socket address (§3.4 identifies startup packets by
+    /// source address): one source cannot take the whole table.
+    pub per_source: usize,
     pub max_bytes: usize,
     /// §3.4: allow up to 60 s for a packet that is making progress ...
     pub max_age: Duration,
@@ -76,6 +79,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_buffers: 64,
+            per_source: 4,
             max_bytes: 65_536,
             max_age: Duration::from_secs(60),
             progress: Duration::from_secs(1),
@@ -99,6 +103,8 @@ struct Buffer {
 pub struct Reassembler {
     limits: Limits,
     buffers: BTreeMap<(SocketAddr, u64), Buffer>,
+    /// Buffers given up for a newer one (the limits above).
+    pub evicted: u64,
 }
 
 impl Reassembler {
@@ -106,6 +112,7 @@ impl Reassembler {
         Reassembler {
             limits,
             buffers: BTreeMap::new(),
+            evicted: 0,
         }
     }
 
@@ -115,6 +122,11 @@ impl Reassembler {
 
     pub fn is_empty(&self) -> bool {
         self.buffers.is_empty()
+    }
+
+    /// Bytes held in reassembly buffers.
+    pub fn bytes(&self) -> usize {
+        self.buffers.values().map(|b| b.bytes).sum()
     }
 
     /// Takes one fragment; returns the reassembled packet when complete.
@@ -127,8 +139,30 @@ impl Reassembler {
     ) -> Result<Option<Vec<u8>>, FragmentDrop> {
         self.expire(now);
         let key = (from, f.packet_id);
-        if !self.buffers.contains_key(&key) && self.buffers.len() >= self.limits.max_buffers {
-            return Err(FragmentDrop::Limit);
+        if !self.buffers.contains_key(&key) {
+            // A new buffer. A source at its limit gives up its own stalest
+            // buffer; a full table gives up the buffer with the fewest fragments
+            // (the stalest among those). A flood of fragments from spoofed
+            // sources, each a buffer that never completes, churns among itself,
+            // while a real peer's reassembly, a few fragments in, survives it.
+            let own = self.buffers.range((from, 0)..=(from, u64::MAX));
+            let victim = if own.clone().count() >= self.limits.per_source.max(1) {
+                own.min_by_key(|(_, b)| b.progressed).map(|(k, _)| *k)
+            } else if self.buffers.len() >= self.limits.max_buffers {
+                if self.limits.max_buffers == 0 {
+                    return Err(FragmentDrop::Limit);
+                }
+                self.buffers
+                    .iter()
+                    .min_by_key(|(_, b)| (b.pieces.len(), b.progressed))
+                    .map(|(k, _)| *k)
+            } else {
+                None
+            };
+            if let Some(v) = victim {
+                self.buffers.remove(&v);
+                self.evicted += 1;
+            }
         }
         let b = self.buffers.entry(key).or_insert_with(|| Buffer {
             mode,
@@ -263,9 +297,44 @@ mod tests {
         let mut other = fs[0].clone();
         other.packet_id = 77;
         few.add(t, from, Mode::Startup, &fs[0]).unwrap();
-        assert_eq!(
-            few.add(t, from, Mode::Startup, &other),
-            Err(FragmentDrop::Limit)
-        );
+        // The table is full: the new packet's buffer replaces the old one.
+        assert_eq!(few.add(t, from, Mode::Startup, &other), Ok(None));
+        assert_eq!((few.len(), few.evicted), (1, 1));
+    }
+
+    /// §3.4 identifies reassembly by source address: one source cannot hold more
+    /// than its share, and a flood of never-completing fragments from spoofed
+    /// sources does not starve a real peer's reassembly in progress.
+    #[test]
+    fn s3_4_spoofed_fragments_do_not_starve_a_real_reassembly() {
+        let packet: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        let fs = frags(&packet, 600);
+        assert!(fs.len() >= 5);
+        let real: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+        let mut r = Reassembler::default();
+        let t = Instant::from_millis(5);
+        r.add(t, real, Mode::Startup, &fs[0]).unwrap();
+        r.add(t, real, Mode::Startup, &fs[1]).unwrap();
+        let mut done = None;
+        for (k, f) in fs.iter().enumerate().skip(2) {
+            // Between two real fragments, 10,000 spoofed ones, each a new buffer.
+            for i in 0..10_000u32 {
+                let spoofed = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 9));
+                let mut junk = fs[0].clone();
+                junk.packet_id = u64::from(i) + 1000 * k as u64;
+                let _ = r.add(t, spoofed, Mode::Startup, &junk);
+                assert!(r.len() <= Limits::default().max_buffers);
+            }
+            done = r.add(t, real, Mode::Startup, f).unwrap();
+        }
+        assert_eq!(done, Some(packet), "the real packet was reassembled");
+        // One source: at most `per_source` buffers, its own oldest given up.
+        let mut one = Reassembler::default();
+        for id in 0..100u64 {
+            let mut f = fs[0].clone();
+            f.packet_id = id;
+            one.add(t, real, Mode::Startup, &f).unwrap();
+        }
+        assert_eq!(one.len(), Limits::default().per_source);
     }
 }

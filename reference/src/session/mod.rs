@@ -2,22 +2,8 @@
 //!
 //! The endpoint ([`crate::endpoint`]) demultiplexes datagrams, runs the startup
 //! handshake (§3.5.1) and owns the poll API; a [`Session`] owns what happens
-//! inside an open session. Where each part of §3.5 lives:
-//!
-//! | RFC 7016                                  | file                                   |
-//! |-------------------------------------------|----------------------------------------|
-//! | §3.5.1 startup, §3.5.1.1.1 initiator      | `endpoint/initiator.rs`, `session/handshake.rs` |
-//! | §3.5.1.1.2 responder, §3.5.1.3 glare      | `endpoint/responder.rs`                |
-//! | §3.5.1.2 cookie change                    | `session/cookie.rs`, `endpoint/responder.rs`, `endpoint/initiator.rs` |
-//! | §3.5.1.4 redirector, §3.5.1.5 forwarder, §3.5.1.6 | `endpoint/forwarder.rs`        |
-//! | §3.4 fragmentation, startup pacing        | `session/fragment.rs`, `endpoint/pacing.rs` |
-//! | §3.5.2 congestion control                 | `session/data.rs`, `congestion/`       |
-//! | §3.5.3 packet processing                  | `session/packet.rs` (in), `session/send.rs` (out) |
-//! | §3.5.4.1 keepalive                        | `session/keepalive.rs`                 |
-//! | §3.5.4.2 address mobility                 | `session/mobility.rs`                  |
-//! | §3.5.4.3 path MTU                         | `session/config.rs` (`max_packet`, `max_startup_packet`) |
-//! | §3.5.5 close                              | `session/close.rs`                     |
-//! | §3.6 flows                                | `session/data.rs`, `flow/`             |
+//! inside an open session. Where each part of §3.5 lives: the map in the crate
+//! documentation (reference/README.md, "Where RFC 7016 lives").
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -96,18 +82,18 @@ pub(crate) struct Opening {
 /// keys and its timer calls, and collects what it sends and reports.
 #[derive(Debug)]
 pub struct Session {
-    pub handle: SessionHandle,
-    pub role: Role,
-    pub state: State,
+    pub(crate) handle: SessionHandle,
+    pub(crate) role: Role,
+    pub(crate) state: State,
     /// The session ID the far end uses to send to us (0 until chosen).
-    pub local_sid: u32,
+    pub(crate) local_sid: u32,
     /// The session ID we use to send to the far end.
-    pub remote_sid: u32,
+    pub(crate) remote_sid: u32,
     /// DESTADDR
-    pub dest: SocketAddr,
-    pub far_certificate: Vec<u8>,
-    pub near_nonce: Vec<u8>,
-    pub far_nonce: Vec<u8>,
+    pub(crate) dest: SocketAddr,
+    pub(crate) far_certificate: Vec<u8>,
+    pub(crate) near_nonce: Vec<u8>,
+    pub(crate) far_nonce: Vec<u8>,
     pub(crate) opening: Option<Opening>,
     pub(crate) cipher: Option<Box<dyn PacketCipher>>,
     /// Responder: the IIKeying this session came from and the RIKeying answer,
@@ -115,9 +101,12 @@ pub struct Session {
     pub(crate) iikeying: Option<IIKeying>,
     pub(crate) rikeying: Option<Vec<u8>>,
     /// Everything about flows, acks, timestamps and congestion.
-    pub data: Data,
+    pub(crate) data: Data,
     pub(crate) opened_at: Instant,
     pub(crate) last_heard: Instant,
+    /// The far end has sent a packet in this session (a responder's session is
+    /// half-open until then).
+    pub(crate) heard: bool,
     /// Keepalive Ping outstanding: when sent, how many.
     pub(crate) ping: Option<Retry>,
     /// §3.5.4.2 MOB_TX_TS, MOB_RX_TS, MOB_SECRET.
@@ -128,6 +117,77 @@ pub struct Session {
     pub(crate) closing_since: Option<Instant>,
     pub(crate) close_retry: Option<Instant>,
     pub(crate) close_reason: Option<String>,
+}
+
+impl Session {
+    /// Still opening: our own opening (S_IHELLO_SENT, S_KEYING_SENT), or a
+    /// session we answered whose initiator has not yet sent a packet in it.
+    pub fn half_open(&self) -> bool {
+        matches!(self.state, State::S_IHELLO_SENT | State::S_KEYING_SENT)
+            || (self.state == State::S_OPEN && self.role == Role::Responder && !self.heard)
+    }
+
+    /// Bytes this session holds: the struct, its keys and certificates, the
+    /// handshake it keeps to answer a retransmitted IIKeying, its flows.
+    pub fn state_size(&self) -> usize {
+        std::mem::size_of::<Session>()
+            + self.far_certificate.len()
+            + self.near_nonce.len()
+            + self.far_nonce.len()
+            + self.iikeying.as_ref().map_or(0, |i| {
+                i.initiator_certificate.len() + i.cookie_echo.len() + i.skic.len() + i.signature.len()
+            })
+            + self.rikeying.as_ref().map_or(0, Vec::len)
+            + self.opening.as_ref().map_or(0, |o| {
+                o.epd.len() + o.tag.len() + o.cookie.len() + o.far_certificate.len() + o.candidates.len() * 64
+            })
+            + self.close_reason.as_ref().map_or(0, String::len)
+            // The cipher's keys and state, roughly.
+            + 512
+            + self.data.heap_size()
+    }
+
+    /// The application's handle on this session.
+    pub fn handle(&self) -> SessionHandle {
+        self.handle
+    }
+
+    /// Initiator or responder.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The RFC 7016 §3.5 state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The session ID the far end uses to send to us (0 until chosen).
+    pub fn local_sid(&self) -> u32 {
+        self.local_sid
+    }
+
+    /// The session ID we use to send to the far end (0 until known).
+    pub fn remote_sid(&self) -> u32 {
+        self.remote_sid
+    }
+
+    /// DESTADDR: where this session's packets go (§3.5.4.2 may move it).
+    pub fn dest(&self) -> SocketAddr {
+        self.dest
+    }
+
+    /// The far end's certificate (§3.5.1.1, from its RHello or IIKeying).
+    pub fn far_certificate(&self) -> &[u8] {
+        &self.far_certificate
+    }
+
+    /// The session's flows, acknowledgements, timestamps and congestion
+    /// state, read-only (the application acts on flows through
+    /// [`crate::endpoint::Endpoint`]).
+    pub fn data(&self) -> &Data {
+        &self.data
+    }
 }
 
 /// What a session's methods need from the endpoint that owns it.
@@ -142,6 +202,9 @@ pub(crate) struct Io<'a> {
     pub tcr: bool,
     /// When TC was last sent on any session (Appendix A FASTGROW_ALLOWED).
     pub tc_sent_any: Option<Instant>,
+    /// Bytes the endpoint's buffer limit leaves for this session's receiving
+    /// flows beyond what they hold now.
+    pub buffer_room: usize,
 }
 
 impl Session {
@@ -198,6 +261,7 @@ impl Session {
             data: Data::new(config, now),
             opened_at: now,
             last_heard: now,
+            heard: false,
             ping: None,
             mob_tx_ts: None,
             mob_rx_ts: None,

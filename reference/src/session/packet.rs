@@ -1,7 +1,8 @@
-//! RFC 7016 §3.5.3 packet processing: a decrypted packet of an established (or
+//! RFC 7016 §3.5 session packets in: a decrypted packet of an established (or
 //! closing) session — mode check (§2.2.4), liveness, each chunk to its handler
 //! (Ping §3.5.4, Close §3.5.5, FIHello §3.5.1.5, flow chunks §3.6), then the
-//! end-of-packet acknowledgement rules, the mobility check and the replies.
+//! end-of-packet acknowledgement rules, the §3.5.3 address mobility check and
+//! the replies.
 
 use std::net::SocketAddr;
 
@@ -20,6 +21,7 @@ impl Session {
         plain: &[u8],
     ) -> Vec<FIHello> {
         let mut forwarded = Vec::new();
+        self.data.set_endpoint_room(io.buffer_room);
         let packet = match Packet::parse(plain) {
             Ok(p) => p,
             Err(e) => {
@@ -27,6 +29,7 @@ impl Session {
                 return forwarded;
             }
         };
+        self.heard = true;
         // §2.2.4: the initiator SHOULD ignore mode 1 packets, the responder mode 2.
         let expected = match self.role {
             Role::Initiator => Mode::Responder,

@@ -1,4 +1,4 @@
-//! RFC 7016 §3.5.3 (sending side) and §2.2.4: a session's packets out — control
+//! RFC 7016 §3.5 and §2.2.4: a session's packets out — control
 //! chunks with whatever acks and data fit, and the data plane's flushes — in the
 //! session's mode, sealed with its keys, to its session ID.
 

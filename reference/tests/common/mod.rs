@@ -1,7 +1,9 @@
 //! Shared helpers for the integration tests: the captures in vectors/, and
-//! seeded Flash identities.
+//! endpoints over the simulator (`sim`).
 
 #![allow(dead_code)]
+
+pub mod sim;
 
 use std::path::{Path, PathBuf};
 
@@ -56,16 +58,4 @@ pub fn decode(pcap: &Path, keys: Option<&Path>) -> (Decoder, Vec<(DecodedPacket,
         }
     }
     (d, out)
-}
-
-/// A seeded Flash identity (server: the Adobe-style server certificate).
-pub fn flash_profile(server: bool, seed: u64) -> std::sync::Arc<dyn rtmfp::crypto::CryptoProfile> {
-    use rand::SeedableRng;
-    let c = if server {
-        rtmfp::crypto::flash::FlashConfig::server(true)
-    } else {
-        rtmfp::crypto::flash::FlashConfig::client(true)
-    };
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    std::sync::Arc::new(rtmfp::crypto::flash::FlashProfile::new(c, &mut rng).unwrap())
 }

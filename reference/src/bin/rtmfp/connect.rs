@@ -86,10 +86,40 @@ struct Summary {
 }
 
 struct FlowState {
+    /// Which of our flows (for its byte pattern) and how much of it is queued.
+    index: u32,
+    off: u64,
     expect: Vec<u8>,
     echoed: Vec<u8>,
     complete: bool,
     echo_complete: bool,
+}
+
+/// Queues the flow's next messages until its send buffer is full (the bounded
+/// send buffer: `WouldBlock`, resumed on `Writable`); closes the flow once all
+/// are queued, unless an echo is expected.
+fn feed(
+    ep: &mut rtmfp::endpoint::Endpoint,
+    now: rtmfp::time::Instant,
+    (s, f): (rtmfp::endpoint::SessionHandle, u64),
+    st: &mut FlowState,
+    (per_flow, size, expect_echo): (u64, usize, bool),
+) -> Result<(), String> {
+    while st.off < per_flow {
+        let n = (per_flow - st.off).min(size as u64) as usize;
+        match ep.send(now, s, f, &pattern(st.index, st.off, n), None) {
+            Ok(_) => st.off += n as u64,
+            Err(rtmfp::flow::FlowError::WouldBlock) => return Ok(()),
+            Err(e) => return Err(format!("send: {e}")),
+        }
+    }
+    // With an echo expected, the flow stays F_OPEN until the echo is
+    // complete: §3.6.3.1 step 7 makes the responder's return flow
+    // invalid once the flow it answers is no longer F_OPEN.
+    if !expect_echo {
+        let _ = ep.close_flow(now, s, f);
+    }
+    Ok(())
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -233,35 +263,25 @@ async fn connect(args: Args) -> ExitCode {
                                 return Control::Stop;
                             }
                         };
-                        let mut sent = Vec::new();
-                        let mut off = 0u64;
-                        while off < per_flow {
-                            let n = (per_flow - off).min(args.message_size as u64) as usize;
-                            let m = pattern(i, off, n);
-                            if let Err(e) = ep.send(now, s, f, &m, None) {
-                                failed = Some(format!("send: {e}"));
-                                return Control::Stop;
-                            }
-                            if expect_echo {
-                                sent.extend_from_slice(&m);
-                            }
-                            off += n as u64;
+                        let expect = if expect_echo {
+                            pattern(i, 0, per_flow as usize)
+                        } else {
+                            Vec::new()
+                        };
+                        let mut st = FlowState {
+                            index: i,
+                            off: 0,
+                            expect,
+                            echoed: Vec::new(),
+                            complete: false,
+                            echo_complete: false,
+                        };
+                        let sizes = (per_flow, args.message_size, expect_echo);
+                        if let Err(e) = feed(ep, now, (s, f), &mut st, sizes) {
+                            failed = Some(e);
+                            return Control::Stop;
                         }
-                        // With an echo expected, the flow stays F_OPEN until the echo is
-                        // complete: §3.6.3.1 step 7 makes the responder's return flow
-                        // invalid once the flow it answers is no longer F_OPEN.
-                        if !expect_echo {
-                            let _ = ep.close_flow(now, s, f);
-                        }
-                        flows.insert(
-                            f,
-                            FlowState {
-                                expect: sent,
-                                echoed: Vec::new(),
-                                complete: false,
-                                echo_complete: false,
-                            },
-                        );
+                        flows.insert(f, st);
                     }
                 }
                 Event::SessionOpenFailed { reason, .. } => {
@@ -273,6 +293,15 @@ async fn connect(args: Args) -> ExitCode {
                     return Control::Stop;
                 }
                 Event::Session { event, .. } => match event {
+                    SessionEvent::Writable { flow } => {
+                        if let Some(st) = flows.get_mut(&flow) {
+                            let sizes = (per_flow, args.message_size, expect_echo);
+                            if let Err(e) = feed(ep, now, (session, flow), st, sizes) {
+                                failed = Some(e);
+                                return Control::Stop;
+                            }
+                        }
+                    }
                     SessionEvent::SendFlowComplete { flow } => {
                         if let Some(f) = flows.get_mut(&flow) {
                             f.complete = true;
@@ -342,14 +371,14 @@ async fn connect(args: Args) -> ExitCode {
     let end = driver.now();
     // Statistics before closing.
     if let Some(s) = driver.endpoint.session(session) {
-        for f in s.data.send_flows() {
+        for f in s.data().send_flows() {
             summary.bytes_sent += f.stats.bytes_queued;
             summary.bytes_acked += f.stats.bytes_acked;
             summary.fragments_sent += f.stats.fragments_sent;
             summary.retransmissions += f.stats.retransmissions;
         }
-        summary.srtt_ms = s.data.rtt.srtt.map(|d| d.as_secs_f64() * 1000.0);
-        summary.erto_ms = Some(s.data.rtt.erto.as_secs_f64() * 1000.0);
+        summary.srtt_ms = s.data().rtt.srtt.map(|d| d.as_secs_f64() * 1000.0);
+        summary.erto_ms = Some(s.data().rtt.erto.as_secs_f64() * 1000.0);
     }
     let complete = flows.values().filter(|f| f.complete).count();
     summary.bytes_sent = summary.bytes_sent.max(per_flow * complete as u64);
@@ -393,7 +422,7 @@ async fn connect(args: Args) -> ExitCode {
         && driver
             .endpoint
             .session(session)
-            .is_some_and(|s| s.state == State::S_OPEN)
+            .is_some_and(|s| s.state() == State::S_OPEN)
     {
         let _ = driver
             .run(
@@ -402,7 +431,7 @@ async fn connect(args: Args) -> ExitCode {
                 |ep, _, _| {
                     if ep
                         .session(session)
-                        .is_some_and(|s| s.state == State::S_OPEN)
+                        .is_some_and(|s| s.state() == State::S_OPEN)
                     {
                         Control::Continue
                     } else {
@@ -416,7 +445,7 @@ async fn connect(args: Args) -> ExitCode {
     if driver
         .endpoint
         .session(session)
-        .is_some_and(|s| s.state == State::S_OPEN)
+        .is_some_and(|s| s.state() == State::S_OPEN)
     {
         let now = driver.now();
         driver.endpoint.close(now, session, false);

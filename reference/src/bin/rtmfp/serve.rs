@@ -3,7 +3,11 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use rtmfp::app::Echo;
 use rtmfp::endpoint::{Endpoint, Event};
@@ -34,6 +38,91 @@ pub struct Args {
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
+    /// Print a JSON line of state and counters to stdout every SECONDS
+    /// (`state_size` = bytes held for peers, sessions, drops by reason).
+    #[arg(long, value_name = "SECONDS")]
+    stats: Option<f64>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// What hostile peers can make the server hold (issue 15; defaults in
+/// `rtmfp::session::config::Limits`). Each limit hit has a drop counter.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Receiving flows open at once per session (more: Flow Exception).
+    #[arg(long, value_name = "N")]
+    max_flows_per_session: Option<usize>,
+    /// Bytes one session's flows may hold (receive buffers and undelivered
+    /// messages; also the session's send queues).
+    #[arg(long, value_name = "BYTES")]
+    max_session_buffer: Option<usize>,
+    /// Bytes all sessions' receiving flows may hold together.
+    #[arg(long, value_name = "BYTES")]
+    max_buffer_total: Option<usize>,
+    /// Sessions at once (more: the IIKeying is not answered).
+    #[arg(long, value_name = "N")]
+    max_sessions: Option<usize>,
+    /// Sessions being opened at once.
+    #[arg(long, value_name = "N")]
+    max_half_open: Option<usize>,
+    /// Bytes queued per sending flow before `send` would block.
+    #[arg(long, value_name = "BYTES")]
+    send_buffer: Option<usize>,
+    /// Receive buffer per flow, advertised in acks.
+    #[arg(long, value_name = "BYTES")]
+    receive_buffer: Option<usize>,
+    /// Startup answers (RHello, Cookie Change, ...) per second, in total.
+    #[arg(long, value_name = "N")]
+    startup_answers_per_second: Option<u32>,
+    /// Startup answers per second to one source address.
+    #[arg(long, value_name = "N")]
+    startup_answers_per_source: Option<u32>,
+}
+
+impl LimitArgs {
+    fn config(&self) -> EndpointConfig {
+        let mut c = EndpointConfig::default();
+        let l = &mut c.limits;
+        let set = |v: Option<usize>, f: &mut usize| {
+            if let Some(v) = v {
+                *f = v
+            }
+        };
+        set(self.max_flows_per_session, &mut l.max_flows_per_session);
+        set(self.max_session_buffer, &mut l.max_session_buffer);
+        set(self.max_buffer_total, &mut l.max_buffer_total);
+        set(self.max_sessions, &mut l.max_sessions);
+        set(self.max_half_open, &mut l.max_half_open);
+        set(self.send_buffer, &mut l.send_buffer);
+        if let Some(v) = self.startup_answers_per_second {
+            l.startup_answers_per_second = v;
+        }
+        if let Some(v) = self.startup_answers_per_source {
+            l.startup_answers_per_source_per_second = v;
+        }
+        set(self.receive_buffer, &mut c.receive_buffer);
+        c
+    }
+}
+
+/// One `--stats` line.
+fn stats_line(ep: &Endpoint, echo: &Echo, uptime: Duration) -> String {
+    serde_json::json!({
+        "uptime_s": uptime.as_secs_f64(),
+        "state_size": ep.state_size(),
+        "sessions": ep.sessions().count(),
+        "half_open": ep.sessions().filter(|s| s.half_open()).count(),
+        "echo_pending_bytes": echo.pending_bytes(),
+        "echo_stalls": echo.stalls,
+        "datagrams_in": ep.stats.datagrams_in,
+        "datagrams_out": ep.stats.datagrams_out,
+        "bytes_in": ep.stats.bytes_in,
+        "bytes_out": ep.stats.bytes_out,
+        "drops": ep.stats.drops,
+    })
+    .to_string()
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -57,7 +146,7 @@ async fn serve(args: Args) -> ExitCode {
         Ok(k) => k,
         Err(e) => return crate::fail("serve", e),
     };
-    let endpoint = Endpoint::new(EndpointConfig::default(), profile.clone(), seed);
+    let endpoint = Endpoint::new(args.limits.config(), profile.clone(), seed);
     let mut driver = match Driver::bind(endpoint, &args.bind).await {
         Ok(d) => d,
         Err(e) => return crate::fail("serve", format!("cannot bind {:?}: {e}", args.bind)),
@@ -72,42 +161,70 @@ async fn serve(args: Args) -> ExitCode {
         profile.name()
     );
     let mut echo = Echo::new(args.sink);
-    let stop = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
-        }
-    };
-    let limit = args.duration.map(Duration::from_secs_f64);
-    let result = driver
-        .run(limit, stop, |ep, now, ev| {
-            log_keys(&mut keylog, &ev);
-            match ev {
-                Event::SessionOpened {
-                    session,
-                    far_address,
-                    role,
-                    ..
-                } => {
-                    tracing::info!(session = session.0, %far_address, ?role, "session open")
-                }
-                Event::SessionClosed { session, reason } => {
-                    tracing::info!(session = session.0, reason, "session closed")
-                }
-                Event::Session { session, event } => {
-                    #[cfg(feature = "planted-crash")]
-                    planted_crash(&event);
-                    echo.on_event(ep, now, session, event)
-                }
-                other => tracing::debug!(?other, "event"),
+    // SIGINT/SIGTERM set `stopped` and wake the running slice.
+    let stopped = Arc::new(AtomicBool::new(false));
+    let wake = Arc::new(Notify::new());
+    {
+        let (stopped, wake) = (stopped.clone(), wake.clone());
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
             }
-            Control::Continue
-        })
-        .await;
-    if let Err(e) = result {
-        return crate::fail("serve", e);
+            stopped.store(true, Ordering::SeqCst);
+            wake.notify_one();
+        });
+    }
+    let started = tokio::time::Instant::now();
+    let end = args.duration.map(|d| started + Duration::from_secs_f64(d));
+    let every = args.stats.map(Duration::from_secs_f64);
+    // Runs in slices of the --stats period (one slice without it).
+    while !stopped.load(Ordering::SeqCst) {
+        let left = end.map(|e| e.saturating_duration_since(tokio::time::Instant::now()));
+        if left == Some(Duration::ZERO) {
+            break;
+        }
+        let slice = match (every, left) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let result = driver
+            .run(slice, wake.notified(), |ep, now, ev| {
+                log_keys(&mut keylog, &ev);
+                match ev {
+                    Event::SessionOpened {
+                        session,
+                        far_address,
+                        role,
+                        ..
+                    } => {
+                        tracing::info!(session = session.0, %far_address, ?role, "session open")
+                    }
+                    Event::SessionClosed { session, reason } => {
+                        echo.forget_session(session);
+                        tracing::info!(session = session.0, reason, "session closed")
+                    }
+                    Event::Session { session, event } => {
+                        #[cfg(feature = "planted-crash")]
+                        planted_crash(&event);
+                        echo.on_event(ep, now, session, event)
+                    }
+                    other => tracing::debug!(?other, "event"),
+                }
+                Control::Continue
+            })
+            .await;
+        if let Err(e) = result {
+            return crate::fail("serve", e);
+        }
+        if every.is_some() {
+            println!("{}", stats_line(&driver.endpoint, &echo, started.elapsed()));
+        }
+        if slice.is_none() {
+            break;
+        }
     }
     // Orderly close of every session (§3.5.5), then a moment for the Close Acks.
     let now = driver.now();

@@ -13,6 +13,7 @@ use crate::congestion::trace::{Sample, Trace, TraceEvent};
 use crate::congestion::{
     AppendixA, BurstAvoidance, CongestionController, Reno, Rtt, TimeCriticalState, Timestamps,
 };
+use crate::flow::recv::OVERCOMMIT;
 use crate::flow::{FlowError, RecvFlow, RecvState, SendFlow, SendState};
 use crate::session::config::{CongestionAlgorithm, EndpointConfig};
 use crate::stats::{DropReason, Stats};
@@ -51,6 +52,20 @@ pub enum SessionEvent {
     },
     /// Every flow was aborted (the session is closing).
     Aborted { reason: String },
+    /// A sending flow whose `send` failed with `WouldBlock` drained below its
+    /// send buffer limit: it takes messages again.
+    Writable { flow: u64 },
+}
+
+/// Heap bytes an event carries.
+pub fn event_payload(e: &SessionEvent) -> usize {
+    match e {
+        SessionEvent::FlowOpened { metadata, .. } => metadata.len(),
+        SessionEvent::Message { data, .. } => data.len(),
+        SessionEvent::MessagesAbandoned { messages, .. } => messages.len() * 16,
+        SessionEvent::Aborted { reason } => reason.len(),
+        _ => 0,
+    }
 }
 
 /// Options of a new sending flow.
@@ -97,6 +112,12 @@ pub struct Data {
     max_packet: usize,
     receive_buffer: usize,
     accept_flows: bool,
+    limits: crate::session::config::Limits,
+    /// The most this session's receiving flows may hold given what the other
+    /// sessions hold (set by the endpoint before each packet).
+    endpoint_cap: usize,
+    /// Sending flows whose `send` failed with `WouldBlock` (owed a `Writable`).
+    blocked: std::collections::BTreeSet<u64>,
     pub timestamps: Timestamps,
     pub rtt: Rtt,
     cc: Box<dyn CongestionController>,
@@ -144,6 +165,9 @@ impl Data {
             max_packet: config.max_packet,
             receive_buffer: config.receive_buffer,
             accept_flows: config.accept_flows,
+            limits: config.limits.clone(),
+            endpoint_cap: config.limits.max_buffer_total,
+            blocked: Default::default(),
             timestamps: Timestamps {
                 origin: config.timestamp_origin,
                 ..Timestamps::default()
@@ -255,7 +279,132 @@ impl Data {
     ) -> Result<u64, FlowError> {
         let max = self.max_fragment(self.send.get(&flow).ok_or(FlowError::NoSuchFlow)?);
         let f = self.send.get_mut(&flow).ok_or(FlowError::NoSuchFlow)?;
+        // The bounded send buffer: a message is taken while the flow holds less
+        // than the limit (so one message of any size always goes).
+        // The session's limit counts its sending and receiving flows together.
+        let full = f.state == SendState::F_OPEN
+            && (f.queued_bytes() >= self.limits.send_buffer
+                || self.send_held() + self.recv_held() >= self.limits.max_session_buffer);
+        if full {
+            self.blocked.insert(flow);
+            return Err(FlowError::WouldBlock);
+        }
+        let f = self.send.get_mut(&flow).ok_or(FlowError::NoSuchFlow)?;
         f.write(data, max, deadline)
+    }
+
+    /// Blocked sending flows that have room again get `Writable`.
+    fn wake_writable(&mut self) {
+        if self.send_held() + self.recv_held() >= self.limits.max_session_buffer {
+            return;
+        }
+        let limit = self.limits.send_buffer;
+        let send = &self.send;
+        let events = &mut self.events;
+        self.blocked.retain(|flow| match send.get(flow) {
+            Some(f) if f.state == SendState::F_OPEN => {
+                if f.queued_bytes() < limit {
+                    events.push(SessionEvent::Writable { flow: *flow });
+                    false
+                } else {
+                    true
+                }
+            }
+            _ => false,
+        });
+    }
+
+    /// Bytes held by this session's receiving flows: reassembly buffers and
+    /// delivered messages the application has not consumed.
+    pub fn recv_held(&self) -> usize {
+        self.recv.values().map(RecvFlow::held).sum()
+    }
+
+    /// Heap bytes this data plane holds (beyond the `Data` struct itself):
+    /// flows, their buffers and sequence sets, queued messages, events, trace.
+    pub fn heap_size(&self) -> usize {
+        use std::mem::size_of;
+        // A B-tree entry's share of its node, roughly.
+        const NODE: usize = 16;
+        let recv: usize = self
+            .recv
+            .values()
+            .map(|f| {
+                size_of::<RecvFlow>()
+                    + NODE
+                    + f.held()
+                    + f.sequence_set().len() * 2 * size_of::<u64>()
+                    + f.metadata.as_ref().map_or(0, Vec::len)
+            })
+            .sum();
+        let send: usize = self
+            .send
+            .values()
+            .map(|f| {
+                size_of::<SendFlow>() + NODE + f.metadata.len() + f.queued() * 64 + f.queued_bytes()
+            })
+            .sum();
+        let events: usize = self
+            .events
+            .iter()
+            .map(|e| size_of::<SessionEvent>() + event_payload(e))
+            .sum();
+        let trace = self.trace.as_ref().map_or(0, |t| {
+            t.samples.capacity() * size_of::<crate::congestion::trace::Sample>()
+        });
+        recv + send + events + trace + self.blocked.len() * NODE
+    }
+
+    /// Bytes queued on this session's sending flows, not yet acknowledged.
+    pub fn send_held(&self) -> usize {
+        self.send.values().map(SendFlow::queued_bytes).sum()
+    }
+
+    /// The endpoint's limit leaves this session `room` more bytes (beyond what
+    /// it holds now) for its receiving flows.
+    pub fn set_endpoint_room(&mut self, room: usize) {
+        self.endpoint_cap = room.saturating_add(self.recv_held());
+    }
+
+    /// The application consumed a delivered message of `bytes` on `flow`;
+    /// returns how many bytes were released (0 if the flow is gone).
+    pub fn consumed(&mut self, flow: u64, bytes: usize) -> usize {
+        let Some(f) = self.recv.get_mut(&flow) else {
+            return 0;
+        };
+        let before = f.held();
+        f.consumed(bytes);
+        let released = before - f.held();
+        if released > 0 && f.advertised_blocks() > 0 && f.state == RecvState::RF_OPEN {
+            // The window reopened: tell the sender soon (§3.6.3.5).
+            f.should_ack = true;
+        }
+        if released > 0 && !self.blocked.is_empty() {
+            self.wake_writable();
+        }
+        released
+    }
+
+    /// §3.6.3.3: the user suspends (or resumes) delivery on a receiving flow;
+    /// while suspended its window closes as its buffer fills (§3.6.3.5).
+    pub fn set_suspended(&mut self, flow: u64, suspended: bool) -> Result<(), FlowError> {
+        let f = self.recv.get_mut(&flow).ok_or(FlowError::NoSuchFlow)?;
+        if !suspended && f.suspended {
+            let out = f.resume();
+            f.should_ack = true;
+            self.ack_now = true;
+            for data in out.messages {
+                self.events.push(SessionEvent::Message { flow, data });
+            }
+            if out.gaps > 0 {
+                self.events.push(SessionEvent::Gap {
+                    flow,
+                    count: out.gaps,
+                });
+            }
+        }
+        f.suspended = suspended;
+        Ok(())
     }
 
     pub fn close_flow(&mut self, flow: u64) -> Result<(), FlowError> {
@@ -305,6 +454,7 @@ impl Data {
         let had = !self.send.is_empty() || !self.recv.is_empty();
         self.send.clear();
         self.recv.clear();
+        self.blocked.clear();
         let mut evs = std::mem::take(&mut self.events);
         if had {
             evs.push(SessionEvent::Aborted {
@@ -451,6 +601,18 @@ impl Data {
             .recv
             .get(&fid)
             .is_some_and(|f| f.state != RecvState::RF_CLOSED);
+        if !existing
+            && self.recv.len()
+                >= self
+                    .limits
+                    .max_flows_per_session
+                    .saturating_mul(2)
+                    .saturating_add(16)
+        {
+            // Not even a rejected flow's state fits: nothing is acknowledged, so
+            // nothing acknowledged is lost; the sender retries later.
+            return stats.drop(DropReason::FlowTableFull);
+        }
         if !existing {
             // §3.6.3.1: a new receiving flow.
             #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
@@ -488,6 +650,18 @@ impl Data {
             if reason.is_none() && !self.accept_flows {
                 reason = Some("not accepting flows");
             }
+            if reason.is_none()
+                && self
+                    .recv
+                    .values()
+                    .filter(|f| f.state == RecvState::RF_OPEN)
+                    .count()
+                    >= self.limits.max_flows_per_session
+            {
+                // §3.6.3.7: rejected with a Flow Exception Report.
+                stats.drop(DropReason::FlowLimit);
+                reason = Some("too many flows in this session");
+            }
             self.stats.flows_opened += 1;
             match reason {
                 Some(r) => {
@@ -517,8 +691,18 @@ impl Data {
                 });
             }
         }
+        // The session's limit counts what its sending flows hold too; the
+        // endpoint's, the receiving flows of every session.
+        let held = self.recv_held();
+        let used = held + self.send_held();
+        let (session, total) = (self.limits.max_session_buffer, self.endpoint_cap);
+        let room = session.saturating_sub(used).min(total.saturating_sub(held));
+        let head_room = session
+            .saturating_add(OVERCOMMIT)
+            .saturating_sub(used)
+            .min(total.saturating_add(OVERCOMMIT).saturating_sub(held));
         let f = self.recv.get_mut(&fid).expect("exists");
-        let out = f.on_data(now, &u);
+        let out = f.on_data_within(now, &u, room, head_room);
         if let Some(why) = out.dropped {
             stats.drop(why);
         }
@@ -563,6 +747,9 @@ impl Data {
             return stats.drop(DropReason::AckUnknownFlow);
         };
         let o = f.on_ack(now, acked, blocks.saturating_mul(1024));
+        if o.acked_bytes > 0 && !self.blocked.is_empty() {
+            self.wake_writable();
+        }
         if o.acked_bytes > 0 {
             self.cc.on_ack(o.acked_bytes);
             self.last_activity = now;
