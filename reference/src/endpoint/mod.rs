@@ -351,7 +351,13 @@ impl Endpoint {
         let Some(cipher) = s.cipher.as_mut() else {
             return self.stats.drop(DropReason::NoKeys);
         };
-        let opened = match cipher.open(encrypted) {
+        let plain_profile = self.profile.name() == "plain";
+        let opened = match cipher.open(encrypted).or_else(|e| {
+            let default = self.default_cipher.as_mut();
+            self.config
+                .faults
+                .open_anyway(plain_profile, default, encrypted, e)
+        }) {
             Ok(o) => o,
             Err(e) => {
                 if self.config.tap {
@@ -417,12 +423,18 @@ impl Endpoint {
             Ok(p) => p,
             Err(e) => return self.stats.drop_with(DropReason::StartupUnparsable, e),
         };
-        // §2.2.4: session startup chunks are only allowed in mode 3.
-        if packet.header.mode != Mode::Startup {
+        // §2.2.4: session startup chunks are only allowed in mode 3 (§3.4:
+        // Packet Fragments in any mode, under `ignore-fragment-mode`).
+        let any_mode = fault!(self.config, ignore_fragment_mode)
+            && packet
+                .chunks
+                .iter()
+                .all(|c| matches!(c, Chunk::PacketFragment(_)));
+        if packet.header.mode != Mode::Startup && !any_mode {
             return self.stats.drop(DropReason::NonStartupModeDefaultKey);
         }
         let mut ihellos = 0;
-        for c in packet.chunks {
+        for c in self.config.faults.misread(packet.chunks) {
             match c {
                 // Liberty (config.one_ihello_per_packet): answering is a SHOULD.
                 Chunk::IHello(_) if self.config.one_ihello_per_packet && ihellos > 0 => {
@@ -446,12 +458,17 @@ impl Endpoint {
                     self.stats.drop(DropReason::FragmentReassemblyOff)
                 }
                 Chunk::PacketFragment(f) if depth == 0 => {
-                    match self.reassembly.add(now, from, packet.header.mode, &f) {
+                    // §3.4: a fragment in a packet of another mode than the first is discarded.
+                    let mode = if any_mode {
+                        Mode::Startup
+                    } else {
+                        packet.header.mode
+                    };
+                    match self.reassembly.add(now, from, mode, &f) {
                         Ok(Some(whole)) => {
+                            let whole = self.config.faults.reassembled_mode(whole, mode);
                             // §3.4: MUST discard a reassembled packet whose mode differs.
-                            if Packet::parse(&whole)
-                                .is_ok_and(|p| p.header.mode == packet.header.mode)
-                            {
+                            if Packet::parse(&whole).is_ok_and(|p| p.header.mode == mode) {
                                 self.handle_startup_plain(now, from, sid, &whole, depth + 1);
                             } else {
                                 self.stats.drop(DropReason::ReassembledModeMismatch);
