@@ -271,6 +271,11 @@ pub const FAULT_PROOFS: &[FaultProof] = &[
         requirements: &["3.6.3.5#1"],
         cases: &["flow-receiver.buffer-blocks-at-least-one"],
     },
+    FaultProof {
+        fault: "fsn-past-outstanding",
+        requirements: &["3.6.2.3#1"],
+        cases: &["recording.responder-under-loss"],
+    },
 ];
 
 pub const MUTATION_PROOFS: &[MutationProof] = &[

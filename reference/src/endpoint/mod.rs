@@ -351,12 +351,18 @@ impl Endpoint {
         let Some(cipher) = s.cipher.as_mut() else {
             return self.stats.drop(DropReason::NoKeys);
         };
-        let plain_profile = self.profile.name() == "plain";
         let opened = match cipher.open(encrypted).or_else(|e| {
-            let default = self.default_cipher.as_mut();
-            self.config
-                .faults
-                .open_anyway(plain_profile, default, encrypted, e)
+            // §2.2.3: a packet failing integrity is discarded (below).
+            faulty!(
+                self.config,
+                open_anyway(
+                    self.profile.name(),
+                    self.default_cipher.as_mut(),
+                    encrypted,
+                    e
+                ),
+                Err(e)
+            )
         }) {
             Ok(o) => o,
             Err(e) => {
@@ -434,7 +440,7 @@ impl Endpoint {
             return self.stats.drop(DropReason::NonStartupModeDefaultKey);
         }
         let mut ihellos = 0;
-        for c in self.config.faults.misread(packet.chunks) {
+        for c in faulty!(self.config, misread(packet.chunks), packet.chunks) {
             match c {
                 // Liberty (config.one_ihello_per_packet): answering is a SHOULD.
                 Chunk::IHello(_) if self.config.one_ihello_per_packet && ihellos > 0 => {
@@ -466,7 +472,7 @@ impl Endpoint {
                     };
                     match self.reassembly.add(now, from, mode, &f) {
                         Ok(Some(whole)) => {
-                            let whole = self.config.faults.reassembled_mode(whole, mode);
+                            let whole = faulty!(self.config, reassembled_mode(whole, mode), whole);
                             // §3.4: MUST discard a reassembled packet whose mode differs.
                             if Packet::parse(&whole).is_ok_and(|p| p.header.mode == mode) {
                                 self.handle_startup_plain(now, from, sid, &whole, depth + 1);

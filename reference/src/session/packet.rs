@@ -26,7 +26,8 @@ impl Session {
             Role::Responder => Mode::Initiator,
         };
         // §2.2.4: a mode 0 packet does not parse, so it is discarded.
-        let packet = match Packet::parse(&io.config.faults.mode_0_as(plain, expected)) {
+        let plain = faulty!(io.config, mode_0_as(plain, expected), plain);
+        let packet = match Packet::parse(&plain) {
             Ok(p) => p,
             Err(e) => {
                 io.stats.drop_with(DropReason::SessionUnparsable, e);
@@ -52,7 +53,7 @@ impl Session {
         self.data.begin_packet(now, &packet.header);
         let mut replies: Vec<Chunk> = Vec::new();
         let mut close_now = false;
-        for c in io.config.faults.misread(packet.chunks) {
+        for c in faulty!(io.config, misread(packet.chunks), packet.chunks) {
             match c {
                 // §3.5.4: reply to a Ping, copying the message unaltered.
                 Chunk::Ping(p) => {

@@ -225,9 +225,9 @@ impl Data {
         }
         let id = self.next_flow_id;
         self.next_flow_id = self.next_flow_id.wrapping_add(1);
-        #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
         // §2.3.11.1: the Return Flow Association option is supported.
         let association = association.filter(|_| !fault!(self, no_return_association));
+        #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
         let mut f = SendFlow::new(id, metadata, association, o.priority, o.time_critical);
         #[cfg(feature = "test-hooks")]
         {
