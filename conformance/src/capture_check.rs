@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use rtmfp::decode::{
-    DatagramRef, DecodedPacket, Decoder, KEYS_MISMATCH, KeyUsed, ProfileChoice, Status,
-};
+use rtmfp::decode::{DatagramRef, DecodedPacket, Decoder, KEYS_MISMATCH, ProfileChoice, Status};
 use rtmfp::keylog::KeyLog;
 use rtmfp_reports::model::{Case, Evidence, Outcome, StepResult, TracePacket};
 
