@@ -84,6 +84,8 @@ pub const FAULT_PROOFS: &[FaultProof] = &[
         cases: &[
             "recording.initiator-session",
             "recording.responder-under-loss",
+            "session.initiator-marks-mode-1",
+            "session.responder-marks-mode-2",
         ],
     },
     FaultProof {
