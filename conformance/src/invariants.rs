@@ -186,7 +186,7 @@ pub const INVARIANTS: &[Invariant] = &[
         name: "ack-format",
         title: "Acknowledgements use the more compact of the Bitmap and Range formats",
         rfc: &["7016 §2.3.13", "7016 §2.3.14"],
-        requirements: &["2.3.13#1", "2.3.14#1"],
+        requirements: &["2.3.13#1", "2.3.14#1", "3.6.3.4.3#1"],
         should: true,
     },
     Invariant {

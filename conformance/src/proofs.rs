@@ -388,7 +388,7 @@ pub const MUTATION_PROOFS: &[MutationProof] = &[
     },
     MutationProof {
         invariant: "ack-format",
-        requirements: &["2.3.14#1"],
+        requirements: &["2.3.14#1", "3.6.3.4.3#1"],
         mutation: "range-ack-where-bitmap-is-shorter",
     },
     MutationProof {
