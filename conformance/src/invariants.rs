@@ -1380,7 +1380,7 @@ impl Monitor {
             let fsn_floor = f.first_seq.saturating_sub(1);
             if cum > max_sent.max(f.fsn) {
                 out.push(format!(
-                    "flow {flow}: cumulativeAck {cum} but the highest sequence number sent is {max_sent}"
+                    "flow {flow}: cumulativeAck {cum} but the highest sequence number recorded as sent is {max_sent} (or the capture missed the datagrams that carried the rest)"
                 ));
             }
             for &(a, b) in ranges {

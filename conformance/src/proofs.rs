@@ -282,6 +282,11 @@ pub const FAULT_PROOFS: &[FaultProof] = &[
 
 pub const MUTATION_PROOFS: &[MutationProof] = &[
     MutationProof {
+        invariant: "retransmit-timing",
+        requirements: &["3.5.2.2#2"],
+        mutation: "resent-before-a-round-trip",
+    },
+    MutationProof {
         invariant: "decodes",
         requirements: &["2.2.3#2"],
         mutation: "undecodable-packet",
