@@ -2,7 +2,9 @@
 //! (`rtmfp-conformance run --target reference --inject FAULT`): each breaks one
 //! rule, and the case named for it must catch it. Compiled only with the
 //! `test-hooks` feature; in code, a fault is read with `fault!(holder, name)`,
-//! which is the constant `false` in a build without the feature.
+//! which is the constant `false` in a build without the feature, and a fault
+//! that changes how a receiver reads its input (chunks, modes, keys) with
+//! `faulty!(holder, method(args), input)`, which is `input` unchanged there.
 
 macro_rules! faults {
     ($($(#[doc = $doc:literal])* $field:ident = $name:literal: $what:literal,)*) => {
