@@ -91,7 +91,10 @@ pub const FAULT_PROOFS: &[FaultProof] = &[
     FaultProof {
         fault: "alter-ping-reply",
         requirements: &["3.5.4#4"],
-        cases: &["recording.responder-under-loss"],
+        cases: &[
+            "recording.responder-under-loss",
+            "session.ping-reply-only-for-ping",
+        ],
     },
     FaultProof {
         fault: "no-close-ack",
@@ -216,8 +219,8 @@ pub const FAULT_PROOFS: &[FaultProof] = &[
     },
     FaultProof {
         fault: "no-return-association",
-        requirements: &["2.3.11.1#1"],
-        cases: &["flows.echo"],
+        requirements: &["2.3.11.1#1", "2.3.11.1.2#1", "2.3.11.1.2#5"],
+        cases: &["flows.echo", "flow-sender.single-return-association"],
     },
     FaultProof {
         fault: "reject-ignorable-options",
