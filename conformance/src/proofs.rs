@@ -281,6 +281,11 @@ pub const FAULT_PROOFS: &[FaultProof] = &[
         requirements: &["3.6.2.3#1"],
         cases: &["recording.responder-under-loss"],
     },
+    FaultProof {
+        fault: "no-timestamp-echo",
+        requirements: &["3.5.2.2#3"],
+        cases: &["session.timestamp-echo"],
+    },
 ];
 
 pub const MUTATION_PROOFS: &[MutationProof] = &[

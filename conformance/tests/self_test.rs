@@ -198,6 +198,7 @@ const CAUGHT_BY: &[(&str, &[&str])] = &[
     ),
     ("refuse-flow-id-0", &["flow-receiver.flow-id-any-value"]),
     ("deliver-partial", &["flow-receiver.no-partial-delivery"]),
+    ("no-timestamp-echo", &["session.timestamp-echo"]),
     ("fsn-past-outstanding", &["recording.responder-under-loss"]),
     (
         "zero-window-when-full",

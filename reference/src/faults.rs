@@ -144,6 +144,9 @@ faults! {
     /// sequence number).
     fsn_past_outstanding = "fsn-past-outstanding":
         "sends an FSN of one less than each chunk's sequence number, past fragments still outstanding",
+    /// Never send a timestamp echo (RFC 7016 §3.5.2.2: MUST implement the
+    /// Timestamp Echo facility).
+    no_timestamp_echo = "no-timestamp-echo": "never echoes the far end's timestamps",
     /// Derive the session keys from a key component that differs from the one
     /// on the wire (RFC 7425 §4.6.5), so no packet of the session decrypts.
     wrong_key_derivation = "wrong-key-derivation":
@@ -297,7 +300,7 @@ mod tests {
             assert!(!seen.contains(&f), "{name} sets the same field as another");
             seen.push(f);
         }
-        assert_eq!(Faults::ALL.len(), 41);
+        assert_eq!(Faults::ALL.len(), 42);
         assert!(Faults::default().set("no-such-fault").is_err());
     }
 }
