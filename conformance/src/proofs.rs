@@ -279,7 +279,7 @@ pub const FAULT_PROOFS: &[FaultProof] = &[
     FaultProof {
         fault: "fsn-past-outstanding",
         requirements: &["3.6.2.3#1"],
-        cases: &["recording.responder-under-loss"],
+        cases: &["flow-sender.fsn-below-unacknowledged"],
     },
     FaultProof {
         fault: "no-timestamp-echo",

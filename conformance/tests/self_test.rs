@@ -199,7 +199,10 @@ const CAUGHT_BY: &[(&str, &[&str])] = &[
     ("refuse-flow-id-0", &["flow-receiver.flow-id-any-value"]),
     ("deliver-partial", &["flow-receiver.no-partial-delivery"]),
     ("no-timestamp-echo", &["session.timestamp-echo"]),
-    ("fsn-past-outstanding", &["recording.responder-under-loss"]),
+    (
+        "fsn-past-outstanding",
+        &["flow-sender.fsn-below-unacknowledged"],
+    ),
     (
         "zero-window-when-full",
         &["flow-receiver.buffer-blocks-at-least-one"],
