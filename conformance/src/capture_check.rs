@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rtmfp::decode::{DatagramRef, DecodedPacket, Decoder, KeyUsed, ProfileChoice, Status};
+use rtmfp::decode::{DatagramRef, DecodedPacket, Decoder, KEYS_MISMATCH, ProfileChoice, Status};
 use rtmfp::keylog::KeyLog;
 use rtmfp_reports::model::{Case, Evidence, Outcome, StepResult, TracePacket};
 
@@ -54,7 +54,7 @@ pub fn check_file(pcap: &Path, keys: Option<&Path>) -> Result<Checked, String> {
             payload: &u.payload,
         }));
     }
-    let mismatched = unmatched_keys(&mut packets);
+    let mismatched = rtmfp::decode::mark_unmatched_keys(&mut packets).len();
     let report = judge(&packets, |_| true);
     let unopened = packets
         .iter()
@@ -94,8 +94,6 @@ fn not_openable(reason: &str) -> bool {
     reason.contains("no key log entry") || reason.starts_with(KEYS_MISMATCH)
 }
 
-const KEYS_MISMATCH: &str = "the key log does not match this session";
-
 fn mismatched_packets(packets: &[DecodedPacket]) -> usize {
     packets
         .iter()
@@ -103,47 +101,6 @@ fn mismatched_packets(packets: &[DecodedPacket]) -> usize {
             |p| matches!(&p.status, Status::Failed { reason } if reason.starts_with(KEYS_MISMATCH)),
         )
         .count()
-}
-
-/// A session the key log names whose keys open none of the packets sent to
-/// it is a key log for another conversation (or a wrong one), not dozens of
-/// integrity violations by the implementation: those packets are marked as
-/// not openable. Returns how many (destination, session ID) pairs that is.
-fn unmatched_keys(packets: &mut [DecodedPacket]) -> usize {
-    use std::collections::HashMap;
-    let mut groups: HashMap<(std::net::SocketAddr, u32), (usize, usize)> = HashMap::new();
-    for p in packets.iter() {
-        let Some(sid) = p.session_id.filter(|&s| s != 0) else {
-            continue;
-        };
-        let g = groups.entry((p.dst, sid)).or_default();
-        match &p.status {
-            Status::Decoded if p.key == Some(KeyUsed::Session) => g.0 += 1,
-            Status::Failed { reason }
-                if reason.starts_with("session ") && !reason.contains("no key log entry") =>
-            {
-                g.1 += 1
-            }
-            _ => {}
-        }
-    }
-    let bad: Vec<_> = groups
-        .iter()
-        .filter(|(_, g)| g.0 == 0 && g.1 > 0)
-        .map(|(k, _)| *k)
-        .collect();
-    for p in packets.iter_mut() {
-        if let (Some(sid), Status::Failed { reason }) = (p.session_id, &p.status)
-            && reason.starts_with("session ")
-            && !reason.contains("no key log entry")
-            && bad.contains(&(p.dst, sid))
-        {
-            p.status = Status::Failed {
-                reason: format!("{KEYS_MISMATCH} ({reason})"),
-            };
-        }
-    }
-    bad.len()
 }
 
 /// Runs the monitor over decoded packets; `judged` picks the senders under test.

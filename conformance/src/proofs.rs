@@ -52,8 +52,11 @@ pub const FAULT_PROOFS: &[FaultProof] = &[
     },
     FaultProof {
         fault: "ignore-fsn",
-        requirements: &["2.3.13#2", "2.3.14#2"],
-        cases: &["flow-receiver.cumulative-ack-not-below-fsn"],
+        requirements: &["2.3.13#2", "2.3.14#2", "3.6.1.2#3"],
+        cases: &[
+            "flow-receiver.cumulative-ack-not-below-fsn",
+            "flows.fsn-skips-abandoned",
+        ],
     },
     FaultProof {
         fault: "no-obligatory-ack",
@@ -81,12 +84,17 @@ pub const FAULT_PROOFS: &[FaultProof] = &[
         cases: &[
             "recording.initiator-session",
             "recording.responder-under-loss",
+            "session.initiator-marks-mode-1",
+            "session.responder-marks-mode-2",
         ],
     },
     FaultProof {
         fault: "alter-ping-reply",
         requirements: &["3.5.4#4"],
-        cases: &["recording.responder-under-loss"],
+        cases: &[
+            "recording.responder-under-loss",
+            "session.ping-reply-only-for-ping",
+        ],
     },
     FaultProof {
         fault: "no-close-ack",
@@ -153,9 +161,139 @@ pub const FAULT_PROOFS: &[FaultProof] = &[
             "flow-sender.zero-window-no-new-data",
         ],
     },
+    FaultProof {
+        fault: "reject-reserved-bits",
+        requirements: &["2#2"],
+        cases: &["robustness.reserved-bits-ignored"],
+    },
+    FaultProof {
+        fault: "read-past-chunk-end",
+        requirements: &["2#3"],
+        cases: &[
+            "robustness.malformed-chunks-skipped",
+            "robustness.malformed-ihello-skipped",
+        ],
+    },
+    FaultProof {
+        fault: "salvage-malformed-chunk",
+        requirements: &["2#4"],
+        cases: &["robustness.malformed-chunks-skipped"],
+    },
+    FaultProof {
+        fault: "stop-at-malformed-chunk",
+        requirements: &["2.3#3"],
+        cases: &[
+            "robustness.malformed-chunks-skipped",
+            "robustness.malformed-ihello-skipped",
+        ],
+    },
+    FaultProof {
+        fault: "stop-at-unknown-chunk",
+        requirements: &["2.3#1"],
+        cases: &["robustness.unknown-chunk-ignored"],
+    },
+    FaultProof {
+        fault: "ignore-chunk-mode",
+        requirements: &["2.3#2"],
+        cases: &["robustness.chunk-in-wrong-mode-ignored"],
+    },
+    FaultProof {
+        fault: "accept-mode-0",
+        requirements: &["2.2.4#5"],
+        cases: &["robustness.mode-0-discarded"],
+    },
+    FaultProof {
+        fault: "skip-integrity-check",
+        requirements: &["2.2.3#4"],
+        cases: &["robustness.integrity-failure-discarded"],
+    },
+    FaultProof {
+        fault: "accept-default-key",
+        requirements: &["2.2.3#5"],
+        cases: &["robustness.session-key-required"],
+    },
+    FaultProof {
+        fault: "keep-abandoned-data",
+        requirements: &["2.3.11#2"],
+        cases: &["flow-receiver.abandoned-data-ignored"],
+    },
+    FaultProof {
+        fault: "no-return-association",
+        requirements: &["2.3.11.1#1", "2.3.11.1.2#1", "2.3.11.1.2#5"],
+        cases: &["flows.echo", "flow-sender.single-return-association"],
+    },
+    FaultProof {
+        fault: "reject-ignorable-options",
+        requirements: &["2.3.11.1#3"],
+        cases: &["flow-receiver.unknown-option-8192-ignored"],
+    },
+    FaultProof {
+        fault: "accept-dangling-association",
+        requirements: &["2.3.11.1.2#6", "3.6.3.1#2", "3.6.3.1#3"],
+        cases: &[
+            "flow-receiver.association-to-unknown-flow-rejected",
+            "flow-receiver.association-to-closed-flow-rejected",
+        ],
+    },
+    FaultProof {
+        fault: "nonzero-reject-code",
+        requirements: &["2.3.16#2"],
+        cases: &[
+            "flow-receiver.no-metadata-rejected",
+            "flow-receiver.association-to-unknown-flow-rejected",
+            "flow-receiver.association-to-closed-flow-rejected",
+            "flow-receiver.rejected-when-open-on-unknown-option",
+            "flow-receiver.unknown-option-below-8192-rejects",
+        ],
+    },
+    FaultProof {
+        fault: "accept-empty-fragment",
+        requirements: &["3.4#6"],
+        cases: &["fragments.receiver-discards-empty-fragment"],
+    },
+    FaultProof {
+        fault: "ignore-fragment-mode",
+        requirements: &["3.4#8"],
+        cases: &["fragments.receiver-mode-must-match"],
+    },
+    FaultProof {
+        fault: "ignore-reassembled-mode",
+        requirements: &["3.4#9"],
+        cases: &["fragments.receiver-reassembled-mode-must-match"],
+    },
+    FaultProof {
+        fault: "refuse-flow-id-0",
+        requirements: &["3.6.1.1#1"],
+        cases: &["flow-receiver.flow-id-any-value"],
+    },
+    FaultProof {
+        fault: "deliver-partial",
+        requirements: &["3.6.3.3#1"],
+        cases: &["flow-receiver.no-partial-delivery"],
+    },
+    FaultProof {
+        fault: "zero-window-when-full",
+        requirements: &["3.6.3.5#1"],
+        cases: &["flow-receiver.buffer-blocks-at-least-one"],
+    },
+    FaultProof {
+        fault: "fsn-past-outstanding",
+        requirements: &["3.6.2.3#1"],
+        cases: &["flow-sender.fsn-below-unacknowledged"],
+    },
+    FaultProof {
+        fault: "no-timestamp-echo",
+        requirements: &["3.5.2.2#3"],
+        cases: &["session.timestamp-echo"],
+    },
 ];
 
 pub const MUTATION_PROOFS: &[MutationProof] = &[
+    MutationProof {
+        invariant: "retransmit-timing",
+        requirements: &["3.5.2.2#2"],
+        mutation: "resent-before-a-round-trip",
+    },
     MutationProof {
         invariant: "decodes",
         requirements: &["2.2.3#2"],
@@ -263,7 +401,7 @@ pub const MUTATION_PROOFS: &[MutationProof] = &[
     },
     MutationProof {
         invariant: "ack-format",
-        requirements: &["2.3.14#1"],
+        requirements: &["2.3.14#1", "3.6.3.4.3#1"],
         mutation: "range-ack-where-bitmap-is-shorter",
     },
     MutationProof {

@@ -289,6 +289,11 @@ pub struct Observability {
     /// Why not, when not observable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For an observable requirement of §2 or §3 that no capture rule
+    /// (`invariants`) checks: why a recording cannot show it, or, starting
+    /// "not yet checked by a capture rule", what a rule could check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<String>,
 }
 
 /// The observability table as shipped.
@@ -312,6 +317,74 @@ pub fn catalogue() -> &'static [Requirement] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 7016 §2 and §3: every MUST- or SHOULD-level sentence a tester can
+    /// observe is either checked by a capture rule (the pcap target), or the
+    /// table says why a recording cannot show it (`recording:`); the ones a
+    /// rule could check but none does yet say so.
+    #[test]
+    fn every_section_2_and_3_sentence_has_a_capture_rule_or_a_reason() {
+        let obs = observability();
+        let rules = crate::invariants::INVARIANTS;
+        let (mut silent, mut both, mut not_yet) = (Vec::new(), Vec::new(), Vec::new());
+        for r in catalogue() {
+            let top = r.section.split('.').next().unwrap_or("");
+            if !matches!(top, "2" | "3") || matches!(r.keyword, Keyword::May | Keyword::Optional) {
+                continue;
+            }
+            let o = obs
+                .get(&r.id)
+                .unwrap_or_else(|| panic!("{} not in the table", r.id));
+            if !o.observable {
+                assert!(
+                    o.reason.as_deref().is_some_and(|x| !x.is_empty()),
+                    "{}",
+                    r.id
+                );
+                continue;
+            }
+            let by_rule = rules
+                .iter()
+                .any(|i| i.requirements.contains(&r.id.as_str()));
+            match (by_rule, o.recording.as_deref()) {
+                (false, None | Some("")) => silent.push(r.id.clone()),
+                (true, Some(_)) => both.push(r.id.clone()),
+                (false, Some(x)) if x.starts_with("not yet checked by a capture rule") => {
+                    not_yet.push(r.id.clone())
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            silent.is_empty(),
+            "neither a capture rule nor a reason: {silent:?}"
+        );
+        assert!(
+            both.is_empty(),
+            "checked by a capture rule, yet a reason why not: {both:?}"
+        );
+        // The sender rules a capture rule could check but none does yet (the
+        // closing note lists them); a new one must be a deliberate change.
+        assert_eq!(
+            not_yet,
+            [
+                "3.4#2",
+                "3.5.1.1.1#3",
+                "3.5.1.1.1#4",
+                "3.5.1.1.1#6",
+                "3.5.1.2#2",
+                "3.5.2.1#2",
+                "3.5.2.3#1",
+                "3.5.4.3#2",
+                "3.6.1.2#2",
+                "3.6.2.3.2#1",
+                "3.6.2.9.1#1",
+                "3.6.2.9.1#3",
+                "3.6.2.9.1#4",
+                "3.6.2.9.1#5",
+            ]
+        );
+    }
 
     #[test]
     fn sections_match_the_table_of_contents() {

@@ -131,6 +131,82 @@ const CAUGHT_BY: &[(&str, &[&str])] = &[
         "ignore-receive-window",
         &["flow-sender.respects-receive-window"],
     ),
+    (
+        "reject-reserved-bits",
+        &["robustness.reserved-bits-ignored"],
+    ),
+    (
+        "read-past-chunk-end",
+        &[
+            "robustness.malformed-chunks-skipped",
+            "robustness.malformed-ihello-skipped",
+        ],
+    ),
+    (
+        "salvage-malformed-chunk",
+        &["robustness.malformed-chunks-skipped"],
+    ),
+    (
+        "stop-at-malformed-chunk",
+        &[
+            "robustness.malformed-chunks-skipped",
+            "robustness.malformed-ihello-skipped",
+        ],
+    ),
+    (
+        "stop-at-unknown-chunk",
+        &["robustness.unknown-chunk-ignored"],
+    ),
+    (
+        "ignore-chunk-mode",
+        &["robustness.chunk-in-wrong-mode-ignored"],
+    ),
+    ("accept-mode-0", &["robustness.mode-0-discarded"]),
+    (
+        "skip-integrity-check",
+        &["robustness.integrity-failure-discarded"],
+    ),
+    ("accept-default-key", &["robustness.session-key-required"]),
+    (
+        "keep-abandoned-data",
+        &["flow-receiver.abandoned-data-ignored"],
+    ),
+    ("no-return-association", &["flows.echo"]),
+    (
+        "reject-ignorable-options",
+        &["flow-receiver.unknown-option-8192-ignored"],
+    ),
+    (
+        "accept-dangling-association",
+        &["flow-receiver.association-to-unknown-flow-rejected"],
+    ),
+    (
+        "nonzero-reject-code",
+        &["flow-receiver.no-metadata-rejected"],
+    ),
+    (
+        "accept-empty-fragment",
+        &["fragments.receiver-discards-empty-fragment"],
+    ),
+    (
+        "ignore-fragment-mode",
+        &["fragments.receiver-mode-must-match"],
+    ),
+    (
+        "ignore-reassembled-mode",
+        &["fragments.receiver-reassembled-mode-must-match"],
+    ),
+    ("refuse-flow-id-0", &["flow-receiver.flow-id-any-value"]),
+    ("deliver-partial", &["flow-receiver.no-partial-delivery"]),
+    ("no-timestamp-echo", &["session.timestamp-echo"]),
+    (
+        "fsn-past-outstanding",
+        &["flow-sender.fsn-below-unacknowledged"],
+    ),
+    (
+        "zero-window-when-full",
+        &["flow-receiver.buffer-blocks-at-least-one"],
+    ),
 ];
 
 #[test]

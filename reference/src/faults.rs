@@ -2,7 +2,9 @@
 //! (`rtmfp-conformance run --target reference --inject FAULT`): each breaks one
 //! rule, and the case named for it must catch it. Compiled only with the
 //! `test-hooks` feature; in code, a fault is read with `fault!(holder, name)`,
-//! which is the constant `false` in a build without the feature.
+//! which is the constant `false` in a build without the feature, and a fault
+//! that changes how a receiver reads its input (chunks, modes, keys) with
+//! `faulty!(holder, method(args), input)`, which is `input` unchanged there.
 
 macro_rules! faults {
     ($($(#[doc = $doc:literal])* $field:ident = $name:literal: $what:literal,)*) => {
@@ -75,10 +77,213 @@ faults! {
     /// Send new data whatever the receiver's advertised window (§3.6.2.9).
     ignore_receive_window = "ignore-receive-window":
         "sends new data beyond the receiver's advertised window",
+    /// Discard a packet whose header has a reserved bit set (RFC 7016 §2: MUST ignore).
+    reject_reserved_bits = "reject-reserved-bits": "discards packets whose reserved header bits are set",
+    /// Do not detect a chunk field that runs past its chunk: read on, as if the
+    /// chunk went on (RFC 7016 §2: MUST identify truncations).
+    read_past_chunk_end = "read-past-chunk-end":
+        "reads a truncated User Data chunk's fields past the end of the chunk",
+    /// Drop only the bad option of a User Data chunk, keep the rest of the
+    /// chunk (RFC 7016 §2: an error aborts the enclosing elements).
+    salvage_malformed_chunk = "salvage-malformed-chunk":
+        "drops only the malformed option of a User Data chunk and processes the rest",
+    /// Stop processing a packet at a malformed chunk (RFC 7016 §2.3: go on with the next).
+    stop_at_malformed_chunk = "stop-at-malformed-chunk":
+        "ignores the rest of a packet after a malformed chunk",
+    /// Stop processing a packet at an unknown chunk type (RFC 7016 §2.3: ignore the chunk).
+    stop_at_unknown_chunk = "stop-at-unknown-chunk":
+        "ignores the rest of a packet after a chunk of unknown type",
+    /// Process session chunks in a session packet marked mode 3 (RFC 7016 §2.3).
+    ignore_chunk_mode = "ignore-chunk-mode":
+        "processes session chunks in a startup-mode (3) session packet",
+    /// Treat a mode-0 session packet as if it had the right mode (RFC 7016 §2.2.4).
+    accept_mode_0 = "accept-mode-0": "processes packets marked with the invalid mode 0",
+    /// Process a plain-profile packet whose checksum is wrong (RFC 7016 §2.2.3).
+    skip_integrity_check = "skip-integrity-check":
+        "processes packets that fail the integrity check (plain profile checksum)",
+    /// Process a packet to a session's ID that opens only with the Default
+    /// Session Key (RFC 7016 §2.2.3: decrypt with the session's key).
+    accept_default_key = "accept-default-key":
+        "processes packets to a session ID sealed with the Default Session Key",
+    /// Keep and deliver the userData of an abandoned fragment (RFC 7016 §2.3.11).
+    keep_abandoned_data = "keep-abandoned-data": "delivers the userData of abandoned fragments",
+    /// Open the echo's return flows without a Return Flow Association
+    /// (RFC 7016 §2.3.11.1: MUST support the options).
+    no_return_association = "no-return-association":
+        "opens return flows without the Return Flow Association option",
+    /// Reject a flow for an option of type 8192 or above (RFC 7016 §2.3.11.1).
+    reject_ignorable_options = "reject-ignorable-options":
+        "rejects flows carrying unknown options of type 8192 or above",
+    /// Accept a flow whose return association names no F_OPEN sending flow
+    /// (RFC 7016 §2.3.11.1.2).
+    accept_dangling_association = "accept-dangling-association":
+        "accepts flows associated with a sending flow that is not F_OPEN",
+    /// Reject flows automatically with exception code 1 (RFC 7016 §2.3.16: 0).
+    nonzero_reject_code = "nonzero-reject-code": "rejects flows automatically with code 1",
+    /// Keep an empty Packet Fragment (RFC 7016 §3.4: MUST discard).
+    accept_empty_fragment = "accept-empty-fragment": "keeps empty Packet Fragments",
+    /// Accept Packet Fragments in any mode, without comparing it with the
+    /// first fragment's (RFC 7016 §3.4).
+    ignore_fragment_mode = "ignore-fragment-mode":
+        "reassembles fragments whatever the mode of the packets carrying them",
+    /// Process a reassembled packet in the mode of its fragments' packets,
+    /// whatever its own (RFC 7016 §3.4: MUST discard when they differ).
+    ignore_reassembled_mode = "ignore-reassembled-mode":
+        "processes a reassembled packet whose mode differs from its fragments'",
+    /// Refuse flow ID 0 (RFC 7016 §3.6.1.1: no meaning in a flow ID).
+    refuse_flow_id_0 = "refuse-flow-id-0": "rejects a flow because its ID is 0",
+    /// Deliver the completed part of a message whose rest was abandoned
+    /// (RFC 7016 §3.6.3.3: only complete messages).
+    deliver_partial = "deliver-partial": "delivers a partial message whose rest was abandoned",
+    /// Advertise 0 buffer blocks when the buffer is over capacity, though not
+    /// suspended (RFC 7016 §3.6.3.5).
+    zero_window_when_full = "zero-window-when-full":
+        "advertises a zero window when over capacity though not suspended",
+    /// Send every User Data chunk with fsnOffset 1, whatever is outstanding
+    /// before it (RFC 7016 §3.6.2.3: the FSN is not above an outstanding
+    /// sequence number).
+    fsn_past_outstanding = "fsn-past-outstanding":
+        "sends an FSN of one less than each chunk's sequence number, past fragments still outstanding",
+    /// Never send a timestamp echo (RFC 7016 §3.5.2.2: MUST implement the
+    /// Timestamp Echo facility).
+    no_timestamp_echo = "no-timestamp-echo": "never echoes the far end's timestamps",
     /// Derive the session keys from a key component that differs from the one
     /// on the wire (RFC 7425 §4.6.5), so no packet of the session decrypts.
     wrong_key_derivation = "wrong-key-derivation":
         "derives the session keys from an altered key component",
+}
+
+// What a receiver with a fault on reads or opens. Each is the identity (or
+// the original error) in a build without the `test-hooks` feature.
+use crate::crypto::{CryptoError, Integrity, Opened, PacketCipher};
+use crate::wire::chunk::types::{PACKET_FRAGMENT, USER_DATA};
+use crate::wire::{Chunk, MalformedChunk, Mode, PacketFragment, Reader};
+
+impl Faults {
+    /// A packet's chunks as a receiver with the chunk-reading faults reads
+    /// them (RFC 7016 §2, §2.3, §3.4 are what those faults break).
+    pub fn misread(&self, chunks: Vec<Chunk>) -> Vec<Chunk> {
+        if !cfg!(feature = "test-hooks") || *self == Faults::default() {
+            return chunks;
+        }
+        let mut out = Vec::with_capacity(chunks.len());
+        let mut swallow = false;
+        for c in chunks {
+            if std::mem::take(&mut swallow) {
+                // Read as the rest of the truncated chunk before it.
+                continue;
+            }
+            swallow = self.read_past_chunk_end && matches!(c, Chunk::Malformed(_));
+            let stop = match &c {
+                Chunk::Malformed(_) => self.stop_at_malformed_chunk,
+                Chunk::Unknown { chunk_type, .. } => {
+                    self.stop_at_unknown_chunk && !matches!(chunk_type, 0x00 | 0xff)
+                }
+                _ => false,
+            };
+            out.push(match c {
+                Chunk::Malformed(m) => self.reread(m),
+                c => c,
+            });
+            if stop {
+                break;
+            }
+        }
+        out
+    }
+
+    fn reread(&self, m: MalformedChunk) -> Chunk {
+        let user_data = |p: &[u8]| match Chunk::parse(USER_DATA, p) {
+            c @ Chunk::UserData(_) => Some(c),
+            _ => None,
+        };
+        if m.chunk_type == USER_DATA && self.read_past_chunk_end {
+            // As if the chunk went on into what follows it.
+            let mut p = m.payload.clone();
+            p.extend_from_slice(&[1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            if let Some(c) = user_data(&p) {
+                return c;
+            }
+        }
+        if m.chunk_type == USER_DATA && self.salvage_malformed_chunk {
+            // Keep what parsed before the error, end the options there.
+            for k in (0..m.payload.len()).rev() {
+                let mut p = m.payload[..k].to_vec();
+                p.push(0);
+                if let Some(c) = user_data(&p) {
+                    return c;
+                }
+            }
+        }
+        if m.chunk_type == PACKET_FRAGMENT && self.accept_empty_fragment {
+            let mut r = Reader::new(&m.payload);
+            if let (Ok(flags), Ok(packet_id), Ok(fragment_num)) =
+                (r.u8("flags"), r.vlu("packetID"), r.vlu("fragmentNum"))
+                && r.is_empty()
+            {
+                return Chunk::PacketFragment(PacketFragment {
+                    more_fragments: flags & 0x80 != 0,
+                    reserved: flags & 0x7f,
+                    packet_id,
+                    fragment_num,
+                    packet_fragment: Vec::new(),
+                });
+            }
+        }
+        Chunk::Malformed(m)
+    }
+
+    /// A session packet's plain bytes, with a mode-0 header given `mode`
+    /// under `accept-mode-0`.
+    pub fn mode_0_as<'a>(&self, plain: &'a [u8], mode: Mode) -> std::borrow::Cow<'a, [u8]> {
+        if cfg!(feature = "test-hooks")
+            && self.accept_mode_0
+            && plain.first().is_some_and(|b| b & 3 == 0)
+        {
+            let mut v = plain.to_vec();
+            v[0] |= mode as u8;
+            return v.into();
+        }
+        plain.into()
+    }
+
+    /// A reassembled packet, given the mode of its fragments' packets under
+    /// `ignore-reassembled-mode`.
+    pub fn reassembled_mode(&self, mut whole: Vec<u8>, mode: Mode) -> Vec<u8> {
+        if cfg!(feature = "test-hooks")
+            && self.ignore_reassembled_mode
+            && let Some(b) = whole.first_mut()
+        {
+            *b = (*b & !3) | mode as u8;
+        }
+        whole
+    }
+
+    /// A session packet that failed to open with the session's key, opened
+    /// anyway under `skip-integrity-check` (plain profile: the packet before
+    /// its trailer) or `accept-default-key`.
+    pub fn open_anyway(
+        &self,
+        profile: &str,
+        default: &mut dyn PacketCipher,
+        encrypted: &[u8],
+        e: CryptoError,
+    ) -> Result<Opened, CryptoError> {
+        if !cfg!(feature = "test-hooks") {
+            return Err(e);
+        }
+        if self.skip_integrity_check && profile == "plain" && encrypted.len() >= 18 {
+            return Ok(Opened {
+                packet: encrypted[..encrypted.len() - 18].to_vec(),
+                integrity: Integrity::Checksum(0),
+                sseq: None,
+            });
+        }
+        if self.accept_default_key {
+            return default.open(encrypted);
+        }
+        Err(e)
+    }
 }
 
 #[cfg(test)]
@@ -95,7 +300,7 @@ mod tests {
             assert!(!seen.contains(&f), "{name} sets the same field as another");
             seen.push(f);
         }
-        assert_eq!(Faults::ALL.len(), 20);
+        assert_eq!(Faults::ALL.len(), 42);
         assert!(Faults::default().set("no-such-fault").is_err());
     }
 }

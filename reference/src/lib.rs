@@ -58,6 +58,21 @@ macro_rules! fault {
         false
     };
 }
+/// `faulty!(holder, method(args), otherwise)`: the input as a receiver with
+/// `holder.faults` reads it (`Faults::method`, test-hooks builds); `otherwise`
+/// in a default build.
+#[cfg(feature = "test-hooks")]
+macro_rules! faulty {
+    ($holder:expr, $method:ident($($arg:expr),*), $otherwise:expr) => {
+        $holder.faults.$method($($arg),*)
+    };
+}
+#[cfg(not(feature = "test-hooks"))]
+macro_rules! faulty {
+    ($holder:expr, $method:ident($($arg:expr),*), $otherwise:expr) => {
+        $otherwise
+    };
+}
 
 pub mod app;
 #[cfg(feature = "capture")]

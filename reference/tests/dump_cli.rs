@@ -137,3 +137,66 @@ fn bad_inputs_give_one_line_and_exit_2() {
     let _ = keys;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A key log whose keys are wrong for the session (a corrupted copy of a
+/// shared capture's): the dump says once that the key log does not match that
+/// session and marks its packets so, instead of calling them the sender's
+/// checksum failures.
+#[test]
+fn a_key_log_with_wrong_keys_is_said_not_to_match() {
+    let (_, pcap, keys) = common::captures()
+        .into_iter()
+        .find(|c| c.0 == "flash-echo")
+        .unwrap();
+    let flip = |v: &str| format!("{}{}", if v.starts_with('0') { '1' } else { '0' }, &v[1..]);
+    let wrong: String = std::fs::read_to_string(&keys)
+        .unwrap()
+        .lines()
+        .map(|l| match l.split_once('=') {
+            Some((name, v))
+                if name.ends_with("dh_shared_secret")
+                    || name.ends_with("_encrypt_key")
+                    || name.ends_with("_encrypt_key_full") =>
+            {
+                format!("{name}={}\n", flip(v))
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(wrong, std::fs::read_to_string(&keys).unwrap());
+    let dir = std::env::temp_dir().join(format!("rtmfp-dump-wrong-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let k = dir.join("wrong.keys");
+    std::fs::write(&k, wrong).unwrap();
+    let o = dump(&[p(&pcap), "--keys", p(&k)]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8(o.stderr.clone()).unwrap();
+    // One line per session ID (one each way), naming it.
+    assert_eq!(err.lines().count(), 2, "{err}");
+    for to in ["127.0.0.1:19370", "127.0.0.1:19371"] {
+        assert!(
+            err.lines().any(
+                |l| l.contains("the key log does not match session ID 02000000 at ")
+                    && l.contains(to)
+            ),
+            "{to}: {err}"
+        );
+    }
+    let text = stdout(&o);
+    let failed: Vec<&str> = text.lines().filter(|l| l.contains("FAILED")).collect();
+    assert!(failed.len() > 500, "{}", failed.len());
+    // Every session packet that failed is put down to the key log, none to
+    // the sender's checksum.
+    assert!(
+        failed
+            .iter()
+            .all(|l| l.contains("the key log does not match this session")),
+        "{:?}",
+        failed.iter().find(|l| !l.contains("does not match"))
+    );
+    // With the right key log, nothing fails.
+    let o = dump(&[p(&pcap), "--keys", p(&keys)]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8(o.stderr).unwrap().is_empty());
+}

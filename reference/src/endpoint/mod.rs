@@ -407,7 +407,19 @@ impl Endpoint {
         let Some(cipher) = s.cipher.as_mut() else {
             return self.stats.drop(DropReason::NoKeys);
         };
-        let opened = match cipher.open(encrypted) {
+        let opened = match cipher.open(encrypted).or_else(|e| {
+            // §2.2.3: a packet failing integrity is discarded (below).
+            faulty!(
+                self.config,
+                open_anyway(
+                    self.profile.name(),
+                    self.default_cipher.as_mut(),
+                    encrypted,
+                    e
+                ),
+                Err(e)
+            )
+        }) {
             Ok(o) => o,
             Err(e) => {
                 if self.config.tap {
@@ -473,12 +485,18 @@ impl Endpoint {
             Ok(p) => p,
             Err(e) => return self.stats.drop_with(DropReason::StartupUnparsable, e),
         };
-        // §2.2.4: session startup chunks are only allowed in mode 3.
-        if packet.header.mode != Mode::Startup {
+        // §2.2.4: session startup chunks are only allowed in mode 3 (§3.4:
+        // Packet Fragments in any mode, under `ignore-fragment-mode`).
+        let any_mode = fault!(self.config, ignore_fragment_mode)
+            && packet
+                .chunks
+                .iter()
+                .all(|c| matches!(c, Chunk::PacketFragment(_)));
+        if packet.header.mode != Mode::Startup && !any_mode {
             return self.stats.drop(DropReason::NonStartupModeDefaultKey);
         }
         let mut ihellos = 0;
-        for c in packet.chunks {
+        for c in faulty!(self.config, misread(packet.chunks), packet.chunks) {
             match c {
                 // Liberty (config.one_ihello_per_packet): answering is a SHOULD.
                 Chunk::IHello(_) if self.config.one_ihello_per_packet && ihellos > 0 => {
@@ -502,17 +520,22 @@ impl Endpoint {
                     self.stats.drop(DropReason::FragmentReassemblyOff)
                 }
                 Chunk::PacketFragment(f) if depth == 0 => {
+                    // §3.4: a fragment in a packet of another mode than the first is discarded.
+                    let mode = if any_mode {
+                        Mode::Startup
+                    } else {
+                        packet.header.mode
+                    };
                     let evicted = self.reassembly.evicted;
-                    let added = self.reassembly.add(now, from, packet.header.mode, &f);
+                    let added = self.reassembly.add(now, from, mode, &f);
                     if self.reassembly.evicted != evicted {
                         self.stats.drop(DropReason::FragmentEvicted);
                     }
                     match added {
                         Ok(Some(whole)) => {
+                            let whole = faulty!(self.config, reassembled_mode(whole, mode), whole);
                             // §3.4: MUST discard a reassembled packet whose mode differs.
-                            if Packet::parse(&whole)
-                                .is_ok_and(|p| p.header.mode == packet.header.mode)
-                            {
+                            if Packet::parse(&whole).is_ok_and(|p| p.header.mode == mode) {
                                 self.handle_startup_plain(now, from, sid, &whole, depth + 1);
                             } else {
                                 self.stats.drop(DropReason::ReassembledModeMismatch);

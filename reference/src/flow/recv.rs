@@ -193,8 +193,9 @@ impl RecvFlow {
             out.ack_now = true;
             return out;
         }
-        let storing =
-            self.state == RecvState::RF_OPEN && !self.seq.contains(sn) && !c.flags.abandon;
+        // §2.3.11: an abandoned fragment's userData is ignored.
+        let abandon = c.flags.abandon && !fault!(self, keep_abandoned_data);
+        let storing = self.state == RecvState::RF_OPEN && !self.seq.contains(sn) && !abandon;
         if storing {
             let len = c.user_data.len();
             // The next sequence number after the CSN (none after 2^64 - 1).
@@ -317,7 +318,8 @@ impl RecvFlow {
                             break;
                         }
                     }
-                    if complete {
+                    // §3.6.3.3: only complete messages are delivered.
+                    if complete || fault!(self, deliver_partial) && last < csn {
                         let mut msg = Vec::new();
                         for s in first..=last {
                             let (_, d) = self.buffer.remove(&s).expect("contiguous");
@@ -444,7 +446,8 @@ impl RecvFlow {
         let bytes = self.capacity.saturating_sub(self.held()) as u64;
         let mut blocks = bytes.div_ceil(1024);
         // MUST advertise at least one block if not suspended, unless capacity is 0.
-        if blocks == 0 && self.capacity > 0 && !self.suspended && self.state == RecvState::RF_OPEN {
+        let open = self.state == RecvState::RF_OPEN && !fault!(self, zero_window_when_full);
+        if blocks == 0 && self.capacity > 0 && !self.suspended && open {
             blocks = 1;
         }
         if self.state != RecvState::RF_OPEN {

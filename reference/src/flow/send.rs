@@ -419,7 +419,12 @@ impl SendFlow {
                     flags,
                     flow_id: self.id,
                     sequence_number: e.seq,
-                    fsn_offset: e.seq - fsn,
+                    // §3.6.2.3: the FSN is not above an outstanding sequence number.
+                    fsn_offset: if fault!(self, fsn_past_outstanding) {
+                        1
+                    } else {
+                        e.seq - fsn
+                    },
                     options,
                     user_data: data,
                 })

@@ -22,20 +22,29 @@ impl Session {
     ) -> Vec<FIHello> {
         let mut forwarded = Vec::new();
         self.data.set_endpoint_room(io.buffer_room);
-        let packet = match Packet::parse(plain) {
+        // §2.2.4: the initiator SHOULD ignore mode 1 packets, the responder mode 2.
+        let expected = match self.role {
+            Role::Initiator => Mode::Responder,
+            Role::Responder => Mode::Initiator,
+        };
+        // §2.2.4: a mode 0 packet does not parse, so it is discarded.
+        let plain = faulty!(io.config, mode_0_as(plain, expected), plain);
+        let packet = match Packet::parse(&plain) {
             Ok(p) => p,
             Err(e) => {
                 io.stats.drop_with(DropReason::SessionUnparsable, e);
                 return forwarded;
             }
         };
+        // §2: reserved bits are ignored.
+        if fault!(io.config, reject_reserved_bits) && packet.header.reserved != 0 {
+            return forwarded;
+        }
         self.heard = true;
-        // §2.2.4: the initiator SHOULD ignore mode 1 packets, the responder mode 2.
-        let expected = match self.role {
-            Role::Initiator => Mode::Responder,
-            Role::Responder => Mode::Initiator,
-        };
-        if packet.header.mode != expected {
+        // §2.3: a chunk in a packet of the wrong mode is ignored.
+        let ignore_mode =
+            fault!(io.config, ignore_chunk_mode) && packet.header.mode == Mode::Startup;
+        if packet.header.mode != expected && !ignore_mode {
             io.stats.drop_with(
                 DropReason::SessionPacketWrongMode,
                 format_args!("{:?}", packet.header.mode),
@@ -47,7 +56,7 @@ impl Session {
         self.data.begin_packet(now, &packet.header);
         let mut replies: Vec<Chunk> = Vec::new();
         let mut close_now = false;
-        for c in packet.chunks {
+        for c in faulty!(io.config, misread(packet.chunks), packet.chunks) {
             match c {
                 // §3.5.4: reply to a Ping, copying the message unaltered.
                 Chunk::Ping(p) => {

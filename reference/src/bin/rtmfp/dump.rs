@@ -95,6 +95,8 @@ pub fn run(args: Args) -> ExitCode {
         };
         packets.push(decoded);
     }
+    // Logged keys that open none of a session's packets: said once per session.
+    let mismatched = rtmfp::decode::mark_unmatched_keys(&mut packets);
     let s = decoder.summary;
     let out = io::stdout();
     let mut out = io::BufWriter::new(out.lock());
@@ -103,6 +105,12 @@ pub fn run(args: Args) -> ExitCode {
     } else {
         write_text(&mut out, &packets, &decoder, start, args.verbose)
     };
+    for m in &mismatched {
+        eprintln!(
+            "rtmfp dump: the key log does not match session ID {:08x} at {}: its keys open none of the {} packets sent to it (a key log of another conversation?), which are therefore not the sender's integrity failures",
+            m.session_id, m.dst, m.packets
+        );
+    }
     if let Err(e) = written.and_then(|_| out.flush())
         && e.kind() != io::ErrorKind::BrokenPipe
     {

@@ -249,6 +249,8 @@ impl Data {
         }
         let id = self.next_flow_id;
         self.next_flow_id = self.next_flow_id.wrapping_add(1);
+        // §2.3.11.1: the Return Flow Association option is supported.
+        let association = association.filter(|_| !fault!(self, no_return_association));
         #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
         let mut f = SendFlow::new(id, metadata, association, o.priority, o.time_critical);
         #[cfg(feature = "test-hooks")]
@@ -593,7 +595,7 @@ impl Data {
         self.packet.had_user_data = true;
         let fid = u.flow_id;
         let unknown_option = u.options.iter().flatten().any(|o| {
-            o.kind < user_data_option::IGNORABLE_FROM
+            (o.kind < user_data_option::IGNORABLE_FROM || fault!(self, reject_ignorable_options))
                 && o.kind != user_data_option::METADATA
                 && o.kind != user_data_option::RETURN_FLOW_ASSOCIATION
         });
@@ -630,6 +632,7 @@ impl Data {
                     f.association = Some(*a);
                     // Step 6 and 7: the association must name an F_OPEN sending flow.
                     match self.send.get(a) {
+                        _ if fault!(self, accept_dangling_association) => {}
                         None => reason = Some("return association names no sending flow"),
                         Some(s) if s.state != SendState::F_OPEN => {
                             reason = Some("return association names a sending flow not F_OPEN")
@@ -646,6 +649,10 @@ impl Data {
             // Step 8: unrecognised option below 8192.
             if unknown_option {
                 reason = reason.or(Some("unrecognised flow option below 0x2000"));
+            }
+            // §3.6.1.1: a flow ID has no meaning.
+            if fid == 0 && fault!(self, refuse_flow_id_0) {
+                reason = Some("flow ID 0");
             }
             if reason.is_none() && !self.accept_flows {
                 reason = Some("not accepting flows");
@@ -665,7 +672,8 @@ impl Data {
             self.stats.flows_opened += 1;
             match reason {
                 Some(r) => {
-                    f.reject(0);
+                    // §2.3.16: an automatic rejection has exception code 0.
+                    f.reject(u64::from(fault!(self, nonzero_reject_code)));
                     self.stats.flows_rejected += 1;
                     self.events.push(SessionEvent::FlowRejected {
                         flow: fid,
@@ -684,7 +692,7 @@ impl Data {
         } else if unknown_option {
             // §3.6.3.2 step 4.
             let f = self.recv.get_mut(&fid).expect("exists");
-            if f.reject(0) {
+            if f.reject(u64::from(fault!(self, nonzero_reject_code))) {
                 self.events.push(SessionEvent::FlowRejected {
                     flow: fid,
                     reason: "unrecognised flow option below 0x2000",

@@ -72,6 +72,10 @@ impl Data {
         h.time_critical = time_critical;
         h.time_critical_reverse = time_critical_reverse;
         self.timestamps.on_send(now, &mut h);
+        // §3.5.2.2: the Timestamp Echo facility.
+        h.timestamp_echo = h
+            .timestamp_echo
+            .filter(|_| !fault!(self, no_timestamp_echo));
         // Flash Player's habit (config.timestamp_every_packet, a tester setting):
         // a timestamp on every packet; §3.5.2.2 only asks for one when it
         // changed, and the far end ignores a repeated one.
