@@ -285,6 +285,38 @@ fn dh_groups(c: &mut Criterion) {
         g.bench_function("shared_secret/openssl", |b| {
             b.iter(|| black_box(oa.compute_key(black_box(&ofar)).unwrap()))
         });
+        // OpenSSL picks its own private exponent length for these primes (for the
+        // RFC 3526 groups 14 and 16, 225 and 325 bits; for group 2, which it does
+        // not know, 1023 bits), ours is `exponent_bits` (224, 320, 480). This pair
+        // gives OpenSSL our private key, so both do the same exponentiation.
+        let bits = dh::group(group).unwrap().exponent_bits as usize;
+        let mut x = vec![0u8; bits / 8];
+        rand::RngCore::fill_bytes(&mut rng, &mut x);
+        x[0] |= 0x80;
+        let mine = KeyPair::from_private(group, &x).unwrap();
+        let theirs = openssl_dh(group)
+            .set_key(
+                BigNum::from_slice(&mine.public).unwrap(),
+                BigNum::from_slice(&x).unwrap(),
+            )
+            .unwrap();
+        let secret = mine.shared_secret(&far_pub).unwrap();
+        let osecret = theirs.compute_key(&ofar).unwrap();
+        let first = osecret
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(osecret.len());
+        assert_eq!(
+            secret,
+            osecret[first..],
+            "OpenSSL agrees on the shared secret"
+        );
+        g.bench_function("shared_secret_same_key/rtmfp", |b| {
+            b.iter(|| black_box(mine.shared_secret(black_box(&far_pub)).unwrap()))
+        });
+        g.bench_function("shared_secret_same_key/openssl", |b| {
+            b.iter(|| black_box(theirs.compute_key(black_box(&ofar)).unwrap()))
+        });
         g.finish();
     }
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use crate::session::config::FIHelloMode;
 use crate::session::{Io, Role, Session, State};
 use crate::stats::DropReason;
-use crate::wire::{Chunk, FIHello, Mode, Packet};
+use crate::wire::{Chunk, FIHello, Mode, PacketView};
 
 impl Session {
     /// Processes one decrypted session packet from `from`. Returns the Forwarded
@@ -20,7 +20,8 @@ impl Session {
         plain: &[u8],
     ) -> Vec<FIHello> {
         let mut forwarded = Vec::new();
-        let packet = match Packet::parse(plain) {
+        // Parsed without allocating; each chunk is then made owned in turn.
+        let packet = match PacketView::parse(plain) {
             Ok(p) => p,
             Err(e) => {
                 io.stats.drop_with(DropReason::SessionUnparsable, e);
@@ -44,7 +45,7 @@ impl Session {
         self.data.begin_packet(now, &packet.header);
         let mut replies: Vec<Chunk> = Vec::new();
         let mut close_now = false;
-        for c in packet.chunks {
+        for c in packet.chunks().map(|c| c.parse()) {
             match c {
                 // §3.5.4: reply to a Ping, copying the message unaltered.
                 Chunk::Ping(p) => {
