@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use rtmfp::wire::{Chunk, Packet};
+use rtmfp::wire::{Chunk, NextUserDataView, Packet, PacketView, UserDataView, types};
 use rtmfp_benches::fixtures::{ack_packet, data_packet, startup_packets};
 
 fn packets(c: &mut Criterion) {
@@ -32,6 +32,28 @@ fn packets(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(bytes.len() as u64));
         g.bench_with_input(BenchmarkId::from_parameter(name), bytes, |b, p| {
             b.iter(|| black_box(Packet::parse(black_box(p)).unwrap()))
+        });
+    }
+    g.finish();
+    // The receive path's parse: the header, then each chunk borrowed (no allocation).
+    let mut g = c.benchmark_group("codec/parse_view");
+    for (name, bytes) in &cases[..2] {
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(name), bytes, |b, p| {
+            b.iter(|| {
+                let view = PacketView::parse(black_box(p)).unwrap();
+                let mut data = 0;
+                for c in view.chunks() {
+                    data += match c.chunk_type {
+                        types::USER_DATA => UserDataView::parse(c.payload).unwrap().user_data.len(),
+                        types::NEXT_USER_DATA => {
+                            NextUserDataView::parse(c.payload).unwrap().user_data.len()
+                        }
+                        _ => 0,
+                    };
+                }
+                black_box(data)
+            })
         });
     }
     g.finish();

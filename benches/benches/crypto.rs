@@ -2,11 +2,14 @@
 //! Flash seal/open (checksum; HMAC-SHA256 + session sequence numbers), the plain
 //! profile, the checksum, HMAC-SHA256, DH groups 2/14/16, the key schedule and the
 //! handshake's CPU on each side. Every `rtmfp/...` figure has an `openssl/...` twin
-//! in the same group; the report prints the ratio.
+//! in the same group; the report prints the ratio. Times are the thread's CPU time
+//! (`rtmfp_benches::cpu_time`), so that load from other processes between the two
+//! halves of a pair does not move the ratio.
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
 use openssl::bn::BigNum;
 use openssl::cipher_ctx::CipherCtx;
 use openssl::dh::Dh;
@@ -18,8 +21,10 @@ use rtmfp::crypto::flash::dh::{self, KeyPair};
 use rtmfp::crypto::flash::keying::{DerivedKeys, hmac_sha256};
 use rtmfp::crypto::flash::{DirectionKeys, FlashCipher};
 use rtmfp::crypto::plain::PlainProfile;
+use rtmfp_benches::cpu_time::ThreadCpuTime;
 use rtmfp_benches::fixtures::{PACKET_SIZES, flash_profile, plain_bytes};
 use rtmfp_benches::machine::{Machine, criterion_dir};
+use sha2::Sha256;
 
 const KEY: [u8; 16] = *b"0123456789abcdef";
 const HKEY: [u8; 32] = [7; 32];
@@ -65,8 +70,9 @@ impl OpensslCbc {
 
 /// OpenSSL HMAC-SHA256 with the key set once and each packet re-initialised with
 /// `HMAC_Init_ex(ctx, NULL, ...)` (which keeps the keyed state): the fastest
-/// packet-at-a-time use of libcrypto, and so the strictest baseline (rtmfp keys
-/// its HMAC per packet). The `Signer` API costs ~15 µs per call in OpenSSL 3.
+/// packet-at-a-time use of libcrypto, and so the strictest baseline. rtmfp's packet
+/// path does the same (`DirectionKeys` keys its HMAC once and clones the keyed
+/// state per packet). The `Signer` API costs ~15 µs per call in OpenSSL 3.
 struct OpensslHmac(*mut openssl_sys::HMAC_CTX);
 
 impl OpensslHmac {
@@ -121,7 +127,7 @@ impl Drop for OpensslHmac {
     }
 }
 
-fn seal_open(c: &mut Criterion) {
+fn seal_open(c: &mut Criterion<ThreadCpuTime>) {
     for (name, hmac) in [("checksum", false), ("hmac_sseq", true)] {
         let mut g = c.benchmark_group(format!("flash_seal/{name}"));
         for &size in &PACKET_SIZES {
@@ -164,20 +170,27 @@ fn seal_open(c: &mut Criterion) {
                 })
                 .collect();
             // With session sequence numbers a receiver accepts each number once:
-            // an iteration opens the run of 64 with a fresh receiver.
+            // an iteration opens the run of 64 with a fresh receiver, made just
+            // before it (so its keys are in cache, as a session's are). Without
+            // them one receiver opens the same packet again and again.
             let n = if hmac { 64 } else { 1 };
             g.throughput(Throughput::Bytes((size * n) as u64));
             let mut opened = Vec::with_capacity(2048);
             g.bench_with_input(BenchmarkId::new("rtmfp", size), &sealed, |b, s| {
-                b.iter_batched_ref(
-                    || cipher(hmac),
-                    |rx| {
-                        for p in s.iter().take(n) {
-                            black_box(rx.open_into(black_box(p), &mut opened).unwrap());
-                        }
-                    },
-                    BatchSize::SmallInput,
-                )
+                if hmac {
+                    b.iter_batched_ref(
+                        || cipher(hmac),
+                        |rx| {
+                            for p in s.iter().take(n) {
+                                black_box(rx.open_into(black_box(p), &mut opened).unwrap());
+                            }
+                        },
+                        BatchSize::PerIteration,
+                    )
+                } else {
+                    let mut rx = cipher(hmac);
+                    b.iter(|| black_box(rx.open_into(black_box(&s[0]), &mut opened).unwrap()))
+                }
             });
             let ct = sealed[0].clone();
             let mut obuf = vec![0u8; ct.len() + 16];
@@ -199,7 +212,7 @@ fn seal_open(c: &mut Criterion) {
     }
 }
 
-fn plain_and_checksum(c: &mut Criterion) {
+fn plain_and_checksum(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("plain_profile");
     let profile = PlainProfile::new("bench");
     for &size in &PACKET_SIZES {
@@ -231,14 +244,26 @@ fn plain_and_checksum(c: &mut Criterion) {
     g.finish();
 }
 
-fn hmac(c: &mut Criterion) {
+fn hmac(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("hmac_sha256");
     for &size in &PACKET_SIZES {
         let data = vec![0x33u8; size];
         g.throughput(Throughput::Bytes(size as u64));
+        // As the Flash cipher does per packet: the keyed state cloned, then the data.
+        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(&HKEY).unwrap();
         g.bench_with_input(BenchmarkId::new("rtmfp", size), &data, |b, d| {
-            b.iter(|| black_box(hmac_sha256(&HKEY, black_box(d))))
+            b.iter(|| {
+                let mut m = keyed.clone();
+                m.update(black_box(d));
+                black_box(m.finalize().into_bytes())
+            })
         });
+        // The key schedule's HMAC (keyed per call), for reference.
+        g.bench_with_input(
+            BenchmarkId::new("rtmfp_keyed_per_call", size),
+            &data,
+            |b, d| b.iter(|| black_box(hmac_sha256(&HKEY, black_box(d)))),
+        );
         let mut pk = OpensslHmac::new(&HKEY);
         g.bench_with_input(BenchmarkId::new("openssl", size), &data, |b, d| {
             b.iter(|| black_box(pk.mac(black_box(d))))
@@ -256,7 +281,7 @@ fn openssl_dh(group: u64) -> Dh<openssl::pkey::Params> {
     Dh::from_pqg(p, None, two).unwrap()
 }
 
-fn dh_groups(c: &mut Criterion) {
+fn dh_groups(c: &mut Criterion<ThreadCpuTime>) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
     for (group, bits) in [(2u64, 1024), (14, 2048), (16, 4096)] {
         let mut g = c.benchmark_group(format!("dh/group{group}_ffdh{bits}"));
@@ -278,11 +303,43 @@ fn dh_groups(c: &mut Criterion) {
         g.bench_function("shared_secret/openssl", |b| {
             b.iter(|| black_box(oa.compute_key(black_box(&ofar)).unwrap()))
         });
+        // OpenSSL picks its own private exponent length for these primes (for the
+        // RFC 3526 groups 14 and 16, 225 and 325 bits; for group 2, which it does
+        // not know, 1023 bits), ours is `exponent_bits` (224, 320, 480). This pair
+        // gives OpenSSL our private key, so both do the same exponentiation.
+        let bits = dh::group(group).unwrap().exponent_bits as usize;
+        let mut x = vec![0u8; bits / 8];
+        rand::RngCore::fill_bytes(&mut rng, &mut x);
+        x[0] |= 0x80;
+        let mine = KeyPair::from_private(group, &x).unwrap();
+        let theirs = openssl_dh(group)
+            .set_key(
+                BigNum::from_slice(&mine.public).unwrap(),
+                BigNum::from_slice(&x).unwrap(),
+            )
+            .unwrap();
+        let secret = mine.shared_secret(&far_pub).unwrap();
+        let osecret = theirs.compute_key(&ofar).unwrap();
+        let first = osecret
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(osecret.len());
+        assert_eq!(
+            secret,
+            osecret[first..],
+            "OpenSSL agrees on the shared secret"
+        );
+        g.bench_function("shared_secret_same_key/rtmfp", |b| {
+            b.iter(|| black_box(mine.shared_secret(black_box(&far_pub)).unwrap()))
+        });
+        g.bench_function("shared_secret_same_key/openssl", |b| {
+            b.iter(|| black_box(theirs.compute_key(black_box(&ofar)).unwrap()))
+        });
         g.finish();
     }
 }
 
-fn key_schedule_and_handshake(c: &mut Criterion) {
+fn key_schedule_and_handshake(c: &mut Criterion<ThreadCpuTime>) {
     let mut g = c.benchmark_group("key_schedule");
     let secret = vec![0x11u8; 128];
     let near = vec![0x22u8; 76];
@@ -332,17 +389,14 @@ fn key_schedule_and_handshake(c: &mut Criterion) {
     g.finish();
 }
 
-fn record_machine(_: &mut Criterion) {
+fn record_machine(_: &mut Criterion<ThreadCpuTime>) {
     Machine::record(&criterion_dir());
 }
 
-criterion_group!(
-    benches,
-    record_machine,
-    seal_open,
-    plain_and_checksum,
-    hmac,
-    dh_groups,
-    key_schedule_and_handshake
-);
+criterion_group! {
+    name = benches;
+    // CPU time of the thread, not wall-clock time: see `rtmfp_benches::cpu_time`.
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = record_machine, seal_open, plain_and_checksum, hmac, dh_groups, key_schedule_and_handshake
+}
 criterion_main!(benches);

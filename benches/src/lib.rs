@@ -5,6 +5,7 @@
 //! report command (`rtmfp-bench-report`) turns criterion's JSON estimates into the
 //! reports site's benchmark page.
 
+pub mod cpu_time;
 pub mod fixtures;
 pub mod machine;
 pub mod report;

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use crate::session::config::FIHelloMode;
 use crate::session::{Io, Role, Session, State};
 use crate::stats::DropReason;
-use crate::wire::{Chunk, FIHello, Mode, Packet};
+use crate::wire::{Chunk, FIHello, Mode, PacketView};
 
 impl Session {
     /// Processes one decrypted session packet from `from`. Returns the Forwarded
@@ -29,7 +29,8 @@ impl Session {
         };
         // §2.2.4: a mode 0 packet does not parse, so it is discarded.
         let plain = faulty!(io.config, mode_0_as(plain, expected), plain);
-        let packet = match Packet::parse(&plain) {
+        // Parsed without allocating; each chunk is then made owned in turn.
+        let packet = match PacketView::parse(&plain) {
             Ok(p) => p,
             Err(e) => {
                 io.stats.drop_with(DropReason::SessionUnparsable, e);
@@ -56,7 +57,16 @@ impl Session {
         self.data.begin_packet(now, &packet.header);
         let mut replies: Vec<Chunk> = Vec::new();
         let mut close_now = false;
-        for c in faulty!(io.config, misread(packet.chunks), packet.chunks) {
+        let chunks = packet.chunks().map(|c| c.parse());
+        // The chunk-reading faults need the packet's chunks as a list.
+        #[cfg(feature = "test-hooks")]
+        let chunks: Box<dyn Iterator<Item = Chunk> + '_> =
+            if io.config.faults == crate::faults::Faults::default() {
+                Box::new(chunks)
+            } else {
+                Box::new(io.config.faults.misread(chunks.collect()).into_iter())
+            };
+        for c in chunks {
             match c {
                 // §3.5.4: reply to a Ping, copying the message unaltered.
                 Chunk::Ping(p) => {

@@ -22,5 +22,5 @@ pub use address::{Address, Origin};
 pub use chunk::*;
 pub use error::WireError;
 pub use option::{Opt, OptionItem};
-pub use packet::{Header, Mode, Packet};
+pub use packet::{Header, Mode, Packet, PacketView, RawChunk, RawChunks};
 pub use reader::Reader;

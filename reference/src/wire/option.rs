@@ -56,16 +56,43 @@ impl Opt {
 
 /// Reads one Option or Marker.
 pub fn read_item(r: &mut Reader<'_>, what: &'static str) -> Result<OptionItem> {
+    Ok(match read_item_ref(r, what)? {
+        None => OptionItem::Marker,
+        Some((kind, value)) => OptionItem::Option(Opt {
+            kind,
+            value: value.to_vec(),
+        }),
+    })
+}
+
+/// Reads one Option or Marker without copying it: `None` is a Marker, else the
+/// option's type and value.
+pub fn read_item_ref<'a>(
+    r: &mut Reader<'a>,
+    what: &'static str,
+) -> Result<Option<(u64, &'a [u8])>> {
     let payload = r.vlu_prefixed(what)?;
     if payload.is_empty() {
-        return Ok(OptionItem::Marker);
+        return Ok(None);
     }
     let mut p = Reader::new(payload);
     let kind = p.vlu(what)?;
-    Ok(OptionItem::Option(Opt {
-        kind,
-        value: p.rest().to_vec(),
-    }))
+    Ok(Some((kind, p.rest())))
+}
+
+/// Reads an Option List as [`read_list`] does (same errors), without copying:
+/// returns its encoded bytes, Marker included (parse them with `read_list`).
+pub fn read_list_ref<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<&'a [u8]> {
+    let start = r.clone();
+    loop {
+        if r.is_empty() {
+            return Err(WireError::UnterminatedOptionList { what });
+        }
+        if read_item_ref(r, what)?.is_none() {
+            let mut whole = start;
+            return whole.bytes(whole.remaining() - r.remaining(), what);
+        }
+    }
 }
 
 /// RFC 7016 §2.1.4: zero or more non-empty Options terminated by a Marker.

@@ -169,26 +169,13 @@ impl Packet {
     /// Parses a plain packet. Only a bad header is an error: chunks that fail to
     /// parse are kept as [`Chunk::Malformed`] (RFC 7016 §2.3: skip them).
     pub fn parse(bytes: &[u8]) -> Result<Packet> {
-        let mut r = Reader::new(bytes);
-        let header = Header::read(&mut r)?;
-        let mut chunks = Vec::new();
-        // RFC 7016 §2.2.4: `while(remainder() > 2)`; a chunk whose length does not
-        // fit starts the padding.
-        while r.remaining() > 2 {
-            let mut peek = r.clone();
-            let t = peek.u8("chunkType")?;
-            let len = peek.u16("chunkLength")? as usize;
-            if len > peek.remaining() {
-                break;
-            }
-            let payload = peek.bytes(len, "chunkPayload")?;
-            chunks.push(Chunk::parse(t, payload));
-            r = peek;
-        }
+        let view = PacketView::parse(bytes)?;
+        let mut raw = view.chunks();
+        let chunks = raw.by_ref().map(|c| c.parse()).collect();
         Ok(Packet {
-            header,
+            header: view.header,
             chunks,
-            padding: r.rest().to_vec(),
+            padding: raw.rest().to_vec(),
         })
     }
 
@@ -210,6 +197,82 @@ impl Packet {
 
     pub fn mode(&self) -> Mode {
         self.header.mode
+    }
+}
+
+/// A plain packet parsed without allocating: the header, and its chunks walked
+/// one at a time as borrowed [`RawChunk`]s (the receive path's parse; [`Packet`]
+/// is the owned model built on it).
+#[derive(Debug, Clone, Copy)]
+pub struct PacketView<'a> {
+    pub header: Header,
+    body: &'a [u8],
+}
+
+impl<'a> PacketView<'a> {
+    /// Parses the header. Only a bad header is an error (as for [`Packet::parse`]).
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let mut r = Reader::new(bytes);
+        let header = Header::read(&mut r)?;
+        Ok(PacketView {
+            header,
+            body: r.rest(),
+        })
+    }
+
+    /// The chunks, in order; [`RawChunks::rest`] then holds the padding.
+    pub fn chunks(&self) -> RawChunks<'a> {
+        RawChunks {
+            r: Reader::new(self.body),
+        }
+    }
+}
+
+/// One chunk's framing: its type and its payload, borrowed from the packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawChunk<'a> {
+    pub chunk_type: u8,
+    pub payload: &'a [u8],
+}
+
+impl RawChunk<'_> {
+    /// The owned chunk (see [`Chunk::parse`]: a syntax error is `Malformed`).
+    pub fn parse(&self) -> Chunk {
+        Chunk::parse(self.chunk_type, self.payload)
+    }
+}
+
+/// The chunks of a [`PacketView`].
+#[derive(Debug, Clone)]
+pub struct RawChunks<'a> {
+    r: Reader<'a>,
+}
+
+impl<'a> RawChunks<'a> {
+    /// What is not (yet) walked: once the iterator is exhausted, the padding.
+    pub fn rest(&self) -> &'a [u8] {
+        self.r.clone().rest()
+    }
+}
+
+impl<'a> Iterator for RawChunks<'a> {
+    type Item = RawChunk<'a>;
+
+    fn next(&mut self) -> Option<RawChunk<'a>> {
+        // RFC 7016 §2.2.4: `while(remainder() > 2)`; a chunk whose length does not
+        // fit starts the padding.
+        if self.r.remaining() <= 2 {
+            return None;
+        }
+        let mut peek = self.r.clone();
+        let chunk_type = peek.u8("chunkType").ok()?;
+        let len = peek.u16("chunkLength").ok()? as usize;
+        let payload = peek.bytes(len, "chunkPayload").ok()?;
+        self.r = peek;
+        Some(RawChunk {
+            chunk_type,
+            payload,
+        })
     }
 }
 

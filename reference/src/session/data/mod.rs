@@ -136,6 +136,8 @@ pub struct Data {
     ack_now: bool,
     delack_alarm: Option<Instant>,
     packet: PacketState,
+    /// Reused for each acknowledgement's ranges (no allocation per ack).
+    ack_ranges: Vec<(u64, u64)>,
     /// Round-robin position among flows of equal priority.
     rr: u64,
     /// PRE_ACK_OUTSTANDING of the packet being processed (Appendix A).
@@ -186,6 +188,7 @@ impl Data {
             ack_now: false,
             delack_alarm: None,
             packet: PacketState::default(),
+            ack_ranges: Vec::new(),
             rr: 0,
             pre_ack_outstanding: 0,
             events: Vec::new(),
@@ -538,7 +541,7 @@ impl Data {
     pub fn on_chunk(&mut self, now: Instant, c: Chunk, stats: &mut Stats) -> Vec<SessionEvent> {
         match c {
             Chunk::UserData(u) => {
-                self.packet.last_user_data = Some(u.clone());
+                self.packet.last_user_data = Some(u.header_only());
                 self.on_user_data(now, u, stats);
             }
             Chunk::NextUserData(n) => {
@@ -551,18 +554,24 @@ impl Data {
                     stats.drop(DropReason::NextUserDataOverflow);
                     return self.take_events();
                 };
-                self.packet.last_user_data = Some(u.clone());
+                self.packet.last_user_data = Some(u.header_only());
                 self.on_user_data(now, u, stats);
             }
             Chunk::BitmapAck(a) => {
-                let mut acked = vec![(0, a.cumulative_ack)];
-                acked.extend(a.ranges());
+                let mut acked = std::mem::take(&mut self.ack_ranges);
+                acked.clear();
+                acked.push((0, a.cumulative_ack));
+                a.ranges_into(&mut acked);
                 self.on_ack(now, a.flow_id, &acked, a.buffer_blocks_available, stats);
+                self.ack_ranges = acked;
             }
             Chunk::RangeAck(a) => {
-                let mut acked = vec![(0, a.cumulative_ack)];
-                acked.extend(a.ranges());
+                let mut acked = std::mem::take(&mut self.ack_ranges);
+                acked.clear();
+                acked.push((0, a.cumulative_ack));
+                a.ranges_into(&mut acked);
                 self.on_ack(now, a.flow_id, &acked, a.buffer_blocks_available, stats);
+                self.ack_ranges = acked;
             }
             Chunk::BufferProbe(p) => {
                 // §3.6.3.6

@@ -49,7 +49,14 @@ impl BitmapAck {
 
     /// Acknowledged ranges (inclusive) beyond the cumulative ack, merged.
     pub fn ranges(&self) -> Vec<(u64, u64)> {
-        merge_ranges(self.selective().map(|s| (s, s)))
+        let mut out = Vec::new();
+        self.ranges_into(&mut out);
+        out
+    }
+
+    /// [`Self::ranges`], appended to `out` (no allocation once it has room).
+    pub fn ranges_into(&self, out: &mut Vec<(u64, u64)>) {
+        merge_ranges(self.selective().map(|s| (s, s)), out)
     }
 }
 
@@ -128,6 +135,12 @@ impl RangeAck {
     /// pseudocode computes them. Stops at a range that would pass 2^64 - 1.
     pub fn ranges(&self) -> Vec<(u64, u64)> {
         let mut out = Vec::with_capacity(self.ranges.len());
+        self.ranges_into(&mut out);
+        out
+    }
+
+    /// [`Self::ranges`], appended to `out` (no allocation once it has room).
+    pub fn ranges_into(&self, out: &mut Vec<(u64, u64)>) {
         let mut cursor = self.cumulative_ack;
         for a in &self.ranges {
             let Some(from) = cursor
@@ -143,7 +156,6 @@ impl RangeAck {
             out.push((from, to));
             cursor = to;
         }
-        out
     }
 
     /// Builds the Range Ack for `cumulative_ack` and ascending, disjoint, non-adjacent
@@ -176,15 +188,15 @@ impl RangeAck {
     }
 }
 
-fn merge_ranges(it: impl Iterator<Item = (u64, u64)>) -> Vec<(u64, u64)> {
-    let mut out: Vec<(u64, u64)> = Vec::new();
+/// Appends the ranges to `out`, merging adjacent ones (not with what `out` held).
+fn merge_ranges(it: impl Iterator<Item = (u64, u64)>, out: &mut Vec<(u64, u64)>) {
+    let start = out.len();
     for (from, to) in it {
-        match out.last_mut() {
+        match out[start..].last_mut() {
             Some(last) if last.1.checked_add(1) == Some(from) => last.1 = to,
             _ => out.push((from, to)),
         }
     }
-    out
 }
 
 /// RFC 7016 §2.3.15 Buffer Probe.

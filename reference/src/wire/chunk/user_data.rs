@@ -87,31 +87,29 @@ fn find_option(options: &Option<Vec<Opt>>, kind: u64) -> Option<&Opt> {
     options.as_ref()?.iter().find(|o| o.kind == kind)
 }
 
-/// RFC 7016 §2.3.11 User Data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserData {
-    #[serde(flatten)]
+/// RFC 7016 §2.3.11 User Data borrowed from the packet: the same fields and
+/// checks as [`UserData::parse`], without allocating (issue 13: a data packet
+/// parses without heap allocation in steady state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserDataView<'a> {
     pub flags: UserDataFlags,
     pub flow_id: u64,
     pub sequence_number: u64,
     pub fsn_offset: u64,
-    /// `Some` iff the OPT flag is set (the list may be empty: just a Marker).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<Opt>>,
-    #[serde(with = "crate::wire::hexser", default)]
-    pub user_data: Vec<u8>,
+    /// The encoded Option List (Marker included) iff the OPT flag is set.
+    pub options: Option<&'a [u8]>,
+    pub user_data: &'a [u8],
 }
 
-impl UserData {
-    pub fn parse(p: &[u8]) -> Result<Self> {
+impl<'a> UserDataView<'a> {
+    pub fn parse(p: &'a [u8]) -> Result<Self> {
         let mut r = Reader::new(p);
         let flag_byte = r.u8("User Data flags")?;
         let flow_id = r.vlu("User Data flowID")?;
         let sequence_number = r.vlu("User Data sequenceNumber")?;
         let fsn_offset = r.vlu("User Data fsnOffset")?;
         let options = if flag_byte & OPT_BIT != 0 {
-            Some(option::read_list(&mut r, "User Data options")?)
+            Some(option::read_list_ref(&mut r, "User Data options")?)
         } else {
             None
         };
@@ -138,13 +136,75 @@ impl UserData {
                 why: "0 without the abandon flag (RFC 7016 §2.3.11 MUST NOT)",
             });
         }
-        Ok(UserData {
+        Ok(UserDataView {
             flags,
             flow_id,
             sequence_number,
             fsn_offset,
             options,
-            user_data: r.rest().to_vec(),
+            user_data: r.rest(),
+        })
+    }
+}
+
+/// An Option List checked by `read_list_ref`, parsed into owned options.
+fn owned_options(raw: Option<&[u8]>, what: &'static str) -> Result<Option<Vec<Opt>>> {
+    raw.map(|raw| option::read_list(&mut Reader::new(raw), what))
+        .transpose()
+}
+
+/// RFC 7016 §2.3.12 Next User Data borrowed from the packet (see [`UserDataView`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextUserDataView<'a> {
+    pub flags: UserDataFlags,
+    /// The encoded Option List (Marker included) iff the OPT flag is set.
+    pub options: Option<&'a [u8]>,
+    pub user_data: &'a [u8],
+}
+
+impl<'a> NextUserDataView<'a> {
+    pub fn parse(p: &'a [u8]) -> Result<Self> {
+        let mut r = Reader::new(p);
+        let flag_byte = r.u8("Next User Data flags")?;
+        let options = if flag_byte & OPT_BIT != 0 {
+            Some(option::read_list_ref(&mut r, "Next User Data options")?)
+        } else {
+            None
+        };
+        Ok(NextUserDataView {
+            flags: UserDataFlags::from_byte(flag_byte),
+            options,
+            user_data: r.rest(),
+        })
+    }
+}
+
+/// RFC 7016 §2.3.11 User Data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserData {
+    #[serde(flatten)]
+    pub flags: UserDataFlags,
+    pub flow_id: u64,
+    pub sequence_number: u64,
+    pub fsn_offset: u64,
+    /// `Some` iff the OPT flag is set (the list may be empty: just a Marker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<Opt>>,
+    #[serde(with = "crate::wire::hexser", default)]
+    pub user_data: Vec<u8>,
+}
+
+impl UserData {
+    pub fn parse(p: &[u8]) -> Result<Self> {
+        let v = UserDataView::parse(p)?;
+        Ok(UserData {
+            flags: v.flags,
+            flow_id: v.flow_id,
+            sequence_number: v.sequence_number,
+            fsn_offset: v.fsn_offset,
+            options: owned_options(v.options, "User Data options")?,
+            user_data: v.user_data.to_vec(),
         })
     }
 
@@ -157,6 +217,19 @@ impl UserData {
             option::emit_list(list, out);
         }
         out.extend_from_slice(&self.user_data);
+    }
+
+    /// The chunk without its options and data: all that [`NextUserData::expand`]
+    /// reads of the chunk before it (so a receiver need not copy the payload).
+    pub fn header_only(&self) -> UserData {
+        UserData {
+            flags: self.flags,
+            flow_id: self.flow_id,
+            sequence_number: self.sequence_number,
+            fsn_offset: self.fsn_offset,
+            options: None,
+            user_data: Vec::new(),
+        }
     }
 
     /// RFC 7016 §2.3.11 `forwardSequenceNumber = sequenceNumber - fsnOffset`.
@@ -191,17 +264,11 @@ pub struct NextUserData {
 
 impl NextUserData {
     pub fn parse(p: &[u8]) -> Result<Self> {
-        let mut r = Reader::new(p);
-        let flag_byte = r.u8("Next User Data flags")?;
-        let options = if flag_byte & OPT_BIT != 0 {
-            Some(option::read_list(&mut r, "Next User Data options")?)
-        } else {
-            None
-        };
+        let v = NextUserDataView::parse(p)?;
         Ok(NextUserData {
-            flags: UserDataFlags::from_byte(flag_byte),
-            options,
-            user_data: r.rest().to_vec(),
+            flags: v.flags,
+            options: owned_options(v.options, "Next User Data options")?,
+            user_data: v.user_data.to_vec(),
         })
     }
 
