@@ -106,6 +106,25 @@ struct Legit {
 }
 
 impl Legit {
+    /// Runs until all 200 echoes are back (30 s at most); checks them.
+    fn finish(&mut self, net: &mut Network, server: &Ep, echo: &mut Echo) {
+        let limit = net.now() + Duration::from_secs(30);
+        net.run_while(limit, |n| {
+            let now = n.now();
+            serve(server, echo, now);
+            self.step(now, 200);
+            self.echoed.len() == 200
+        });
+        assert_eq!(self.echoed.len(), 200);
+        let expected = |i: usize| vec![(i % 251) as u8; 5000];
+        assert!(
+            self.echoed
+                .iter()
+                .enumerate()
+                .all(|(i, m)| *m == expected(i))
+        );
+    }
+
     fn step(&mut self, now: Instant, n: u32) {
         let mut c = self.client.borrow_mut();
         while self.sent < n {
@@ -197,21 +216,7 @@ fn out_of_order_data_on_200_flows_is_held_within_the_session_limit() {
     drop(s);
 
     // The legitimate peer was served meanwhile: all 200 echoes came back.
-    let limit = net.now() + Duration::from_secs(30);
-    net.run_while(limit, |n| {
-        let now = n.now();
-        serve(&server, &mut echo, now);
-        legit.step(now, 200);
-        legit.echoed.len() == 200
-    });
-    assert_eq!(legit.echoed.len(), 200);
-    assert!(
-        legit
-            .echoed
-            .iter()
-            .enumerate()
-            .all(|(i, m)| m == &vec![(i % 251) as u8; 5000])
-    );
+    legit.finish(&mut net, &server, &mut echo);
 
     // The hostile session closes: the server holds what it held before it.
     hostile.borrow_mut().close(net.now(), hh, true);
@@ -271,14 +276,7 @@ fn a_peer_that_never_acknowledges_the_echoes_is_held_within_the_session_limit() 
     drop(s);
 
     // The legitimate peer was served meanwhile.
-    let limit = net.now() + Duration::from_secs(30);
-    net.run_while(limit, |n| {
-        let now = n.now();
-        serve(&server, &mut echo, now);
-        legit.step(now, 200);
-        legit.echoed.len() == 200
-    });
-    assert_eq!(legit.echoed.len(), 200);
+    legit.finish(&mut net, &server, &mut echo);
 
     // The hostile peer goes silent: the server declares it dead (§3.5.4.1,
     // its echoes unacknowledged) and holds what it held before.
