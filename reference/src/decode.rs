@@ -452,38 +452,6 @@ impl Decoder {
         d
     }
 
-    /// Adds session `i`'s session IDs to the index.
-    fn index_session(&mut self, i: usize) {
-        for dir in [
-            Direction::InitiatorToResponder,
-            Direction::ResponderToInitiator,
-        ] {
-            if let Some(sid) = self.sessions[i].session_id_to(dir) {
-                let v = self.by_sid.entry(sid).or_default();
-                if !v.contains(&(i, dir)) {
-                    v.push((i, dir));
-                }
-            }
-        }
-    }
-
-    /// Removes session `i`'s session IDs from the index (before they change).
-    fn unindex_session(&mut self, i: usize) {
-        for dir in [
-            Direction::InitiatorToResponder,
-            Direction::ResponderToInitiator,
-        ] {
-            if let Some(sid) = self.sessions[i].session_id_to(dir)
-                && let Some(v) = self.by_sid.get_mut(&sid)
-            {
-                v.retain(|&x| x != (i, dir));
-                if v.is_empty() {
-                    self.by_sid.remove(&sid);
-                }
-            }
-        }
-    }
-
     fn startup_profiles(&self) -> Vec<Profile> {
         match (self.choice, self.seen_profile) {
             (ProfileChoice::Flash, _) => vec![Profile::Flash],
@@ -658,18 +626,6 @@ impl Decoder {
         }
     }
 
-    /// Removes the IIKeying waiting between `key`'s (initiator, responder).
-    fn forget_pending(&mut self, key: (SocketAddr, SocketAddr)) -> Option<PendingKeying> {
-        let pk = self.pending.remove(&key)?;
-        if let Some(v) = self.pending_by_sid.get_mut(&pk.initiator_session_id) {
-            v.retain(|k| *k != key);
-            if v.is_empty() {
-                self.pending_by_sid.remove(&pk.initiator_session_id);
-            }
-        }
-        Some(pk)
-    }
-
     /// Attaches a completed handshake to a key log session, or adds a new one.
     fn attach(&mut self, pk: PendingKeying, responder_session_id: u32, skrc: Vec<u8>) -> usize {
         let existing = self.sessions.iter().position(|s| {
@@ -808,3 +764,7 @@ impl From<CryptoError> for Status {
         }
     }
 }
+
+// The decoder's lookup maps (session ID -> sessions, pending handshakes).
+#[path = "decode_index.rs"]
+mod index;

@@ -73,6 +73,28 @@ fn user_data(flow: u64, seq: u64, fsn: u64, fra: Fragmentation, first: bool) -> 
     })
 }
 
+/// The hostile client sends `chunk` in its session (a crafted packet).
+fn send_in(hostile: &Ep, hh: SessionHandle, now: Instant, chunk: Chunk) {
+    let c = Crafted {
+        session: Some(hh),
+        chunks: vec![chunk],
+        ..Default::default()
+    };
+    hostile.borrow_mut().send_crafted(now, None, c).unwrap();
+}
+
+/// Runs the network for `d`, the server echoing, the legitimate client sending
+/// its 200 messages.
+fn run_serving(net: &mut Network, server: &Ep, echo: &mut Echo, legit: &mut Legit, d: Duration) {
+    let t = net.now() + d;
+    net.run_while(t, |n| {
+        let now = n.now();
+        serve(server, echo, now);
+        legit.step(now, 200);
+        false
+    });
+}
+
 /// A legitimate client's transfer through the echo: `n` messages on one flow,
 /// counting what came back.
 struct Legit {
@@ -84,6 +106,25 @@ struct Legit {
 }
 
 impl Legit {
+    /// Runs until all 200 echoes are back (30 s at most); checks them.
+    fn finish(&mut self, net: &mut Network, server: &Ep, echo: &mut Echo) {
+        let limit = net.now() + Duration::from_secs(30);
+        net.run_while(limit, |n| {
+            let now = n.now();
+            serve(server, echo, now);
+            self.step(now, 200);
+            self.echoed.len() == 200
+        });
+        assert_eq!(self.echoed.len(), 200);
+        let expected = |i: usize| vec![(i % 251) as u8; 5000];
+        assert!(
+            self.echoed
+                .iter()
+                .enumerate()
+                .all(|(i, m)| *m == expected(i))
+        );
+    }
+
     fn step(&mut self, now: Instant, n: u32) {
         let mut c = self.client.borrow_mut();
         while self.sent < n {
@@ -143,24 +184,11 @@ fn out_of_order_data_on_200_flows_is_held_within_the_session_limit() {
     let mut peak = 0;
     for round in 0..40u64 {
         for flow in 1..=200u64 {
-            let seq = round + 2;
-            let c = Crafted {
-                session: Some(hh),
-                chunks: vec![user_data(flow, seq, 0, Fragmentation::Middle, round == 0)],
-                ..Default::default()
-            };
-            hostile
-                .borrow_mut()
-                .send_crafted(net.now(), None, c)
-                .unwrap();
+            let chunk = user_data(flow, round + 2, 0, Fragmentation::Middle, round == 0);
+            send_in(&hostile, hh, net.now(), chunk);
         }
-        let t = net.now() + Duration::from_millis(50);
-        net.run_while(t, |n| {
-            let now = n.now();
-            serve(&server, &mut echo, now);
-            legit.step(now, 200);
-            false
-        });
+        let d = Duration::from_millis(50);
+        run_serving(&mut net, &server, &mut echo, &mut legit, d);
         peak = peak.max(held_for(&server, hs));
     }
     let s = server.borrow();
@@ -188,21 +216,7 @@ fn out_of_order_data_on_200_flows_is_held_within_the_session_limit() {
     drop(s);
 
     // The legitimate peer was served meanwhile: all 200 echoes came back.
-    let limit = net.now() + Duration::from_secs(30);
-    net.run_while(limit, |n| {
-        let now = n.now();
-        serve(&server, &mut echo, now);
-        legit.step(now, 200);
-        legit.echoed.len() == 200
-    });
-    assert_eq!(legit.echoed.len(), 200);
-    assert!(
-        legit
-            .echoed
-            .iter()
-            .enumerate()
-            .all(|(i, m)| m == &vec![(i % 251) as u8; 5000])
-    );
+    legit.finish(&mut net, &server, &mut echo);
 
     // The hostile session closes: the server holds what it held before it.
     hostile.borrow_mut().close(net.now(), hh, true);
@@ -237,30 +251,12 @@ fn a_peer_that_never_acknowledges_the_echoes_is_held_within_the_session_limit() 
     for _round in 0..200 {
         for flow in 1..=50u64 {
             let seq = next.entry(flow).or_insert(1);
-            let c = Crafted {
-                session: Some(hh),
-                chunks: vec![user_data(
-                    flow,
-                    *seq,
-                    *seq - 1,
-                    Fragmentation::Whole,
-                    *seq == 1,
-                )],
-                ..Default::default()
-            };
-            hostile
-                .borrow_mut()
-                .send_crafted(net.now(), None, c)
-                .unwrap();
+            let chunk = user_data(flow, *seq, *seq - 1, Fragmentation::Whole, *seq == 1);
+            send_in(&hostile, hh, net.now(), chunk);
             *seq += 1;
         }
-        let t = net.now() + Duration::from_millis(20);
-        net.run_while(t, |n| {
-            let now = n.now();
-            serve(&server, &mut echo, now);
-            legit.step(now, 200);
-            false
-        });
+        let d = Duration::from_millis(20);
+        run_serving(&mut net, &server, &mut echo, &mut legit, d);
         peak = peak.max(held_for(&server, hs));
         peak_pending = peak_pending.max(echo.pending_bytes());
     }
@@ -280,14 +276,7 @@ fn a_peer_that_never_acknowledges_the_echoes_is_held_within_the_session_limit() 
     drop(s);
 
     // The legitimate peer was served meanwhile.
-    let limit = net.now() + Duration::from_secs(30);
-    net.run_while(limit, |n| {
-        let now = n.now();
-        serve(&server, &mut echo, now);
-        legit.step(now, 200);
-        legit.echoed.len() == 200
-    });
-    assert_eq!(legit.echoed.len(), 200);
+    legit.finish(&mut net, &server, &mut echo);
 
     // The hostile peer goes silent: the server declares it dead (§3.5.4.1,
     // its echoes unacknowledged) and holds what it held before.
@@ -326,15 +315,8 @@ fn flows_beyond_the_limit_are_rejected_with_a_flow_exception() {
     let (hh, _) = open(&mut net, &hostile, &server, sa, ANY_SERVER);
     let mut echo = Echo::new(true);
     for flow in 1..=20u64 {
-        let c = Crafted {
-            session: Some(hh),
-            chunks: vec![user_data(flow, 1, 0, Fragmentation::Whole, true)],
-            ..Default::default()
-        };
-        hostile
-            .borrow_mut()
-            .send_crafted(net.now(), None, c)
-            .unwrap();
+        let chunk = user_data(flow, 1, 0, Fragmentation::Whole, true);
+        send_in(&hostile, hh, net.now(), chunk);
     }
     let mut opened = 0;
     let mut rejected = 0;

@@ -173,17 +173,9 @@ fn s3_5_1_5_forwarder_introduces_a_peer() {
         addr("10.0.0.6:6000"),
         addr("10.0.0.7:7000"),
     );
-    let forwarder = flash_node(&mut net, true, 5, fa);
-    let peer_profile = flash(false, 6, None);
-    let peer_epd = peer_profile.canonical_epd(peer_profile.certificate());
-    let peer = endpoint(&mut net, peer_profile, pa, 6, EndpointConfig::default());
-    let initiator = flash_node(&mut net, false, 7, ia);
     // The peer registers with the forwarder (a session to it).
-    peer.borrow_mut()
-        .connect(Instant::ZERO, ANY_SERVER.to_vec(), &[fa]);
-    net.run_until(Instant::from_millis(500));
-    assert_eq!(opened(&drain(&forwarder)).len(), 1);
-    drain(&peer);
+    let (_forwarder, peer, peer_epd) = forwarder_and_peer(&mut net, fa, pa);
+    let initiator = flash_node(&mut net, false, 7, ia);
     // The initiator only knows the forwarder's address and the peer's fingerprint.
     initiator.borrow_mut().connect(net.now(), peer_epd, &[fa]);
     net.run_until(Instant::from_millis(2000));

@@ -145,13 +145,7 @@ fn amplification() -> BTreeMap<&'static str, (usize, usize)> {
         addr("10.0.0.6:6000"),
         addr("10.0.0.7:7000"),
     );
-    let forwarder = flash_node(&mut net, true, 5, fa);
-    let peer_profile = flash(false, 6, None);
-    let peer_epd = peer_profile.canonical_epd(peer_profile.certificate());
-    let peer = endpoint(&mut net, peer_profile, pa, 6, EndpointConfig::default());
-    peer.borrow_mut()
-        .connect(Instant::ZERO, ANY_SERVER.to_vec(), &[fa]);
-    net.run_until(Instant::from_millis(500));
+    let (forwarder, _peer, peer_epd) = forwarder_and_peer(&mut net, fa, pa);
     let mut c = Endpoint::new(EndpointConfig::default(), flash(false, 7, None), 7);
     c.connect(net.now(), peer_epd, &[fa]);
     let ihello = sent(&mut c).remove(0).1;

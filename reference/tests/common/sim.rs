@@ -125,3 +125,19 @@ pub fn open(
     drain(client);
     (h, sh.expect("session opened"))
 }
+
+/// A Forwarder (§3.5.1.5, a Flash server at `fa`, seed 5) and a peer (a Flash
+/// client at `pa`, seed 6) with a session to it; returns them and the peer's
+/// EPD (its fingerprint), with the forwarder's and the peer's events drained.
+pub fn forwarder_and_peer(net: &mut Network, fa: SocketAddr, pa: SocketAddr) -> (Ep, Ep, Vec<u8>) {
+    let forwarder = flash_node(net, true, 5, fa);
+    let peer_profile = flash(false, 6, None);
+    let peer_epd = peer_profile.canonical_epd(peer_profile.certificate());
+    let peer = endpoint(net, peer_profile, pa, 6, EndpointConfig::default());
+    peer.borrow_mut()
+        .connect(rtmfp::time::Instant::ZERO, ANY_SERVER.to_vec(), &[fa]);
+    net.run_until(rtmfp::time::Instant::from_millis(500));
+    assert_eq!(opened(&drain(&forwarder)).len(), 1, "the peer registered");
+    drain(&peer);
+    (forwarder, peer, peer_epd)
+}
