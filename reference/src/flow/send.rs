@@ -1,11 +1,12 @@
 //! RFC 7016 §3.6.2: the sending side of a flow.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::FlowError;
+use super::rangeset::RangeSet;
 use crate::time::Instant;
 use crate::wire::{
     Chunk, Fragmentation, NextUserData, Opt, UserData, UserDataFlags, user_data_option, vlu,
@@ -101,8 +102,23 @@ pub struct SendFlow {
     live: usize,
     /// Pending message deadlines.
     deadlines: std::collections::BTreeSet<(Instant, u64)>,
-    /// No eligible entry has a lower sequence number (except the queue's head).
+    /// Every entry at or above this sequence number was never sent (the
+    /// highest sequence number ever sent, plus one).
     hint: u64,
+    /// In-flight fragments as (TSN, sequence number), in transmission order.
+    /// Entries go stale when their fragment is acknowledged, lost or sent again
+    /// under a new TSN; stale ones are dropped from the front. Keeps the
+    /// §3.6.2.5 pass proportional to what is in flight below the highest
+    /// acknowledged TSN.
+    flight: VecDeque<(u64, u64)>,
+    /// Sent, not in flight, not acknowledged: candidates for retransmission
+    /// (§3.6.2.3), so finding the next eligible entry never walks the window.
+    lost: BTreeSet<u64>,
+    /// Sequence numbers of acknowledged entries still in `queue` (tombstones),
+    /// so an acknowledgement repeating earlier ranges costs only the ranges.
+    acked_set: RangeSet,
+    /// Bytes of user data in entries not acknowledged.
+    unacked_bytes: usize,
     linger_since: Option<Instant>,
     /// Buffer probe schedule while suspended (§3.6.2.9.1).
     probe_at: Option<Instant>,
@@ -147,6 +163,10 @@ impl SendFlow {
             live: 0,
             deadlines: std::collections::BTreeSet::new(),
             hint: 0,
+            flight: VecDeque::new(),
+            lost: BTreeSet::new(),
+            acked_set: RangeSet::new(),
+            unacked_bytes: 0,
             linger_since: None,
             probe_at: None,
             probe_period: Duration::from_secs(1),
@@ -168,18 +188,37 @@ impl SendFlow {
 
     /// Bytes of user data not yet acknowledged.
     pub fn queued_bytes(&self) -> usize {
-        self.queue
-            .iter()
-            .filter(|e| !e.acked)
-            .map(|e| e.data.len())
-            .sum()
+        self.unacked_bytes
     }
 
     /// Removes acknowledged entries from the front of the queue.
     fn pop_acked(&mut self) {
+        let mut popped = false;
         while self.queue.front().is_some_and(|e| e.acked) {
             self.queue.pop_front();
+            popped = true;
         }
+        if popped {
+            self.trim_acked_set();
+        }
+    }
+
+    fn trim_acked_set(&mut self) {
+        match self.queue.front() {
+            Some(front) => self.acked_set.remove_below(front.seq),
+            None => self.acked_set = RangeSet::new(),
+        }
+    }
+
+    /// Removes the front entry (acknowledged or trimmed).
+    fn pop_front(&mut self) {
+        if let Some(e) = self.queue.pop_front() {
+            self.lost.remove(&e.seq);
+            if !e.acked {
+                self.unacked_bytes -= e.data.len();
+            }
+        }
+        self.trim_acked_set();
     }
 
     /// The encoded size of the STARTUP_OPTIONS list (0 once acknowledged).
@@ -233,6 +272,7 @@ impl SendFlow {
                 msg,
                 acked: false,
             });
+            self.unacked_bytes += piece.len();
             self.live += 1;
             self.next_sn += 1;
         }
@@ -331,7 +371,7 @@ impl SendFlow {
         self.pop_acked();
         // 1. Remove abandoned, not in flight entries from the front while two remain.
         while self.live >= 2 && !self.queue[0].in_flight && self.queue[0].abandoned {
-            self.queue.pop_front();
+            self.pop_front();
             self.live -= 1;
             self.pop_acked();
         }
@@ -355,15 +395,35 @@ impl SendFlow {
         {
             return false;
         }
-        if self.queue.front().is_some_and(|e| !e.in_flight && !e.acked) {
-            return true;
-        }
-        let start = self.index_of(self.hint);
-        (start..self.queue.len()).any(|i| self.eligible(i))
+        self.next_eligible(0).is_some()
     }
 
+    /// The index of the first eligible entry at or after `from` (§3.6.2.3):
+    /// the queue's head, a lost fragment, or a never-sent one at or above
+    /// `hint`. Touches only candidates, never the in-flight window.
+    fn next_eligible(&self, from: usize) -> Option<usize> {
+        if from == 0 && !self.queue.is_empty() && self.eligible(0) {
+            return Some(0);
+        }
+        let from_seq = self.queue.get(from).map_or(self.next_sn, |e| e.seq);
+        if !fault!(self, never_retransmit) {
+            for &s in self.lost.range(from_seq..) {
+                let i = self.index_of(s);
+                if i < self.queue.len() && self.eligible(i) {
+                    return Some(i);
+                }
+            }
+        }
+        let start = self.index_of(self.hint.max(from_seq));
+        (start..self.queue.len()).find(|&i| self.eligible(i))
+    }
+
+    /// The index of `seq` in `queue`, or where it would be (sequence numbers in
+    /// the queue are consecutive).
     fn index_of(&self, seq: u64) -> usize {
-        self.queue.partition_point(|e| e.seq < seq)
+        self.queue.front().map_or(0, |f| {
+            seq.saturating_sub(f.seq).min(self.queue.len() as u64) as usize
+        })
     }
 
     /// §3.6.2.3: assembles User Data / Next User Data chunks of this flow into a
@@ -373,12 +433,8 @@ impl SendFlow {
         let fsn = self.trim_and_fsn();
         let mut used = 0;
         let mut prev_seq: Option<u64> = None;
-        let mut i = if self.queue.front().is_some_and(|e| !e.in_flight) {
-            0
-        } else {
-            self.index_of(self.hint)
-        };
-        while i < self.queue.len() {
+        let mut from = 0;
+        while let Some(i) = self.next_eligible(from) {
             // Flow control (§3.6.2.9): no new data beyond the advertised window.
             // (The ignore-receive-window fault sends regardless.)
             if !(self.rx_buffer_size > self.outstanding as u64
@@ -386,10 +442,6 @@ impl SendFlow {
                 || fault!(self, ignore_receive_window))
             {
                 break;
-            }
-            if !self.eligible(i) {
-                i += 1;
-                continue;
             }
             let options = (prev_seq.is_none() && !self.startup_options.is_empty())
                 .then(|| self.startup_options.clone());
@@ -430,7 +482,9 @@ impl SendFlow {
             let e = &mut self.queue[i];
             if e.ever_sent {
                 self.stats.retransmissions += 1;
+                self.lost.remove(&e.seq);
             }
+            self.flight.push_back((*next_tsn, e.seq));
             e.in_flight = true;
             e.ever_sent = true;
             e.nak_count = 0;
@@ -447,7 +501,7 @@ impl SendFlow {
             }
             self.hint = self.hint.max(e.seq + 1);
             out.push(chunk);
-            i += 1;
+            from = i + 1;
         }
         used
     }
@@ -459,26 +513,51 @@ impl SendFlow {
         self.startup_options.clear();
         self.rx_buffer_size = buffer_bytes;
         let mut max_tsn = 0;
+        let mut newly: Vec<(u64, u64)> = Vec::new();
         for &(from, to) in acked {
-            let start = self.index_of(from);
-            for e in self.queue.range_mut(start..) {
-                if e.seq > to {
-                    break;
+            let (Some(front), Some(back)) = (self.queue.front(), self.queue.back()) else {
+                break;
+            };
+            let (from, to) = (from.max(front.seq), to.min(back.seq));
+            if from > to {
+                continue;
+            }
+            // Only the parts not acknowledged before (tombstones are skipped).
+            newly.clear();
+            self.acked_set.gaps_within(from, to, &mut newly);
+            for &(a, b) in &newly {
+                let (start, end) = (self.index_of(a), self.index_of(b));
+                let mut run: Option<(u64, u64)> = None;
+                for e in self.queue.range_mut(start..=end) {
+                    // Only fragments that were sent can be acknowledged; an ack for a
+                    // sequence number never sent is the far end's error, ignored.
+                    if e.acked || !e.ever_sent {
+                        continue;
+                    }
+                    e.acked = true;
+                    self.live -= 1;
+                    self.unacked_bytes -= e.data.len();
+                    if e.in_flight {
+                        e.in_flight = false;
+                        self.outstanding -= e.transmit_size;
+                        max_tsn = max_tsn.max(e.tsn);
+                    } else {
+                        self.lost.remove(&e.seq);
+                    }
+                    if !e.abandoned {
+                        self.stats.bytes_acked += e.data.len() as u64;
+                    }
+                    run = match run {
+                        Some((s, t)) if t + 1 == e.seq => Some((s, e.seq)),
+                        Some((s, t)) => {
+                            self.acked_set.insert(s, t);
+                            Some((e.seq, e.seq))
+                        }
+                        None => Some((e.seq, e.seq)),
+                    };
                 }
-                // Only fragments that were sent can be acknowledged; an ack for a
-                // sequence number never sent is the far end's error, ignored.
-                if e.acked || !e.ever_sent {
-                    continue;
-                }
-                e.acked = true;
-                self.live -= 1;
-                if e.in_flight {
-                    e.in_flight = false;
-                    self.outstanding -= e.transmit_size;
-                    max_tsn = max_tsn.max(e.tsn);
-                }
-                if !e.abandoned {
-                    self.stats.bytes_acked += e.data.len() as u64;
+                if let Some((s, t)) = run {
+                    self.acked_set.insert(s, t);
                 }
             }
         }
@@ -512,12 +591,20 @@ impl SendFlow {
     /// acknowledged one; a third one declares it lost. Returns (naks, losses).
     pub fn nak_pass(&mut self, max_tsn_ack: u64) -> (u32, u32) {
         let (mut naks, mut losses) = (0, 0);
-        let mut lowest_lost = None;
-        for e in self
-            .queue
-            .iter_mut()
-            .filter(|e| e.in_flight && e.tsn < max_tsn_ack)
-        {
+        self.pop_stale_flight();
+        let mut k = 0;
+        while let Some(&(tsn, seq)) = self.flight.get(k) {
+            if tsn >= max_tsn_ack {
+                break;
+            }
+            k += 1;
+            let i = self.index_of(seq);
+            let Some(e) = self.queue.get_mut(i) else {
+                continue;
+            };
+            if e.seq != seq || !e.in_flight || e.tsn != tsn {
+                continue; // stale
+            }
             debug_assert!(!e.acked);
             e.nak_count += 1;
             naks += 1;
@@ -525,26 +612,47 @@ impl SendFlow {
                 e.in_flight = false;
                 self.outstanding -= e.transmit_size;
                 losses += 1;
-                lowest_lost.get_or_insert(e.seq);
+                self.lost.insert(seq);
             }
         }
-        if let Some(s) = lowest_lost {
-            self.hint = self.hint.min(s);
-        }
+        self.pop_stale_flight();
         self.stats.fragments_lost += u64::from(losses);
         (naks, losses)
+    }
+
+    /// Drops `flight` entries from the front whose fragment is no longer in
+    /// flight under that TSN.
+    fn pop_stale_flight(&mut self) {
+        while let Some(&(tsn, seq)) = self.flight.front() {
+            let i = self.index_of(seq);
+            if self
+                .queue
+                .get(i)
+                .is_some_and(|e| e.seq == seq && e.in_flight && e.tsn == tsn)
+            {
+                break;
+            }
+            self.flight.pop_front();
+        }
     }
 
     /// §3.6.2.6: the TIMEOUT_ALARM fired: nothing is in flight any more.
     /// Returns whether anything was (WAS_LOSS).
     pub fn on_timeout(&mut self) -> bool {
         let mut was = false;
-        for e in self.queue.iter_mut().filter(|e| e.in_flight) {
-            e.in_flight = false;
-            was = true;
+        for (tsn, seq) in std::mem::take(&mut self.flight) {
+            let i = self.index_of(seq);
+            if let Some(e) = self.queue.get_mut(i)
+                && e.seq == seq
+                && e.in_flight
+                && e.tsn == tsn
+            {
+                e.in_flight = false;
+                self.lost.insert(seq);
+                was = true;
+            }
         }
         self.outstanding = 0;
-        self.hint = 0;
         was
     }
 
@@ -610,6 +718,43 @@ impl SendFlow {
             .filter(|e| e.in_flight)
             .map(|e| e.seq)
             .collect()
+    }
+
+    /// Checks the indexes against a walk of the whole queue (tests).
+    #[cfg(test)]
+    pub(crate) fn check_indexes(&self) {
+        let flight: BTreeSet<u64> = self
+            .flight
+            .iter()
+            .filter(|&&(t, s)| {
+                let i = self.index_of(s);
+                self.queue
+                    .get(i)
+                    .is_some_and(|e| e.seq == s && e.in_flight && e.tsn == t)
+            })
+            .map(|&(_, s)| s)
+            .collect();
+        assert_eq!(
+            flight.into_iter().collect::<Vec<_>>(),
+            self.in_flight_seqs()
+        );
+        let lost: Vec<u64> = self
+            .queue
+            .iter()
+            .filter(|e| e.ever_sent && !e.in_flight && !e.acked)
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(self.lost.iter().copied().collect::<Vec<_>>(), lost);
+        let bytes: usize = self
+            .queue
+            .iter()
+            .filter(|e| !e.acked)
+            .map(|e| e.data.len())
+            .sum();
+        assert_eq!(bytes, self.unacked_bytes);
+        for e in &self.queue {
+            assert_eq!(e.acked, self.acked_set.contains(e.seq), "seq {}", e.seq);
+        }
     }
 }
 
