@@ -6,9 +6,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use rtmfp::app::Echo;
+use std::collections::BTreeMap;
+
 use rtmfp::endpoint::{Endpoint, Event};
 use rtmfp::runtime::{Control, Driver};
+use rtmfp::session::SessionEvent;
 use rtmfp::session::config::EndpointConfig;
+use rtmfp::time::Instant;
 
 use crate::peer::{CryptoArgs, log_keys};
 
@@ -31,6 +35,10 @@ pub struct Args {
     /// Accept and discard flows instead of echoing them.
     #[arg(long)]
     sink: bool,
+    /// Print a JSON line for every completed receiving flow (bytes, seconds
+    /// from its first to its last message, bytes/s, CPU time of the process).
+    #[arg(long)]
+    json: bool,
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
@@ -81,6 +89,8 @@ async fn serve(args: Args) -> ExitCode {
         }
     };
     let limit = args.duration.map(Duration::from_secs_f64);
+    // Per receiving flow: (first message, last message, bytes).
+    let mut received: BTreeMap<(u64, u64), (Instant, Instant, u64)> = BTreeMap::new();
     let result = driver
         .run(limit, stop, |ep, now, ev| {
             log_keys(&mut keylog, &ev);
@@ -97,6 +107,9 @@ async fn serve(args: Args) -> ExitCode {
                     tracing::info!(session = session.0, reason, "session closed")
                 }
                 Event::Session { session, event } => {
+                    if args.json {
+                        flow_json(&mut received, session.0, now, &event);
+                    }
                     #[cfg(feature = "planted-crash")]
                     planted_crash(&event);
                     echo.on_event(ep, now, session, event)
@@ -108,6 +121,12 @@ async fn serve(args: Args) -> ExitCode {
         .await;
     if let Err(e) = result {
         return crate::fail("serve", e);
+    }
+    // Flows still receiving at the end (e.g. a sender that never closes).
+    if args.json {
+        for ((session, flow), (first, last, bytes)) in std::mem::take(&mut received) {
+            print_flow_json("flow_open", session, flow, first, last, bytes);
+        }
     }
     // Orderly close of every session (§3.5.5), then a moment for the Close Acks.
     let now = driver.now();
@@ -130,6 +149,54 @@ async fn serve(args: Args) -> ExitCode {
         echo.messages, echo.bytes, driver.endpoint.stats.drops
     );
     ExitCode::SUCCESS
+}
+
+/// `--json`: counts received bytes per flow; prints a line when a flow completes.
+fn flow_json(
+    received: &mut BTreeMap<(u64, u64), (Instant, Instant, u64)>,
+    session: u64,
+    now: Instant,
+    event: &SessionEvent,
+) {
+    match event {
+        SessionEvent::Message { flow, data } => {
+            let e = received.entry((session, *flow)).or_insert((now, now, 0));
+            e.1 = now;
+            e.2 += data.len() as u64;
+        }
+        SessionEvent::FlowComplete { flow } => {
+            let (first, last, bytes) = received.remove(&(session, *flow)).unwrap_or((now, now, 0));
+            print_flow_json("flow_complete", session, *flow, first, last, bytes);
+        }
+        _ => {}
+    }
+}
+
+/// One `--json` line: a flow's received bytes, the seconds from its first to
+/// its last message, bytes/s, and the CPU time of the process so far.
+fn print_flow_json(
+    event: &str,
+    session: u64,
+    flow: u64,
+    first: Instant,
+    last: Instant,
+    bytes: u64,
+) {
+    let seconds = (last - first).as_secs_f64();
+    let (user, sys) = crate::cpu_seconds();
+    println!(
+        "{}",
+        serde_json::json!({
+            "event": event,
+            "session": session,
+            "flow": flow,
+            "bytes": bytes,
+            "seconds": seconds,
+            "bytes_per_s": if seconds > 0.0 { bytes as f64 / seconds } else { 0.0 },
+            "cpu_user_s": user,
+            "cpu_sys_s": sys,
+        })
+    );
 }
 
 /// The `planted-crash` feature's bug: a new flow with an empty metadata option
