@@ -239,9 +239,8 @@ fn run_rtmfp_to_cpp(
     )
 }
 
-/// rtmfp-cpp `t2` -> `rtmfp serve --sink` (plain) for `seconds`.
-fn run_cpp_to_rtmfp(exe: &Path, dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
-    let serve = spawn_serve(exe, "plain", port)?;
+/// Runs rtmfp-cpp's `t2` against 127.0.0.1:port for `seconds`, then kills it.
+fn run_t2(dir: &Path, seconds: f64, port: u16) -> Result<(), String> {
     let mut t2 = Command::new(dir.join("t2"))
         .args(["-4", "server", "127.0.0.1", &port.to_string()])
         .stdout(Stdio::null())
@@ -250,6 +249,13 @@ fn run_cpp_to_rtmfp(exe: &Path, dir: &Path, seconds: f64, port: u16) -> Result<L
     std::thread::sleep(Duration::from_secs_f64(seconds));
     let _ = t2.kill();
     let _ = t2.wait();
+    Ok(())
+}
+
+/// rtmfp-cpp `t2` -> `rtmfp serve --sink` (plain) for `seconds`.
+fn run_cpp_to_rtmfp(exe: &Path, dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
+    let serve = spawn_serve(exe, "plain", port)?;
+    run_t2(dir, seconds, port)?;
     let r = serve_result(serve)?;
     let received = r["bytes"].as_u64().unwrap_or(0);
     let secs = r["seconds"].as_f64().unwrap_or(0.0).max(1e-9);
@@ -265,14 +271,7 @@ fn run_cpp_to_rtmfp(exe: &Path, dir: &Path, seconds: f64, port: u16) -> Result<L
 /// rtmfp-cpp's `t2` -> `server` (plain profile), for `seconds`.
 fn run_cpp(dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
     let (server, reader) = cpp_server(dir, port)?;
-    let mut t2 = Command::new(dir.join("t2"))
-        .args(["-4", "server", "127.0.0.1", &port.to_string()])
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", dir.join("t2").display()))?;
-    std::thread::sleep(Duration::from_secs_f64(seconds));
-    let _ = t2.kill();
-    let _ = t2.wait();
+    run_t2(dir, seconds, port)?;
     cpp_result(
         "rtmfp-cpp t2 -> server (plain, one flow; after its 3 s zero window)".into(),
         server,

@@ -97,46 +97,6 @@ impl RangeSet {
         self.ranges.iter().map(|(&s, &e)| (s, e))
     }
 
-    /// Removes every value below `v`.
-    pub fn remove_below(&mut self, v: u64) {
-        while let Some((&s, &e)) = self.ranges.first_key_value() {
-            if s >= v {
-                break;
-            }
-            self.ranges.remove(&s);
-            if e >= v {
-                self.ranges.insert(v, e);
-                break;
-            }
-        }
-    }
-
-    /// Appends to `out` the sub-ranges of `from..=to` not in the set, in
-    /// ascending order. Costs the number of ranges overlapping `from..=to`.
-    pub fn gaps_within(&self, from: u64, to: u64, out: &mut Vec<(u64, u64)>) {
-        debug_assert!(from <= to);
-        let mut at = from;
-        // A range starting before `from` may cover its beginning.
-        if let Some((_, &e)) = self.ranges.range(..from).next_back()
-            && e >= from
-        {
-            if e >= to {
-                return;
-            }
-            at = e + 1;
-        }
-        for (&s, &e) in self.ranges.range(at..=to) {
-            if s > at {
-                out.push((at, s - 1));
-            }
-            if e >= to {
-                return;
-            }
-            at = e + 1;
-        }
-        out.push((at, to));
-    }
-
     /// Whether every value of `from..=to` is present.
     pub fn covers(&self, from: u64, to: u64) -> bool {
         self.ranges
@@ -170,28 +130,5 @@ mod tests {
         assert_eq!(s.iter().next(), Some((0, 100)));
         assert!(s.covers(10, 20));
         assert!(!s.covers(90, 101));
-    }
-
-    #[test]
-    fn gaps_within_and_remove_below() {
-        let mut s = RangeSet::new();
-        s.insert(3, 5);
-        s.insert(8, 9);
-        let gaps = |s: &RangeSet, a, b| {
-            let mut v = Vec::new();
-            s.gaps_within(a, b, &mut v);
-            v
-        };
-        assert_eq!(gaps(&s, 0, 12), [(0, 2), (6, 7), (10, 12)]);
-        assert_eq!(gaps(&s, 4, 8), [(6, 7)]);
-        assert_eq!(gaps(&s, 3, 5), []);
-        assert_eq!(gaps(&s, 6, 7), [(6, 7)]);
-        assert_eq!(gaps(&s, 9, u64::MAX), [(10, u64::MAX)]);
-        s.remove_below(4);
-        assert_eq!(s.iter().collect::<Vec<_>>(), [(4, 5), (8, 9)]);
-        s.remove_below(7);
-        assert_eq!(s.iter().collect::<Vec<_>>(), [(8, 9)]);
-        s.remove_below(100);
-        assert!(s.is_empty());
     }
 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::FlowError;
-use super::rangeset::RangeSet;
 use crate::time::Instant;
 use crate::wire::{
     Chunk, Fragmentation, NextUserData, Opt, UserData, UserDataFlags, user_data_option, vlu,
@@ -49,6 +48,10 @@ struct Entry {
     /// Acknowledged: removed from SEND_QUEUE in the RFC's terms. Kept as a
     /// tombstone until it reaches the front, so acks cost O(acknowledged).
     acked: bool,
+    /// On a tombstone: how far ahead an entry not acknowledged may be (at
+    /// least 1; compressed as acks walk over runs of tombstones, so an ack
+    /// repeating earlier ranges does not walk them again).
+    skip: usize,
 }
 
 /// Counters of a sending flow.
@@ -114,9 +117,6 @@ pub struct SendFlow {
     /// Sent, not in flight, not acknowledged: candidates for retransmission
     /// (§3.6.2.3), so finding the next eligible entry never walks the window.
     lost: BTreeSet<u64>,
-    /// Sequence numbers of acknowledged entries still in `queue` (tombstones),
-    /// so an acknowledgement repeating earlier ranges costs only the ranges.
-    acked_set: RangeSet,
     /// Bytes of user data in entries not acknowledged.
     unacked_bytes: usize,
     linger_since: Option<Instant>,
@@ -165,7 +165,6 @@ impl SendFlow {
             hint: 0,
             flight: VecDeque::new(),
             lost: BTreeSet::new(),
-            acked_set: RangeSet::new(),
             unacked_bytes: 0,
             linger_since: None,
             probe_at: None,
@@ -193,21 +192,28 @@ impl SendFlow {
 
     /// Removes acknowledged entries from the front of the queue.
     fn pop_acked(&mut self) {
-        let mut popped = false;
         while self.queue.front().is_some_and(|e| e.acked) {
             self.queue.pop_front();
-            popped = true;
-        }
-        if popped {
-            self.trim_acked_set();
         }
     }
 
-    fn trim_acked_set(&mut self) {
-        match self.queue.front() {
-            Some(front) => self.acked_set.remove_below(front.seq),
-            None => self.acked_set = RangeSet::new(),
+    /// The first index at or after `i` whose entry is not acknowledged (or the
+    /// queue's length), jumping over runs of tombstones and shortening the
+    /// jumps it took (no allocation).
+    fn next_unacked(&mut self, start: usize) -> usize {
+        let len = self.queue.len();
+        let mut i = start;
+        while i < len && self.queue[i].acked {
+            i += self.queue[i].skip.max(1);
         }
+        let end = i.min(len);
+        let mut k = start;
+        while k < end {
+            let next = k + self.queue[k].skip.max(1);
+            self.queue[k].skip = end - k;
+            k = next;
+        }
+        end
     }
 
     /// Removes the front entry (acknowledged or trimmed).
@@ -218,7 +224,6 @@ impl SendFlow {
                 self.unacked_bytes -= e.data.len();
             }
         }
-        self.trim_acked_set();
     }
 
     /// The encoded size of the STARTUP_OPTIONS list (0 once acknowledged).
@@ -271,6 +276,7 @@ impl SendFlow {
                 tsn: 0,
                 msg,
                 acked: false,
+                skip: 1,
             });
             self.unacked_bytes += piece.len();
             self.live += 1;
@@ -308,6 +314,7 @@ impl SendFlow {
                     tsn: 0,
                     msg: u64::MAX,
                     acked: false,
+                    skip: 1,
                 });
                 self.live += 1;
                 self.final_sn = Some(self.next_sn);
@@ -513,51 +520,36 @@ impl SendFlow {
         self.startup_options.clear();
         self.rx_buffer_size = buffer_bytes;
         let mut max_tsn = 0;
-        let mut newly: Vec<(u64, u64)> = Vec::new();
         for &(from, to) in acked {
-            let (Some(front), Some(back)) = (self.queue.front(), self.queue.back()) else {
-                break;
-            };
-            let (from, to) = (from.max(front.seq), to.min(back.seq));
-            if from > to {
-                continue;
-            }
-            // Only the parts not acknowledged before (tombstones are skipped).
-            newly.clear();
-            self.acked_set.gaps_within(from, to, &mut newly);
-            for &(a, b) in &newly {
-                let (start, end) = (self.index_of(a), self.index_of(b));
-                let mut run: Option<(u64, u64)> = None;
-                for e in self.queue.range_mut(start..=end) {
-                    // Only fragments that were sent can be acknowledged; an ack for a
-                    // sequence number never sent is the far end's error, ignored.
-                    if e.acked || !e.ever_sent {
-                        continue;
-                    }
-                    e.acked = true;
-                    self.live -= 1;
-                    self.unacked_bytes -= e.data.len();
-                    if e.in_flight {
-                        e.in_flight = false;
-                        self.outstanding -= e.transmit_size;
-                        max_tsn = max_tsn.max(e.tsn);
-                    } else {
-                        self.lost.remove(&e.seq);
-                    }
-                    if !e.abandoned {
-                        self.stats.bytes_acked += e.data.len() as u64;
-                    }
-                    run = match run {
-                        Some((s, t)) if t + 1 == e.seq => Some((s, e.seq)),
-                        Some((s, t)) => {
-                            self.acked_set.insert(s, t);
-                            Some((e.seq, e.seq))
-                        }
-                        None => Some((e.seq, e.seq)),
-                    };
+            // Only what is not acknowledged yet: tombstones are jumped over.
+            let mut i = self.index_of(from);
+            loop {
+                i = self.next_unacked(i);
+                let Some(e) = self.queue.get_mut(i) else {
+                    break;
+                };
+                if e.seq > to {
+                    break;
                 }
-                if let Some((s, t)) = run {
-                    self.acked_set.insert(s, t);
+                i += 1;
+                // Only fragments that were sent can be acknowledged; an ack for a
+                // sequence number never sent is the far end's error, ignored.
+                if !e.ever_sent {
+                    continue;
+                }
+                e.acked = true;
+                e.skip = 1;
+                self.live -= 1;
+                self.unacked_bytes -= e.data.len();
+                if e.in_flight {
+                    e.in_flight = false;
+                    self.outstanding -= e.transmit_size;
+                    max_tsn = max_tsn.max(e.tsn);
+                } else {
+                    self.lost.remove(&e.seq);
+                }
+                if !e.abandoned {
+                    self.stats.bytes_acked += e.data.len() as u64;
                 }
             }
         }
@@ -752,8 +744,12 @@ impl SendFlow {
             .map(|e| e.data.len())
             .sum();
         assert_eq!(bytes, self.unacked_bytes);
-        for e in &self.queue {
-            assert_eq!(e.acked, self.acked_set.contains(e.seq), "seq {}", e.seq);
+        for (i, e) in self.queue.iter().enumerate() {
+            if e.acked {
+                // A jump never passes an entry not acknowledged.
+                let to = (i + e.skip).min(self.queue.len());
+                assert!(self.queue.range(i..to).all(|x| x.acked), "seq {}", e.seq);
+            }
         }
     }
 }

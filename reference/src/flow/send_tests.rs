@@ -210,7 +210,7 @@ fn indexes_match_the_queue_under_random_loss() {
     for seed in 0..20u64 {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut f = flow();
-        let mut received = RangeSet::new();
+        let mut received = crate::flow::rangeset::RangeSet::new();
         let mut tsn = 1;
         for m in 0..60u64 {
             let deadline = (m % 7 == 3).then(|| Instant::from_millis(5 + m));
