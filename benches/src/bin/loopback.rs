@@ -1,16 +1,19 @@
 //! `rtmfp-bench-loopback`: real loopback UDP throughput and CPU per byte of
-//! `rtmfp connect` -> `rtmfp serve --sink` in both profiles, and (with
-//! `--rtmfp-cpp DIR`, a locally built rtmfp-cpp `test/` directory, never part of
-//! this repository) rtmfp-cpp's `t2` -> `server` side by side. Appends nothing:
+//! `rtmfp connect` -> `rtmfp serve --sink` in both profiles (from their `--json`
+//! lines: bytes/s at the receiver, CPU of both ends), and (with `--rtmfp-cpp
+//! DIR`, a locally built rtmfp-cpp `test/` directory, never part of this
+//! repository) rtmfp-cpp's `t2` -> `server`, `rtmfp connect` -> `server` and
+//! `t2` -> `rtmfp serve` side by side. Appends nothing:
 //! writes `loopback.json` beside criterion's estimates for the report command.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use rtmfp_benches::report::Loopback;
+use serde_json::Value;
 
 #[derive(Parser, Debug)]
 #[command(about = "Measure loopback UDP throughput of rtmfp connect -> rtmfp serve")]
@@ -35,13 +38,57 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-/// CPU (user + system) used by waited-for children so far.
-fn children_cpu() -> Duration {
-    // SAFETY: getrusage fills the struct it is given.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(u.ru_utime) + tv(u.ru_stime)
+/// Sends SIGTERM (an orderly stop: `rtmfp serve` then prints its `--json`
+/// lines for flows still open) and waits.
+fn terminate(child: &mut Child) {
+    // SAFETY: kill(2) on the id of a child we spawned and have not waited for.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let _ = child.wait();
+}
+
+/// The last JSON object line of a program's output.
+fn json_line(out: &str, want: impl Fn(&Value) -> bool) -> Option<Value> {
+    out.lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| want(v))
+        .last()
+}
+
+fn cpu_of(v: &Value) -> f64 {
+    v["cpu_user_s"].as_f64().unwrap_or(0.0) + v["cpu_sys_s"].as_f64().unwrap_or(0.0)
+}
+
+/// A `rtmfp serve --sink --json` on 127.0.0.1:port.
+fn spawn_serve(exe: &Path, profile: &str, port: u16) -> Result<Child, String> {
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(exe)
+        .args([
+            "serve",
+            "--bind",
+            &addr,
+            "--sink",
+            "--json",
+            "--profile",
+            profile,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", exe.display()))?;
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(child)
+}
+
+/// Stops `rtmfp serve` and returns its per-flow line (received bytes, seconds
+/// from the first to the last message, CPU time of the process).
+fn serve_result(mut serve: Child) -> Result<Value, String> {
+    terminate(&mut serve);
+    let mut out = String::new();
+    if let Some(mut o) = serve.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    json_line(&out, |v| v["event"].is_string()).ok_or_else(|| "rtmfp serve received no flow".into())
 }
 
 fn default_rtmfp() -> PathBuf {
@@ -57,52 +104,66 @@ fn default_rtmfp() -> PathBuf {
     }
 }
 
-fn run_rtmfp(exe: &Path, profile: &str, bytes: u64, port: u16) -> Result<Loopback, String> {
-    let addr = format!("127.0.0.1:{port}");
-    let cpu0 = children_cpu();
-    let mut serve = Command::new(exe)
-        .args(["serve", "--bind", &addr, "--sink", "--profile", profile])
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", exe.display()))?;
-    std::thread::sleep(Duration::from_millis(300));
-    let start = Instant::now();
+/// `rtmfp connect` to 127.0.0.1:port; its `--json` line.
+fn connect(
+    exe: &Path,
+    profile: &str,
+    bytes: u64,
+    port: u16,
+    timeout: f64,
+) -> Result<Value, String> {
     let out = Command::new(exe)
         .args([
             "connect",
-            &addr,
+            &format!("127.0.0.1:{port}"),
             "--profile",
             profile,
             "--json",
-            "--timeout",
-            "120",
         ])
-        .args(["--bytes", &bytes.to_string()])
+        .args([
+            "--timeout",
+            &timeout.to_string(),
+            "--bytes",
+            &bytes.to_string(),
+        ])
         .output()
         .map_err(|e| format!("{}: {e}", exe.display()))?;
-    let seconds = start.elapsed().as_secs_f64();
-    let _ = serve.kill();
-    let _ = serve.wait();
-    if !out.status.success() {
-        return Err(format!(
-            "rtmfp connect ({profile}) failed: {}",
-            String::from_utf8_lossy(&out.stdout)
-        ));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    json_line(&stdout, |v| v["ok"].is_boolean())
+        .ok_or_else(|| format!("rtmfp connect ({profile}) printed no summary: {stdout}"))
+}
+
+/// `rtmfp connect` -> `rtmfp serve --sink`: throughput at the receiver (first
+/// to last message), CPU of both processes per MB.
+fn run_rtmfp(exe: &Path, profile: &str, bytes: u64, port: u16) -> Result<Loopback, String> {
+    let serve = spawn_serve(exe, profile, port)?;
+    let c = connect(exe, profile, bytes, port, 120.0);
+    let r = serve_result(serve)?;
+    let c = c?;
+    if c["ok"] != Value::Bool(true) {
+        return Err(format!("rtmfp connect ({profile}) failed: {c}"));
     }
-    let cpu = (children_cpu() - cpu0).as_secs_f64();
-    let mb = bytes as f64 / 1e6;
+    let received = r["bytes"].as_u64().unwrap_or(0);
+    let seconds = r["seconds"].as_f64().unwrap_or(0.0).max(1e-9);
+    let mb = received as f64 / 1e6;
+    println!(
+        "  ({profile}: {} retransmissions; CPU sender {:.2} s, receiver {:.2} s)",
+        c["retransmissions"],
+        cpu_of(&c),
+        cpu_of(&r)
+    );
     Ok(Loopback {
         name: format!("rtmfp connect -> rtmfp serve --sink ({profile}, one flow)"),
-        bytes,
+        bytes: received,
         seconds,
         mb_per_s: mb / seconds,
-        cpu_ms_per_mb: Some(cpu * 1e3 / mb),
+        cpu_ms_per_mb: Some((cpu_of(&c) + cpu_of(&r)) * 1e3 / mb),
     })
 }
 
-/// rtmfp-cpp's `t2` -> `server` (plain profile): bytes counted from the server's
-/// `onMessage ... size:` lines between the first and the last one.
-fn run_cpp(dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
+/// rtmfp-cpp's `server` on port: counts the bytes of its `onMessage ... size:`
+/// lines between the first and the last one (the first marks the start).
+fn cpp_server(dir: &Path, port: u16) -> Result<(Child, CppCount), String> {
     let mut server = Command::new("stdbuf")
         .args(["-oL"])
         .arg(dir.join("server"))
@@ -125,7 +186,7 @@ fn run_cpp(dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
                 if first.is_none() {
                     first = Some(now);
                 } else {
-                    bytes += size; // the first message marks the start
+                    bytes += size;
                 }
                 last = Some(now);
             }
@@ -133,6 +194,53 @@ fn run_cpp(dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
         (first, last, bytes)
     });
     std::thread::sleep(Duration::from_millis(300));
+    Ok((server, reader))
+}
+
+type CppCount = std::thread::JoinHandle<(Option<Instant>, Option<Instant>, u64)>;
+
+fn cpp_result(name: String, mut server: Child, reader: CppCount) -> Result<Loopback, String> {
+    let _ = server.kill();
+    let _ = server.wait();
+    let (first, last, bytes) = reader.join().map_err(|_| "reader thread panicked")?;
+    let (Some(a), Some(b)) = (first, last) else {
+        return Err("rtmfp-cpp server received no message".into());
+    };
+    let secs = (b - a).as_secs_f64().max(1e-9);
+    Ok(Loopback {
+        name,
+        bytes,
+        seconds: secs,
+        mb_per_s: bytes as f64 / 1e6 / secs,
+        // Not measured: the processes ran longer than the counted interval.
+        cpu_ms_per_mb: None,
+    })
+}
+
+/// `rtmfp connect` -> rtmfp-cpp `server` (plain; after its 3 s zero window).
+fn run_rtmfp_to_cpp(
+    exe: &Path,
+    dir: &Path,
+    bytes: u64,
+    seconds: f64,
+    port: u16,
+) -> Result<Loopback, String> {
+    let (server, reader) = cpp_server(dir, port)?;
+    // It sends until done or `seconds` (plus the server's 3 s zero window) pass.
+    let c = connect(exe, "plain", bytes, port, seconds + 3.0)?;
+    println!(
+        "  (rtmfp connect -> rtmfp-cpp server: {} retransmissions)",
+        c["retransmissions"]
+    );
+    cpp_result(
+        "rtmfp connect -> rtmfp-cpp server (plain, one flow; after its 3 s zero window)".into(),
+        server,
+        reader,
+    )
+}
+
+/// Runs rtmfp-cpp's `t2` against 127.0.0.1:port for `seconds`, then kills it.
+fn run_t2(dir: &Path, seconds: f64, port: u16) -> Result<(), String> {
     let mut t2 = Command::new(dir.join("t2"))
         .args(["-4", "server", "127.0.0.1", &port.to_string()])
         .stdout(Stdio::null())
@@ -141,22 +249,34 @@ fn run_cpp(dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
     std::thread::sleep(Duration::from_secs_f64(seconds));
     let _ = t2.kill();
     let _ = t2.wait();
-    let _ = server.kill();
-    let _ = server.wait();
-    let (first, last, bytes) = reader.join().map_err(|_| "reader thread panicked")?;
-    let (Some(a), Some(b)) = (first, last) else {
-        return Err("rtmfp-cpp server received no message".into());
-    };
-    let secs = (b - a).as_secs_f64().max(1e-9);
-    let mb = bytes as f64 / 1e6;
+    Ok(())
+}
+
+/// rtmfp-cpp `t2` -> `rtmfp serve --sink` (plain) for `seconds`.
+fn run_cpp_to_rtmfp(exe: &Path, dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
+    let serve = spawn_serve(exe, "plain", port)?;
+    run_t2(dir, seconds, port)?;
+    let r = serve_result(serve)?;
+    let received = r["bytes"].as_u64().unwrap_or(0);
+    let secs = r["seconds"].as_f64().unwrap_or(0.0).max(1e-9);
     Ok(Loopback {
-        name: "rtmfp-cpp t2 -> server (plain, one flow; after its 3 s zero window)".into(),
-        bytes,
+        name: "rtmfp-cpp t2 -> rtmfp serve --sink (plain, one flow)".into(),
+        bytes: received,
         seconds: secs,
-        mb_per_s: mb / secs,
-        // Not measured: the processes ran longer than the counted interval.
+        mb_per_s: received as f64 / 1e6 / secs,
         cpu_ms_per_mb: None,
     })
+}
+
+/// rtmfp-cpp's `t2` -> `server` (plain profile), for `seconds`.
+fn run_cpp(dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
+    let (server, reader) = cpp_server(dir, port)?;
+    run_t2(dir, seconds, port)?;
+    cpp_result(
+        "rtmfp-cpp t2 -> server (plain, one flow; after its 3 s zero window)".into(),
+        server,
+        reader,
+    )
 }
 
 fn main() -> ExitCode {
@@ -181,14 +301,22 @@ fn main() -> ExitCode {
         }
     }
     if let Some(dir) = &args.rtmfp_cpp {
-        match run_cpp(dir, args.cpp_seconds, args.port + 2) {
-            Ok(l) => {
-                println!("{}: {:.1} MB/s", l.name, l.mb_per_s);
-                results.push(l);
-            }
-            Err(e) => {
-                eprintln!("rtmfp-bench-loopback: {e}");
-                return ExitCode::from(2);
+        let s = args.cpp_seconds;
+        let runs: [&dyn Fn() -> Result<Loopback, String>; 3] = [
+            &|| run_cpp(dir, s, args.port + 2),
+            &|| run_rtmfp_to_cpp(&exe, dir, args.bytes, s, args.port + 3),
+            &|| run_cpp_to_rtmfp(&exe, dir, s, args.port + 4),
+        ];
+        for run in runs {
+            match run() {
+                Ok(l) => {
+                    println!("{}: {:.1} MB/s", l.name, l.mb_per_s);
+                    results.push(l);
+                }
+                Err(e) => {
+                    eprintln!("rtmfp-bench-loopback: {e}");
+                    return ExitCode::from(2);
+                }
             }
         }
     }

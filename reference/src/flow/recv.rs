@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::rangeset::RangeSet;
 use crate::time::Instant;
-use crate::wire::{BitmapAck, Chunk, FlowExceptionReport, Fragmentation, RangeAck, UserData};
+use crate::wire::{BitmapAck, Chunk, FlowExceptionReport, Fragmentation, RangeAck, UserData, vlu};
 
 /// §3.6.3 receiving flow states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -479,10 +479,18 @@ impl RecvFlow {
         }
         // The far end chooses sequence numbers (and the FSN) up to 2^64 - 1: the
         // cumulative ack may be the largest number, with nothing above it.
+        // Every range takes at least two bytes: more than room / 2 of them can
+        // never fit in a Range Ack, and a Bitmap Ack spans at most 2048
+        // sequence numbers; so the ack costs O(room), not O(holes) (a hostile
+        // sender can make up to MAX_RANGES holes).
+        let (limit, span_top) = (room / 2 + 1, cum.saturating_add(8 * 256 + 1));
         let ranges: Vec<(u64, u64)> = self
             .seq
             .iter()
             .filter(|&(s, _)| cum.checked_add(1).is_some_and(|next| s > next))
+            .enumerate()
+            .take_while(|&(i, (s, _))| i < limit || s <= span_top)
+            .map(|(_, r)| r)
             .collect();
         let range_ack = RangeAck::from_ranges(self.id, blocks, cum, &ranges);
         let bitmap = bitmap_for(self.id, blocks, cum, &ranges);
@@ -496,26 +504,23 @@ impl RecvFlow {
             _ => Chunk::RangeAck(range_ack),
         };
         // §3.6.3.4.2: truncate (dropping the highest ranges) to fit, if allowed.
-        while size + ack.encoded_len() > room {
+        // (The chunk's length is kept up to date as ranges go: one pass.)
+        let mut len = ack.encoded_len();
+        while size + len > room {
             if !may_truncate {
                 return None;
             }
-            let shorter = match &mut ack {
-                Chunk::RangeAck(r) if !r.ranges.is_empty() => {
-                    r.ranges.pop();
-                    true
-                }
-                Chunk::BitmapAck(b) if !b.bitmap.is_empty() => {
-                    b.bitmap.pop();
-                    true
-                }
-                _ => false,
+            let dropped = match &mut ack {
+                Chunk::RangeAck(r) => r.ranges.pop().map(|a| {
+                    vlu::encoded_len(a.holes_minus_one) + vlu::encoded_len(a.received_minus_one)
+                }),
+                Chunk::BitmapAck(b) => b.bitmap.pop().map(|_| 1),
+                _ => None,
             };
-            if !shorter {
-                return None;
-            }
+            len -= dropped?;
         }
-        size += ack.encoded_len();
+        debug_assert_eq!(len, ack.encoded_len());
+        size += len;
         chunks.push(ack);
         self.should_ack = false;
         self.prev_rwnd = Some(blocks);

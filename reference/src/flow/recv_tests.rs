@@ -243,3 +243,31 @@ fn unordered_delivery_delivers_on_arrival() {
     let o = f.on_data(T, &ud(3, 0, Fragmentation::Whole, b"c"));
     assert!(o.messages.is_empty());
 }
+
+#[test]
+fn s3_6_3_4_2_truncated_ack_with_many_holes_keeps_the_lowest_ranges() {
+    let mut f = RecvFlow::new(5, 16 << 20);
+    // 1 and then every third sequence number: 3000 holes, far beyond what
+    // a Bitmap Ack spans.
+    for s in std::iter::once(1).chain((1..=3000).map(|k| 1 + 3 * k)) {
+        f.on_data(T, &ud(s, 0, Fragmentation::Whole, b"x"));
+    }
+    assert!(f.sequence_set().len() > 3000);
+    let (chunks, size) = f.build_ack(1100, true).unwrap();
+    let Chunk::RangeAck(r) = &chunks[0] else {
+        panic!("{chunks:?}")
+    };
+    assert_eq!(size, chunks[0].encoded_len());
+    assert!(size <= 1100);
+    assert_eq!(r.cumulative_ack, 1);
+    let got = r.ranges();
+    // The lowest ranges, in order, as many as fit: one more would not.
+    let want: Vec<(u64, u64)> = (1..=got.len() as u64)
+        .map(|k| (1 + 3 * k, 1 + 3 * k))
+        .collect();
+    assert_eq!(got, want);
+    assert!(size + 2 > 1100, "one more range (2 bytes) would not fit");
+    // Not allowed to truncate: no ack.
+    f.should_ack = true;
+    assert!(f.build_ack(1100, false).is_none());
+}

@@ -1,6 +1,6 @@
 //! RFC 7016 §3.6.2: the sending side of a flow.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -48,6 +48,10 @@ struct Entry {
     /// Acknowledged: removed from SEND_QUEUE in the RFC's terms. Kept as a
     /// tombstone until it reaches the front, so acks cost O(acknowledged).
     acked: bool,
+    /// On a tombstone: how far ahead an entry not acknowledged may be (at
+    /// least 1; compressed as acks walk over runs of tombstones, so an ack
+    /// repeating earlier ranges does not walk them again).
+    skip: usize,
 }
 
 /// Counters of a sending flow.
@@ -101,15 +105,25 @@ pub struct SendFlow {
     live: usize,
     /// Pending message deadlines.
     deadlines: std::collections::BTreeSet<(Instant, u64)>,
-    /// No eligible entry has a lower sequence number (except the queue's head).
+    /// Every entry at or above this sequence number was never sent (the
+    /// highest sequence number ever sent, plus one).
     hint: u64,
+    /// In-flight fragments as (TSN, sequence number), in transmission order.
+    /// Entries go stale when their fragment is acknowledged, lost or sent again
+    /// under a new TSN; stale ones are dropped from the front. Keeps the
+    /// §3.6.2.5 pass proportional to what is in flight below the highest
+    /// acknowledged TSN.
+    flight: VecDeque<(u64, u64)>,
+    /// Sent, not in flight, not acknowledged: candidates for retransmission
+    /// (§3.6.2.3), so finding the next eligible entry never walks the window.
+    lost: BTreeSet<u64>,
+    /// Bytes of user data in entries not acknowledged.
+    unacked_bytes: usize,
     linger_since: Option<Instant>,
     /// Buffer probe schedule while suspended (§3.6.2.9.1).
     probe_at: Option<Instant>,
     probe_period: Duration,
     pub stats: SendStats,
-    /// Bytes of entries not acknowledged (and not trimmed): the send buffer.
-    unacked_bytes: usize,
     /// Deliberate violations (conformance self-test only).
     #[cfg(feature = "test-hooks")]
     pub faults: crate::faults::Faults,
@@ -149,11 +163,13 @@ impl SendFlow {
             live: 0,
             deadlines: std::collections::BTreeSet::new(),
             hint: 0,
+            flight: VecDeque::new(),
+            lost: BTreeSet::new(),
+            unacked_bytes: 0,
             linger_since: None,
             probe_at: None,
             probe_period: Duration::from_secs(1),
             stats: SendStats::default(),
-            unacked_bytes: 0,
             #[cfg(feature = "test-hooks")]
             faults: Default::default(),
         }
@@ -178,6 +194,35 @@ impl SendFlow {
     fn pop_acked(&mut self) {
         while self.queue.front().is_some_and(|e| e.acked) {
             self.queue.pop_front();
+        }
+    }
+
+    /// The first index at or after `i` whose entry is not acknowledged (or the
+    /// queue's length), jumping over runs of tombstones and shortening the
+    /// jumps it took (no allocation).
+    fn next_unacked(&mut self, start: usize) -> usize {
+        let len = self.queue.len();
+        let mut i = start;
+        while i < len && self.queue[i].acked {
+            i += self.queue[i].skip.max(1);
+        }
+        let end = i.min(len);
+        let mut k = start;
+        while k < end {
+            let next = k + self.queue[k].skip.max(1);
+            self.queue[k].skip = end - k;
+            k = next;
+        }
+        end
+    }
+
+    /// Removes the front entry (acknowledged or trimmed).
+    fn pop_front(&mut self) {
+        if let Some(e) = self.queue.pop_front() {
+            self.lost.remove(&e.seq);
+            if !e.acked {
+                self.unacked_bytes -= e.data.len();
+            }
         }
     }
 
@@ -218,7 +263,6 @@ impl SendFlow {
                 (_, i) if i + 1 == n => Fragmentation::End,
                 _ => Fragmentation::Middle,
             };
-            self.unacked_bytes += piece.len();
             self.queue.push_back(Entry {
                 seq: self.next_sn,
                 data: piece.to_vec(),
@@ -232,7 +276,9 @@ impl SendFlow {
                 tsn: 0,
                 msg,
                 acked: false,
+                skip: 1,
             });
+            self.unacked_bytes += piece.len();
             self.live += 1;
             self.next_sn += 1;
         }
@@ -268,6 +314,7 @@ impl SendFlow {
                     tsn: 0,
                     msg: u64::MAX,
                     acked: false,
+                    skip: 1,
                 });
                 self.live += 1;
                 self.final_sn = Some(self.next_sn);
@@ -331,8 +378,7 @@ impl SendFlow {
         self.pop_acked();
         // 1. Remove abandoned, not in flight entries from the front while two remain.
         while self.live >= 2 && !self.queue[0].in_flight && self.queue[0].abandoned {
-            self.unacked_bytes -= self.queue[0].data.len();
-            self.queue.pop_front();
+            self.pop_front();
             self.live -= 1;
             self.pop_acked();
         }
@@ -356,15 +402,35 @@ impl SendFlow {
         {
             return false;
         }
-        if self.queue.front().is_some_and(|e| !e.in_flight && !e.acked) {
-            return true;
-        }
-        let start = self.index_of(self.hint);
-        (start..self.queue.len()).any(|i| self.eligible(i))
+        self.next_eligible(0).is_some()
     }
 
+    /// The index of the first eligible entry at or after `from` (§3.6.2.3):
+    /// the queue's head, a lost fragment, or a never-sent one at or above
+    /// `hint`. Touches only candidates, never the in-flight window.
+    fn next_eligible(&self, from: usize) -> Option<usize> {
+        if from == 0 && !self.queue.is_empty() && self.eligible(0) {
+            return Some(0);
+        }
+        let from_seq = self.queue.get(from).map_or(self.next_sn, |e| e.seq);
+        if !fault!(self, never_retransmit) {
+            for &s in self.lost.range(from_seq..) {
+                let i = self.index_of(s);
+                if i < self.queue.len() && self.eligible(i) {
+                    return Some(i);
+                }
+            }
+        }
+        let start = self.index_of(self.hint.max(from_seq));
+        (start..self.queue.len()).find(|&i| self.eligible(i))
+    }
+
+    /// The index of `seq` in `queue`, or where it would be (sequence numbers in
+    /// the queue are consecutive).
     fn index_of(&self, seq: u64) -> usize {
-        self.queue.partition_point(|e| e.seq < seq)
+        self.queue.front().map_or(0, |f| {
+            seq.saturating_sub(f.seq).min(self.queue.len() as u64) as usize
+        })
     }
 
     /// §3.6.2.3: assembles User Data / Next User Data chunks of this flow into a
@@ -374,12 +440,8 @@ impl SendFlow {
         let fsn = self.trim_and_fsn();
         let mut used = 0;
         let mut prev_seq: Option<u64> = None;
-        let mut i = if self.queue.front().is_some_and(|e| !e.in_flight) {
-            0
-        } else {
-            self.index_of(self.hint)
-        };
-        while i < self.queue.len() {
+        let mut from = 0;
+        while let Some(i) = self.next_eligible(from) {
             // Flow control (§3.6.2.9): no new data beyond the advertised window.
             // (The ignore-receive-window fault sends regardless.)
             if !(self.rx_buffer_size > self.outstanding as u64
@@ -387,10 +449,6 @@ impl SendFlow {
                 || fault!(self, ignore_receive_window))
             {
                 break;
-            }
-            if !self.eligible(i) {
-                i += 1;
-                continue;
             }
             let options = (prev_seq.is_none() && !self.startup_options.is_empty())
                 .then(|| self.startup_options.clone());
@@ -436,7 +494,9 @@ impl SendFlow {
             let e = &mut self.queue[i];
             if e.ever_sent {
                 self.stats.retransmissions += 1;
+                self.lost.remove(&e.seq);
             }
+            self.flight.push_back((*next_tsn, e.seq));
             e.in_flight = true;
             e.ever_sent = true;
             e.nak_count = 0;
@@ -453,7 +513,7 @@ impl SendFlow {
             }
             self.hint = self.hint.max(e.seq + 1);
             out.push(chunk);
-            i += 1;
+            from = i + 1;
         }
         used
     }
@@ -466,23 +526,32 @@ impl SendFlow {
         self.rx_buffer_size = buffer_bytes;
         let mut max_tsn = 0;
         for &(from, to) in acked {
-            let start = self.index_of(from);
-            for e in self.queue.range_mut(start..) {
+            // Only what is not acknowledged yet: tombstones are jumped over.
+            let mut i = self.index_of(from);
+            loop {
+                i = self.next_unacked(i);
+                let Some(e) = self.queue.get_mut(i) else {
+                    break;
+                };
                 if e.seq > to {
                     break;
                 }
+                i += 1;
                 // Only fragments that were sent can be acknowledged; an ack for a
                 // sequence number never sent is the far end's error, ignored.
-                if e.acked || !e.ever_sent {
+                if !e.ever_sent {
                     continue;
                 }
                 e.acked = true;
+                e.skip = 1;
                 self.live -= 1;
                 self.unacked_bytes -= e.data.len();
                 if e.in_flight {
                     e.in_flight = false;
                     self.outstanding -= e.transmit_size;
                     max_tsn = max_tsn.max(e.tsn);
+                } else {
+                    self.lost.remove(&e.seq);
                 }
                 if !e.abandoned {
                     self.stats.bytes_acked += e.data.len() as u64;
@@ -519,12 +588,20 @@ impl SendFlow {
     /// acknowledged one; a third one declares it lost. Returns (naks, losses).
     pub fn nak_pass(&mut self, max_tsn_ack: u64) -> (u32, u32) {
         let (mut naks, mut losses) = (0, 0);
-        let mut lowest_lost = None;
-        for e in self
-            .queue
-            .iter_mut()
-            .filter(|e| e.in_flight && e.tsn < max_tsn_ack)
-        {
+        self.pop_stale_flight();
+        let mut k = 0;
+        while let Some(&(tsn, seq)) = self.flight.get(k) {
+            if tsn >= max_tsn_ack {
+                break;
+            }
+            k += 1;
+            let i = self.index_of(seq);
+            let Some(e) = self.queue.get_mut(i) else {
+                continue;
+            };
+            if e.seq != seq || !e.in_flight || e.tsn != tsn {
+                continue; // stale
+            }
             debug_assert!(!e.acked);
             e.nak_count += 1;
             naks += 1;
@@ -532,26 +609,47 @@ impl SendFlow {
                 e.in_flight = false;
                 self.outstanding -= e.transmit_size;
                 losses += 1;
-                lowest_lost.get_or_insert(e.seq);
+                self.lost.insert(seq);
             }
         }
-        if let Some(s) = lowest_lost {
-            self.hint = self.hint.min(s);
-        }
+        self.pop_stale_flight();
         self.stats.fragments_lost += u64::from(losses);
         (naks, losses)
+    }
+
+    /// Drops `flight` entries from the front whose fragment is no longer in
+    /// flight under that TSN.
+    fn pop_stale_flight(&mut self) {
+        while let Some(&(tsn, seq)) = self.flight.front() {
+            let i = self.index_of(seq);
+            if self
+                .queue
+                .get(i)
+                .is_some_and(|e| e.seq == seq && e.in_flight && e.tsn == tsn)
+            {
+                break;
+            }
+            self.flight.pop_front();
+        }
     }
 
     /// §3.6.2.6: the TIMEOUT_ALARM fired: nothing is in flight any more.
     /// Returns whether anything was (WAS_LOSS).
     pub fn on_timeout(&mut self) -> bool {
         let mut was = false;
-        for e in self.queue.iter_mut().filter(|e| e.in_flight) {
-            e.in_flight = false;
-            was = true;
+        for (tsn, seq) in std::mem::take(&mut self.flight) {
+            let i = self.index_of(seq);
+            if let Some(e) = self.queue.get_mut(i)
+                && e.seq == seq
+                && e.in_flight
+                && e.tsn == tsn
+            {
+                e.in_flight = false;
+                self.lost.insert(seq);
+                was = true;
+            }
         }
         self.outstanding = 0;
-        self.hint = 0;
         was
     }
 
@@ -617,6 +715,47 @@ impl SendFlow {
             .filter(|e| e.in_flight)
             .map(|e| e.seq)
             .collect()
+    }
+
+    /// Checks the indexes against a walk of the whole queue (tests).
+    #[cfg(test)]
+    pub(crate) fn check_indexes(&self) {
+        let flight: BTreeSet<u64> = self
+            .flight
+            .iter()
+            .filter(|&&(t, s)| {
+                let i = self.index_of(s);
+                self.queue
+                    .get(i)
+                    .is_some_and(|e| e.seq == s && e.in_flight && e.tsn == t)
+            })
+            .map(|&(_, s)| s)
+            .collect();
+        assert_eq!(
+            flight.into_iter().collect::<Vec<_>>(),
+            self.in_flight_seqs()
+        );
+        let lost: Vec<u64> = self
+            .queue
+            .iter()
+            .filter(|e| e.ever_sent && !e.in_flight && !e.acked)
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(self.lost.iter().copied().collect::<Vec<_>>(), lost);
+        let bytes: usize = self
+            .queue
+            .iter()
+            .filter(|e| !e.acked)
+            .map(|e| e.data.len())
+            .sum();
+        assert_eq!(bytes, self.unacked_bytes);
+        for (i, e) in self.queue.iter().enumerate() {
+            if e.acked {
+                // A jump never passes an entry not acknowledged.
+                let to = (i + e.skip).min(self.queue.len());
+                assert!(self.queue.range(i..to).all(|x| x.acked), "seq {}", e.seq);
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `rtmfp connect`: an initiator that opens flows, sends data, waits for its
 //! acknowledgement (and echo), closes, and prints a summary. Exit 0 only on success.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -60,7 +61,7 @@ pub struct Args {
     /// Pings, accepting and acknowledging flows), e.g. for a conformance tester.
     #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
     linger: f64,
-    /// Print the summary as JSON.
+    /// Print the summary as one JSON line (with bytes_per_s and CPU time).
     #[arg(long)]
     json: bool,
 }
@@ -82,44 +83,25 @@ struct Summary {
     retransmissions: u64,
     srtt_ms: Option<f64>,
     erto_ms: Option<f64>,
+    /// Acknowledged bytes per second, from session open to the last ack.
+    bytes_per_s: f64,
+    /// CPU time of this process (user, system), in seconds.
+    cpu_user_s: f64,
+    cpu_sys_s: f64,
     errors: Vec<String>,
 }
 
 struct FlowState {
-    /// Which of our flows (for its byte pattern) and how much of it is queued.
+    /// The flow's position among the flows (for the message pattern).
     index: u32,
-    off: u64,
+    /// Bytes handed to the flow so far.
+    queued: u64,
+    /// Closed once every byte was queued (without --expect-echo).
+    closed: bool,
     expect: Vec<u8>,
     echoed: Vec<u8>,
     complete: bool,
     echo_complete: bool,
-}
-
-/// Queues the flow's next messages until its send buffer is full (the bounded
-/// send buffer: `WouldBlock`, resumed on `Writable`); closes the flow once all
-/// are queued, unless an echo is expected.
-fn feed(
-    ep: &mut rtmfp::endpoint::Endpoint,
-    now: rtmfp::time::Instant,
-    (s, f): (rtmfp::endpoint::SessionHandle, u64),
-    st: &mut FlowState,
-    (per_flow, size, expect_echo): (u64, usize, bool),
-) -> Result<(), String> {
-    while st.off < per_flow {
-        let n = (per_flow - st.off).min(size as u64) as usize;
-        match ep.send(now, s, f, &pattern(st.index, st.off, n), None) {
-            Ok(_) => st.off += n as u64,
-            Err(rtmfp::flow::FlowError::WouldBlock) => return Ok(()),
-            Err(e) => return Err(format!("send: {e}")),
-        }
-    }
-    // With an echo expected, the flow stays F_OPEN until the echo is
-    // complete: §3.6.3.1 step 7 makes the responder's return flow
-    // invalid once the flow it answers is no longer F_OPEN.
-    if !expect_echo {
-        let _ = ep.close_flow(now, s, f);
-    }
-    Ok(())
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -142,14 +124,19 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn pattern(flow: u32, offset: u64, len: usize) -> Vec<u8> {
-    (0..len as u64)
-        .map(|i| {
-            ((offset + i)
-                .wrapping_mul(31)
-                .wrapping_add(u64::from(flow) * 7)
-                % 251) as u8
-        })
-        .collect()
+    // Byte k of the flow is (k * 31 + flow * 7) mod 251: a period of 251 bytes,
+    // so one period is computed and copied.
+    let period: Vec<u8> = (0..251u64)
+        .map(|k| ((k * 31 + u64::from(flow) * 7) % 251) as u8)
+        .collect();
+    let mut out = Vec::with_capacity(len);
+    let mut at = (offset % 251) as usize;
+    while out.len() < len {
+        let n = (251 - at).min(len - out.len());
+        out.extend_from_slice(&period[at..at + n]);
+        at = 0;
+    }
+    out
 }
 
 /// `HOST:PORT` (a name or an address; IPv6 in brackets) to its first address.
@@ -187,6 +174,51 @@ fn local_for(target: SocketAddr) -> SocketAddr {
         })
         .map(|a| SocketAddr::new(a.ip(), 0))
         .unwrap_or(wildcard)
+}
+
+/// At most this many bytes of a flow wait unacknowledged at once (like
+/// rtmfp-cpp's 1 MiB send buffer): `--bytes N` is fed as the flow drains.
+const SEND_BUFFER: usize = 1 << 20;
+
+/// Queues more messages on every flow whose unacknowledged bytes are below
+/// [`SEND_BUFFER`]; closes a flow once all its bytes are queued (unless an
+/// echo is expected: §3.6.3.1 step 7 makes the responder's return flow
+/// invalid once the flow it answers is no longer F_OPEN).
+fn feed(
+    ep: &mut rtmfp::endpoint::Endpoint,
+    now: Instant,
+    s: SessionHandle,
+    flows: &mut BTreeMap<u64, FlowState>,
+    args: &Args,
+    per_flow: u64,
+) -> Result<(), String> {
+    for (&f, st) in flows.iter_mut() {
+        let mut buffered = ep
+            .session(s)
+            .and_then(|x| x.data().send_flow(f))
+            .map_or(0, |x| x.queued_bytes());
+        while st.queued < per_flow && buffered < SEND_BUFFER {
+            let n = (per_flow - st.queued).min(args.message_size as u64) as usize;
+            let m = pattern(st.index, st.queued, n);
+            match ep.send(now, s, f, &m, None) {
+                Ok(_) => {}
+                // The flow's (or the session's) send buffer is full: the next
+                // tick tops it up again.
+                Err(rtmfp::flow::FlowError::WouldBlock) => break,
+                Err(e) => return Err(format!("send: {e}")),
+            }
+            if args.expect_echo {
+                st.expect.extend_from_slice(&m);
+            }
+            st.queued += n as u64;
+            buffered += n;
+        }
+        if st.queued == per_flow && !args.expect_echo && !st.closed {
+            let _ = ep.close_flow(now, s, f);
+            st.closed = true;
+        }
+    }
+    Ok(())
 }
 
 async fn connect(args: Args) -> ExitCode {
@@ -227,144 +259,159 @@ async fn connect(args: Args) -> ExitCode {
         flows: args.flows,
         ..Default::default()
     };
-    let mut flows: BTreeMap<u64, FlowState> = BTreeMap::new();
+    let flows: RefCell<BTreeMap<u64, FlowState>> = RefCell::new(BTreeMap::new());
     let mut returns: BTreeMap<u64, u64> = BTreeMap::new();
     let mut opened_at: Option<Instant> = None;
     let mut failed: Option<String> = None;
     let per_flow = args.bytes / u64::from(args.flows);
     let expect_echo = args.expect_echo;
     let limit = Duration::from_secs_f64(args.timeout);
+    let feed_failed: RefCell<Option<String>> = RefCell::new(None);
+    // Keep each flow's send buffer topped up as it drains (the driver calls
+    // this once per turn, after each batch of received datagrams).
+    let tick = |ep: &mut rtmfp::endpoint::Endpoint, now: Instant| {
+        let mut fl = flows.borrow_mut();
+        if fl
+            .values()
+            .any(|f| f.queued < per_flow || (!args.expect_echo && !f.closed))
+            && let Err(e) = feed(ep, now, session, &mut fl, &args, per_flow)
+        {
+            feed_failed.borrow_mut().get_or_insert(e);
+        }
+    };
     let result = driver
-        .run(Some(limit), std::future::pending::<()>(), |ep, now, ev| {
-            log_keys(&mut keylog, &ev);
-            match ev {
-                Event::SessionOpened {
-                    session: s,
-                    far_address,
-                    far_certificate,
-                    ..
-                } if s == session => {
-                    opened_at = Some(now);
-                    summary.far_address = Some(far_address);
-                    summary.far_fingerprint = Some(hex::encode(
-                        rtmfp::crypto::flash::cert::fingerprint(&far_certificate),
-                    ));
-                    for i in 0..args.flows {
-                        let f = match ep.open_flow(
-                            now,
-                            s,
-                            args.metadata.as_bytes().to_vec(),
-                            None,
-                            FlowOptions::default(),
-                        ) {
-                            Ok(f) => f,
-                            Err(e) => {
-                                failed = Some(format!("open flow: {e}"));
-                                return Control::Stop;
-                            }
-                        };
-                        let expect = if expect_echo {
-                            pattern(i, 0, per_flow as usize)
-                        } else {
-                            Vec::new()
-                        };
-                        let mut st = FlowState {
-                            index: i,
-                            off: 0,
-                            expect,
-                            echoed: Vec::new(),
-                            complete: false,
-                            echo_complete: false,
-                        };
-                        let sizes = (per_flow, args.message_size, expect_echo);
-                        if let Err(e) = feed(ep, now, (s, f), &mut st, sizes) {
+        .run_with_tick(
+            Some(limit),
+            std::future::pending::<()>(),
+            |ep, now, ev| {
+                log_keys(&mut keylog, &ev);
+                if let Some(e) = feed_failed.borrow_mut().take() {
+                    failed = Some(e);
+                    return Control::Stop;
+                }
+                let mut flows = flows.borrow_mut();
+                match ev {
+                    Event::SessionOpened {
+                        session: s,
+                        far_address,
+                        far_certificate,
+                        ..
+                    } if s == session => {
+                        opened_at = Some(now);
+                        summary.far_address = Some(far_address);
+                        summary.far_fingerprint = Some(hex::encode(
+                            rtmfp::crypto::flash::cert::fingerprint(&far_certificate),
+                        ));
+                        for i in 0..args.flows {
+                            let f = match ep.open_flow(
+                                now,
+                                s,
+                                args.metadata.as_bytes().to_vec(),
+                                None,
+                                FlowOptions::default(),
+                            ) {
+                                Ok(f) => f,
+                                Err(e) => {
+                                    failed = Some(format!("open flow: {e}"));
+                                    return Control::Stop;
+                                }
+                            };
+                            flows.insert(
+                                f,
+                                FlowState {
+                                    index: i,
+                                    queued: 0,
+                                    closed: false,
+                                    expect: Vec::new(),
+                                    echoed: Vec::new(),
+                                    complete: false,
+                                    echo_complete: false,
+                                },
+                            );
+                        }
+                        if let Err(e) = feed(ep, now, s, &mut flows, &args, per_flow) {
                             failed = Some(e);
                             return Control::Stop;
                         }
-                        flows.insert(f, st);
                     }
-                }
-                Event::SessionOpenFailed { reason, .. } => {
-                    failed = Some(format!("session open failed: {reason}"));
-                    return Control::Stop;
-                }
-                Event::SessionClosed { reason, .. } => {
-                    failed.get_or_insert(format!("session closed: {reason}"));
-                    return Control::Stop;
-                }
-                Event::Session { event, .. } => match event {
-                    SessionEvent::Writable { flow } => {
-                        if let Some(st) = flows.get_mut(&flow) {
-                            let sizes = (per_flow, args.message_size, expect_echo);
-                            if let Err(e) = feed(ep, now, (session, flow), st, sizes) {
-                                failed = Some(e);
-                                return Control::Stop;
-                            }
-                        }
-                    }
-                    SessionEvent::SendFlowComplete { flow } => {
-                        if let Some(f) = flows.get_mut(&flow) {
-                            f.complete = true;
-                        }
-                    }
-                    SessionEvent::SendFlowException { flow, code } => {
-                        failed = Some(format!(
-                            "flow {flow} rejected by the responder (exception {code})"
-                        ));
+                    Event::SessionOpenFailed { reason, .. } => {
+                        failed = Some(format!("session open failed: {reason}"));
                         return Control::Stop;
                     }
-                    SessionEvent::FlowOpened {
-                        flow, association, ..
-                    } => match association {
-                        Some(a) if expect_echo && flows.contains_key(&a) => {
-                            returns.insert(flow, a);
+                    Event::SessionClosed { reason, .. } => {
+                        failed.get_or_insert(format!("session closed: {reason}"));
+                        return Control::Stop;
+                    }
+                    Event::Session { event, .. } => match event {
+                        SessionEvent::SendFlowComplete { flow } => {
+                            if let Some(f) = flows.get_mut(&flow) {
+                                f.complete = true;
+                            }
                         }
-                        _ if expect_echo => {
-                            let _ = ep.reject_flow(now, session, flow, 0);
+                        SessionEvent::SendFlowException { flow, code } => {
+                            failed = Some(format!(
+                                "flow {flow} rejected by the responder (exception {code})"
+                            ));
+                            return Control::Stop;
                         }
-                        _ => {
-                            // Not asked to check echoes: refuse return flows, like fcclient.
-                            let _ = ep.reject_flow(now, session, flow, 0);
+                        SessionEvent::FlowOpened {
+                            flow, association, ..
+                        } => match association {
+                            Some(a) if expect_echo && flows.contains_key(&a) => {
+                                returns.insert(flow, a);
+                            }
+                            _ if expect_echo => {
+                                let _ = ep.reject_flow(now, session, flow, 0);
+                            }
+                            _ => {
+                                // Not asked to check echoes: refuse return flows, like fcclient.
+                                let _ = ep.reject_flow(now, session, flow, 0);
+                            }
+                        },
+                        SessionEvent::Message { flow, data } => {
+                            if let Some(&a) = returns.get(&flow)
+                                && let Some(f) = flows.get_mut(&a)
+                            {
+                                f.echoed.extend_from_slice(&data);
+                                summary.bytes_echoed += data.len() as u64;
+                                if f.echoed.len() >= f.expect.len() {
+                                    let _ = ep.close_flow(now, session, a);
+                                }
+                            }
                         }
+                        SessionEvent::FlowComplete { flow } => {
+                            if let Some(f) = returns.get(&flow).and_then(|a| flows.get_mut(a)) {
+                                f.echo_complete = true;
+                            }
+                        }
+                        SessionEvent::Gap { flow, count } if returns.contains_key(&flow) => {
+                            failed = Some(format!("echo flow {flow} has a gap of {count}"));
+                            return Control::Stop;
+                        }
+                        _ => {}
                     },
-                    SessionEvent::Message { flow, data } => {
-                        if let Some(&a) = returns.get(&flow)
-                            && let Some(f) = flows.get_mut(&a)
-                        {
-                            f.echoed.extend_from_slice(&data);
-                            summary.bytes_echoed += data.len() as u64;
-                            if f.echoed.len() >= f.expect.len() {
-                                let _ = ep.close_flow(now, session, a);
-                            }
-                        }
-                    }
-                    SessionEvent::FlowComplete { flow } => {
-                        if let Some(f) = returns.get(&flow).and_then(|a| flows.get_mut(a)) {
-                            f.echo_complete = true;
-                        }
-                    }
-                    SessionEvent::Gap { flow, count } if returns.contains_key(&flow) => {
-                        failed = Some(format!("echo flow {flow} has a gap of {count}"));
-                        return Control::Stop;
-                    }
                     _ => {}
-                },
-                _ => {}
-            }
-            let done = !flows.is_empty()
-                && flows.values().all(|f| {
-                    f.complete
-                        && (!expect_echo
-                            || (f.echoed.len() >= f.expect.len()
-                                && (f.echo_complete || f.echoed.len() == f.expect.len())))
-                });
-            if done {
-                Control::Stop
-            } else {
-                Control::Continue
-            }
-        })
+                }
+                let done = !flows.is_empty()
+                    && flows.values().all(|f| {
+                        f.complete
+                            && (!expect_echo
+                                || (f.echoed.len() >= f.expect.len()
+                                    && (f.echo_complete || f.echoed.len() == f.expect.len())))
+                    });
+                if done {
+                    Control::Stop
+                } else {
+                    Control::Continue
+                }
+            },
+            tick,
+        )
         .await;
+    let flows = flows.into_inner();
+    if let Some(e) = feed_failed.into_inner() {
+        failed.get_or_insert(e);
+    }
     if let Err(e) = result {
         return crate::fail("connect", e);
     }
@@ -388,6 +435,7 @@ async fn connect(args: Args) -> ExitCode {
         summary.duration_s = (end - o).as_secs_f64();
         if summary.duration_s > 0.0 {
             summary.throughput_mbit_s = summary.bytes_acked as f64 * 8.0 / summary.duration_s / 1e6;
+            summary.bytes_per_s = summary.bytes_acked as f64 / summary.duration_s;
         }
     }
     if let Some(f) = failed {
@@ -463,11 +511,10 @@ async fn connect(args: Args) -> ExitCode {
             )
             .await;
     }
+    (summary.cpu_user_s, summary.cpu_sys_s) = crate::cpu_seconds();
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).unwrap_or_default()
-        );
+        // One line, for benches to read.
+        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {
         println!(
             "{} {} profile={} handshake={} bytes_sent={} bytes_acked={} bytes_echoed={} duration={:.3}s throughput={:.2} Mbit/s retransmissions={} srtt={}",

@@ -79,6 +79,17 @@ enum Command {
     },
 }
 
+/// CPU time used by this process so far: (user, system) seconds.
+pub fn cpu_seconds() -> (f64, f64) {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return (0.0, 0.0);
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(u.ru_utime), secs(u.ru_stime))
+}
+
 /// One clear error line and exit status 2.
 pub fn fail(cmd: &str, msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("rtmfp {cmd}: {msg}");

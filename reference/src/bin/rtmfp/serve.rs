@@ -9,10 +9,14 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use std::collections::BTreeMap;
+
 use rtmfp::app::Echo;
 use rtmfp::endpoint::{Endpoint, Event};
 use rtmfp::runtime::{Control, Driver};
+use rtmfp::session::SessionEvent;
 use rtmfp::session::config::EndpointConfig;
+use rtmfp::time::Instant;
 
 use crate::peer::{CryptoArgs, log_keys};
 
@@ -42,6 +46,10 @@ pub struct Args {
     /// (`state_size` = bytes held for peers, sessions, drops by reason).
     #[arg(long, value_name = "SECONDS")]
     stats: Option<f64>,
+    /// Print a JSON line for every completed receiving flow (bytes, seconds
+    /// from its first to its last message, bytes/s, CPU time of the process).
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -177,6 +185,8 @@ async fn serve(args: Args) -> ExitCode {
             wake.notify_one();
         });
     }
+    // Per receiving flow: (first message, last message, bytes).
+    let mut received: BTreeMap<(u64, u64), (Instant, Instant, u64)> = BTreeMap::new();
     let started = tokio::time::Instant::now();
     let end = args.duration.map(|d| started + Duration::from_secs_f64(d));
     let every = args.stats.map(Duration::from_secs_f64);
@@ -207,6 +217,9 @@ async fn serve(args: Args) -> ExitCode {
                         tracing::info!(session = session.0, reason, "session closed")
                     }
                     Event::Session { session, event } => {
+                        if args.json {
+                            flow_json(&mut received, session.0, now, &event);
+                        }
                         #[cfg(feature = "planted-crash")]
                         planted_crash(&event);
                         echo.on_event(ep, now, session, event)
@@ -224,6 +237,12 @@ async fn serve(args: Args) -> ExitCode {
         }
         if slice.is_none() {
             break;
+        }
+    }
+    // Flows still receiving at the end (e.g. a sender that never closes).
+    if args.json {
+        for ((session, flow), (first, last, bytes)) in std::mem::take(&mut received) {
+            print_flow_json("flow_open", session, flow, first, last, bytes);
         }
     }
     // Orderly close of every session (§3.5.5), then a moment for the Close Acks.
@@ -264,4 +283,52 @@ fn planted_crash(event: &rtmfp::session::SessionEvent) {
         eprintln!("planted crash: empty flow metadata with a return association");
         std::process::abort();
     }
+}
+
+/// `--json`: counts received bytes per flow; prints a line when a flow completes.
+fn flow_json(
+    received: &mut BTreeMap<(u64, u64), (Instant, Instant, u64)>,
+    session: u64,
+    now: Instant,
+    event: &SessionEvent,
+) {
+    match event {
+        SessionEvent::Message { flow, data } => {
+            let e = received.entry((session, *flow)).or_insert((now, now, 0));
+            e.1 = now;
+            e.2 += data.len() as u64;
+        }
+        SessionEvent::FlowComplete { flow } => {
+            let (first, last, bytes) = received.remove(&(session, *flow)).unwrap_or((now, now, 0));
+            print_flow_json("flow_complete", session, *flow, first, last, bytes);
+        }
+        _ => {}
+    }
+}
+
+/// One `--json` line: a flow's received bytes, the seconds from its first to
+/// its last message, bytes/s, and the CPU time of the process so far.
+fn print_flow_json(
+    event: &str,
+    session: u64,
+    flow: u64,
+    first: Instant,
+    last: Instant,
+    bytes: u64,
+) {
+    let seconds = (last - first).as_secs_f64();
+    let (user, sys) = crate::cpu_seconds();
+    println!(
+        "{}",
+        serde_json::json!({
+            "event": event,
+            "session": session,
+            "flow": flow,
+            "bytes": bytes,
+            "seconds": seconds,
+            "bytes_per_s": if seconds > 0.0 { bytes as f64 / seconds } else { 0.0 },
+            "cpu_user_s": user,
+            "cpu_sys_s": sys,
+        })
+    );
 }
