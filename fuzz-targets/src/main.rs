@@ -40,6 +40,9 @@ enum Command {
     /// Run every target (or the named ones) under `cargo fuzz run` for N seconds
     /// each, one at a time, and write a JSON summary.
     RunAll(driver::RunAllArgs),
+    /// Line coverage of each target's corpus (`cargo fuzz coverage` +
+    /// `llvm-cov export`), added to the JSON summary.
+    Coverage(driver::CoverageArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         })(),
         Command::Replay { target, inputs } => replay(&target, &inputs),
         Command::RunAll(a) => driver::run_all(&a),
+        Command::Coverage(a) => driver::coverage(&a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
