@@ -47,7 +47,8 @@ pub struct RunAllArgs {
     /// Keep each target's whole libFuzzer output as LOGS/T.log.
     #[arg(long)]
     pub logs: Option<PathBuf>,
-    /// libFuzzer's -max_len (largest input it generates).
+    /// libFuzzer's -max_len (largest input it generates); default: each
+    /// target's own (`rtmfp-fuzz list`).
     #[arg(long)]
     pub max_len: Option<usize>,
     /// Targets run at the same time (each one libFuzzer process).
@@ -223,7 +224,10 @@ fn command(a: &RunAllArgs, d: &Dirs, n: &str) -> Result<Command, String> {
         format!("-max_total_time={}", a.seconds),
         "-print_final_stats=1".into(),
     ]);
-    if let Some(m) = a.max_len {
+    if let Some(m) = a
+        .max_len
+        .or_else(|| rtmfp_fuzz_targets::target(n).map(|t| t.max_len))
+    {
         cmd.arg(format!("-max_len={m}"));
     }
     if a.jobs > 1 {

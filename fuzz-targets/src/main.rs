@@ -32,6 +32,12 @@ enum Command {
         #[arg(long, default_value = "fuzz/rtmfp.dict")]
         dict: PathBuf,
     },
+    /// Write each target's libFuzzer options file (DIR/<target>.options, as
+    /// OSS-Fuzz reads them: max_len).
+    Options {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run inputs (files or directories) through a target without libFuzzer.
     Replay {
         target: String,
@@ -50,10 +56,24 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::List => {
             for t in rtmfp_fuzz_targets::TARGETS {
-                println!("{:<20} {}", t.name, t.what);
+                println!("{:<20} max_len {:>6}  {}", t.name, t.max_len, t.what);
             }
             Ok(())
         }
+        Command::Options { out } => (|| {
+            std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            for t in rtmfp_fuzz_targets::TARGETS {
+                let p = out.join(format!("{}.options", t.name));
+                std::fs::write(&p, format!("[libfuzzer]\nmax_len = {}\n", t.max_len))
+                    .map_err(|e| format!("{}: {e}", p.display()))?;
+            }
+            println!(
+                "{} options files in {}",
+                rtmfp_fuzz_targets::TARGETS.len(),
+                out.display()
+            );
+            Ok(())
+        })(),
         Command::Corpus { out, dict } => (|| {
             let counts = rtmfp_fuzz_targets::seeds::write_corpus(&out)
                 .map_err(|e| format!("{}: {e}", out.display()))?;
