@@ -10,6 +10,7 @@
 
 pub mod arb;
 pub mod fixtures;
+pub mod flood;
 pub mod seeds;
 pub mod stateful;
 pub mod targets;

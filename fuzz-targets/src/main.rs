@@ -49,6 +49,9 @@ enum Command {
     /// Line coverage of each target's corpus (`cargo fuzz coverage` +
     /// `llvm-cov export`), added to the JSON summary.
     Coverage(driver::CoverageArgs),
+    /// Flood a UDP target with distinct malformed startup packets from many
+    /// source addresses, reading its resident memory (--pid) as it goes.
+    Flood(rtmfp_fuzz_targets::flood::FloodArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Replay { target, inputs } => replay(&target, &inputs),
         Command::RunAll(a) => driver::run_all(&a),
         Command::Coverage(a) => driver::coverage(&a),
+        Command::Flood(a) => rtmfp_fuzz_targets::flood::flood(&a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
