@@ -83,6 +83,13 @@ pub struct TargetSummary {
     /// machine is shared: exec/s means little without it).
     #[serde(default)]
     pub load: Option<[f64; 2]>,
+    /// CPU time the fuzzer process used (user + system; `--prebuilt` runs), and
+    /// runs per CPU second: the rate one idle core would give, which a loaded
+    /// machine's wall-clock exec/s understates.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
+    #[serde(default)]
+    pub exec_per_cpu_sec: Option<u64>,
     /// Line coverage of the reference and the target crates by the corpus
     /// (`rtmfp-fuzz coverage`: `cargo fuzz coverage` + `llvm-cov export`).
     #[serde(default)]
@@ -158,6 +165,17 @@ fn absolute(p: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
     p.canonicalize()
         .map_err(|e| format!("{}: {e}", p.display()))
+}
+
+/// User + system CPU seconds process `pid` has used so far (Linux /proc; the
+/// kernel's clock tick is 100 Hz on every Linux libFuzzer runs on).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at state (3).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 /// The directories one run uses, made absolute (the fuzzer runs in FUZZ_DIR).
@@ -263,8 +281,17 @@ fn run_one(a: &RunAllArgs, d: &Dirs, n: &str, bar: &ProgressBar) -> Result<Targe
         None => None,
     };
     let mut tail = std::collections::VecDeque::new();
+    let pid = child.id();
     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
         parse_line(&mut s, &line);
+        // The fuzzer itself is the child only with --prebuilt (else it is cargo).
+        // Its final statistics are its last lines: read its CPU time as they come.
+        if a.prebuilt
+            && line.starts_with("stat::")
+            && let Some(c) = cpu_seconds(pid)
+        {
+            s.cpu_seconds = Some(c);
+        }
         let el = started.elapsed().as_secs().min(a.seconds);
         bar.inc(el - shown);
         shown = el;
@@ -279,6 +306,10 @@ fn run_one(a: &RunAllArgs, d: &Dirs, n: &str, bar: &ProgressBar) -> Result<Targe
     let status = child.wait().map_err(|e| e.to_string())?;
     bar.inc(a.seconds - shown);
     s.load = load_start.zip(load_average()).map(|(x, y)| [x, y]);
+    s.exec_per_cpu_sec = s
+        .cpu_seconds
+        .filter(|c| *c > 0.0)
+        .map(|c| (s.runs as f64 / c) as u64);
     s.status = if status.success() {
         "ok".into()
     } else if !s.findings.is_empty() {
@@ -328,8 +359,8 @@ pub fn run_all(a: &RunAllArgs) -> Result<(), String> {
                     match run_one(a, &dirs, n, &bar) {
                         Ok(s) => {
                             let line = format!(
-                                "{n:<20} {:>10} runs {:>8} exec/s  cov {:>5}  ft {:>6}  corpus {:>5}  load {:?}  {}",
-                                s.runs, s.exec_per_sec, s.edges_covered, s.features, s.corpus_size, s.load, s.status
+                                "{n:<20} {:>10} runs {:>8} exec/s ({:?}/CPU s)  cov {:>5}  ft {:>6}  corpus {:>5}  load {:?}  {}",
+                                s.runs, s.exec_per_sec, s.exec_per_cpu_sec, s.edges_covered, s.features, s.corpus_size, s.load, s.status
                             );
                             // A hidden bar (not a terminal) swallows println.
                             if bar.is_hidden() {
@@ -585,6 +616,23 @@ mod tests {
     }
 
     // The shape of `llvm-cov export -summary-only` (LLVM 14 to 22).
+    #[test]
+    fn cpu_time_of_this_process_is_read() {
+        // Busy until the process has used 20 ms of CPU (a loaded machine may
+        // take longer in wall time; 60 s is far more than it needs).
+        let t = Instant::now();
+        let mut x = 0u64;
+        let mut c = 0.0;
+        while c < 0.02 && t.elapsed() < std::time::Duration::from_secs(60) {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+            }
+            c = cpu_seconds(std::process::id()).expect("/proc/self/stat");
+        }
+        assert!((0.02..3600.0).contains(&c), "{c}");
+        assert_eq!(cpu_seconds(u32::MAX), None);
+    }
+
     #[test]
     fn llvm_cov_export_line_totals() {
         let v = serde_json::json!({"data": [{"files": [], "totals": {

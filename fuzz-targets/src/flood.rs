@@ -161,7 +161,10 @@ mod tests {
     fn the_flood_datagrams_are_distinct_startup_datagrams_the_server_drops() {
         for kind in [ProfileKind::Flash, ProfileKind::Plain] {
             let base = startup_packets(kind);
-            assert!(base.len() >= 2, "IHello, IIKeying (and RHello) of the recording");
+            assert!(
+                base.len() >= 2,
+                "IHello, IIKeying (and RHello) of the recording"
+            );
             let mut c = fixtures::profile(kind, false).default_cipher();
             let mut seen = HashSet::new();
             for i in 0..20_000 {
