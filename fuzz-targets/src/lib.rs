@@ -54,6 +54,11 @@ pub const TARGETS: &[Target] = &[
         "§2.3 every chunk parser (type byte + payload)"
     ),
     target!(targets::packet, 1_500, "§2.2.4 whole plain packet"),
+    target!(
+        targets::describe,
+        1_500,
+        "what dump and the reports show for a parsed packet"
+    ),
     target!(targets::multiplex, 1_500, "§2.2.2 session ID scrambling"),
     target!(
         targets::flash_open_default,
