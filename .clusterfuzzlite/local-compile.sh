@@ -10,6 +10,7 @@
 # base-builder-rust image is on nightly). The one deliberate difference from the
 # image: OSS-Fuzz links its prebuilt /usr/lib/libFuzzingEngine.a through
 # CUSTOM_LIBFUZZER_PATH; here that is clang's own libclang_rt.fuzzer archive.
+set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 base=${1:-/tmp/rtmfp-oss-fuzz}
 export SRC=$base/src OUT=$base/out WORK=$base/work
