@@ -393,15 +393,25 @@ pub fn run_all(a: &RunAllArgs) -> Result<(), String> {
 }
 
 /// Writes `targets` into the summary at `path`, keeping the entries of targets
-/// not among them (targets run separately keep their figures).
+/// (or of a target under another sanitizer) not among them: targets run
+/// separately keep their figures, and one summary holds a target's ASan and
+/// `-s none` runs side by side.
 pub fn write_summary(path: &Path, mut targets: Vec<TargetSummary>) -> Result<(), String> {
     for t in read_summary(path) {
-        if !targets.iter().any(|x| x.target == t.target) {
+        if !targets
+            .iter()
+            .any(|x| x.target == t.target && x.sanitizer == t.sanitizer)
+        {
             targets.push(t);
         }
     }
     let order = crate_targets();
-    targets.sort_by_key(|t| order.iter().position(|n| *n == t.target));
+    targets.sort_by(|a, b| {
+        let pos = |t: &TargetSummary| order.iter().position(|n| *n == t.target);
+        pos(a)
+            .cmp(&pos(b))
+            .then_with(|| a.sanitizer.cmp(&b.sanitizer))
+    });
     let s = Summary {
         generated_by: "rtmfp-fuzz run-all",
         machine: format!(
@@ -560,13 +570,18 @@ pub fn coverage(a: &CoverageArgs) -> Result<(), String> {
             "{n:<20} {covered:>6}/{lines:<6} lines  {:>5.1} %  ({inputs} inputs)",
             lc.percent
         );
-        match summaries.iter_mut().find(|t| t.target == n) {
-            Some(t) => t.line_coverage = Some(lc),
-            None => summaries.push(TargetSummary {
+        // Every run of the target (ASan, none) shows the corpus's coverage.
+        let mut found = false;
+        for t in summaries.iter_mut().filter(|t| t.target == n) {
+            t.line_coverage = Some(lc.clone());
+            found = true;
+        }
+        if !found {
+            summaries.push(TargetSummary {
                 target: n.to_string(),
                 line_coverage: Some(lc),
                 ..TargetSummary::default()
-            }),
+            });
         }
         write_summary(&a.out, summaries.clone())?;
     }
@@ -654,12 +669,23 @@ mod tests {
         };
         write_summary(&path, vec![t("packet", 1), t("vlu", 2)]).unwrap();
         write_summary(&path, vec![t("packet", 3)]).unwrap();
+        let mut none = t("vlu", 4);
+        none.sanitizer = "none".into();
+        write_summary(&path, vec![none]).unwrap();
         let got: Vec<_> = read_summary(&path)
             .into_iter()
-            .map(|t| (t.target, t.runs))
+            .map(|t| (t.target, t.sanitizer, t.runs))
             .collect();
-        // vlu kept, packet replaced, in the crate's target order.
-        assert_eq!(got, vec![("vlu".into(), 2), ("packet".into(), 3)]);
+        // vlu kept (and its `none` run beside it), packet replaced, in the
+        // crate's target order.
+        assert_eq!(
+            got,
+            vec![
+                ("vlu".into(), "".into(), 2),
+                ("vlu".into(), "none".into(), 4),
+                ("packet".into(), "".into(), 3)
+            ]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
