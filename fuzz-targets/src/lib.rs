@@ -93,7 +93,7 @@ pub const TARGETS: &[Target] = &[
         "RFC 7425 session key components"
     ),
     target!(targets::tc_metadata, 64, "RFC 7425 TC metadata"),
-    target!(targets::keylog, 8_192, "key log text"),
+    target!(targets::keylog, 2_048, "key log text"),
     target!(targets::scenario_yaml, 8_192, "conformance scenario YAML"),
     target!(
         targets::expectations_yaml,
