@@ -139,7 +139,7 @@ fn a_flood_of_distinct_malformed_startup_packets_leaves_state_and_heap_flat() {
         let t = net.now() + Duration::from_millis(50);
         net.run_until(t);
         max_state = max_state.max(server.borrow().state_size());
-        if i == 10_000 || i % 100_000 == 0 {
+        if i == 10_000 || i.is_multiple_of(100_000) {
             checkpoints.push((i, live(), server.borrow().state_size()));
         }
     }
