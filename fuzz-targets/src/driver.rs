@@ -102,6 +102,12 @@ pub struct LineCoverage {
     pub lines: u64,
     pub covered: u64,
     pub percent: f64,
+    /// The same over the source files the target reaches (at least one line
+    /// executed): how thoroughly it exercises the code it is about.
+    #[serde(default)]
+    pub reached_lines: u64,
+    #[serde(default)]
+    pub reached_percent: f64,
     /// Corpus inputs the figure was measured on.
     pub corpus_inputs: u64,
 }
@@ -449,7 +455,8 @@ pub struct CoverageArgs {
     /// The cargo-fuzz crate.
     #[arg(long, default_value = "fuzz")]
     pub fuzz_dir: PathBuf,
-    /// cargo's target directory for the coverage build (default FUZZ_DIR/target).
+    /// cargo's target directory for the coverage build (default
+    /// FUZZ_DIR/target/<triple>/coverage); not the one of a fuzzing build.
     #[arg(long)]
     pub target_dir: Option<PathBuf>,
     /// Corpus root: target T's inputs are CORPUS/T (default FUZZ_DIR/corpus).
@@ -496,6 +503,40 @@ pub fn line_totals(export: &serde_json::Value) -> Option<(u64, u64)> {
     ))
 }
 
+/// Lines of the files with at least one covered line (count, covered).
+pub fn reached_totals(export: &serde_json::Value) -> (u64, u64) {
+    let files = export
+        .get("data")
+        .and_then(|d| d.get(0))
+        .and_then(|d| d.get("files"))
+        .and_then(|f| f.as_array());
+    let mut t = (0, 0);
+    for f in files.into_iter().flatten() {
+        let l = f.get("summary").and_then(|s| s.get("lines"));
+        let count = l
+            .and_then(|l| l.get("count"))
+            .and_then(|c| c.as_u64())
+            .unwrap_or(0);
+        let covered = l
+            .and_then(|l| l.get("covered"))
+            .and_then(|c| c.as_u64())
+            .unwrap_or(0);
+        if covered > 0 {
+            t.0 += count;
+            t.1 += covered;
+        }
+    }
+    t
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 * 1000.0 / whole as f64).round() / 10.0
+    }
+}
+
 /// `cargo fuzz coverage` over each target's corpus, then `llvm-cov export`:
 /// the line coverage of the project's sources goes into the summary.
 pub fn coverage(a: &CoverageArgs) -> Result<(), String> {
@@ -535,9 +576,15 @@ pub fn coverage(a: &CoverageArgs) -> Result<(), String> {
         if !st.success() {
             return Err(format!("cargo fuzz coverage {n} failed ({st})"));
         }
-        let bin = target_dir
-            .join("x86_64-unknown-linux-gnu/coverage/x86_64-unknown-linux-gnu/release")
-            .join(n);
+        // cargo fuzz coverage builds in TARGET/<triple>/coverage by default,
+        // in the given --target-dir as it is otherwise.
+        let bin = if a.target_dir.is_some() {
+            target_dir.join("x86_64-unknown-linux-gnu/release").join(n)
+        } else {
+            target_dir
+                .join("x86_64-unknown-linux-gnu/coverage/x86_64-unknown-linux-gnu/release")
+                .join(n)
+        };
         let profdata = fuzz.join("coverage").join(n).join("coverage.profdata");
         let out = Command::new(&llvm_cov)
             .args(["export", "-summary-only"])
@@ -556,19 +603,18 @@ pub fn coverage(a: &CoverageArgs) -> Result<(), String> {
             serde_json::from_slice(&out.stdout).map_err(|e| format!("llvm-cov export {n}: {e}"))?;
         let (lines, covered) =
             line_totals(&v).ok_or_else(|| format!("llvm-cov export {n}: no line totals"))?;
+        let (reached_lines, reached_covered) = reached_totals(&v);
         let lc = LineCoverage {
             lines,
             covered,
-            percent: if lines == 0 {
-                0.0
-            } else {
-                (covered as f64 * 1000.0 / lines as f64).round() / 10.0
-            },
+            percent: percent(covered, lines),
+            reached_lines,
+            reached_percent: percent(reached_covered, reached_lines),
             corpus_inputs: inputs,
         };
         println!(
-            "{n:<20} {covered:>6}/{lines:<6} lines  {:>5.1} %  ({inputs} inputs)",
-            lc.percent
+            "{n:<20} {covered:>6}/{lines:<6} lines  {:>5.1} %  ({:>5.1} % of the {reached_lines} lines of the files it reaches; {inputs} inputs)",
+            lc.percent, lc.reached_percent
         );
         // Every run of the target (ASan, none) shows the corpus's coverage.
         let mut found = false;
@@ -650,10 +696,16 @@ mod tests {
 
     #[test]
     fn llvm_cov_export_line_totals() {
-        let v = serde_json::json!({"data": [{"files": [], "totals": {
+        let v = serde_json::json!({"data": [{"files": [
+            {"filename": "a.rs", "summary": {"lines": {"count": 100, "covered": 80}}},
+            {"filename": "b.rs", "summary": {"lines": {"count": 5206, "covered": 0}}},
+            {"filename": "c.rs", "summary": {"lines": {"count": 10, "covered": 1}}}
+        ], "totals": {
             "lines": {"count": 5306, "covered": 1234, "percent": 23.25},
             "functions": {"count": 10, "covered": 3}}}], "type": "llvm.coverage.json.export"});
         assert_eq!(line_totals(&v), Some((5306, 1234)));
+        assert_eq!(reached_totals(&v), (110, 81));
+        assert_eq!(percent(81, 110), 73.6);
         assert_eq!(line_totals(&serde_json::json!({"data": []})), None);
     }
 
