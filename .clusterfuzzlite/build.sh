@@ -7,8 +7,12 @@ cd "$SRC/rtmfp-conformance"
 
 # 1. Seeds and dictionary: an ordinary (uninstrumented) build of the generator
 #    (the workspace's dev profile optimises dependencies, so it is quick to run).
-env -u RUSTFLAGS -u CARGO_BUILD_TARGET -u RUSTC_BOOTSTRAP cargo run --locked \
-    -p rtmfp-fuzz-targets -- corpus --out fuzz/corpus --dict fuzz/rtmfp.dict
+#    CC/CFLAGS are the sanitizer's: not for this host build.
+host_build=(env -u RUSTFLAGS -u CARGO_BUILD_TARGET -u RUSTC_BOOTSTRAP -u CFLAGS -u CXXFLAGS
+    -u CUSTOM_LIBFUZZER_PATH -u CUSTOM_LIBFUZZER_STD_CXX cargo run --locked -p rtmfp-fuzz-targets --)
+"${host_build[@]}" corpus --out fuzz/corpus --dict fuzz/rtmfp.dict
+# Each target's max_len (small inputs: more executions per second).
+"${host_build[@]}" options --out fuzz/options
 
 # 2. The targets, instrumented by cargo-fuzz for the requested sanitizer.
 case "${SANITIZER:-address}" in
@@ -27,6 +31,7 @@ for t in $targets; do
         (cd "corpus/$t" && zip -q -r "$OUT/${t}_seed_corpus.zip" .)
     fi
     cp rtmfp.dict "$OUT/$t.dict"
+    cp "options/$t.options" "$OUT/$t.options"
 done
 echo "built: $targets" | tr '\n' ' '
 echo

@@ -53,11 +53,15 @@ pub fn snippet(text: &str, line: usize, column: usize, label: &str, color: bool)
         .char_indices()
         .nth(column.saturating_sub(1))
         .map_or(src.len(), |(i, _)| i);
-    let word = src[start..]
-        .find(|c: char| c.is_whitespace() || ",:]}".contains(c))
-        .unwrap_or(src.len() - start)
-        .max(1);
-    let end = (start + word).min(src.len());
+    // The word at the caret, or else the one character there (whole: a span
+    // must end on a character boundary, e.g. after a 2-byte U+00A0).
+    let rest = &src[start..];
+    let word = match rest.find(|c: char| c.is_whitespace() || ",:]}".contains(c)) {
+        Some(w) if w > 0 => w,
+        Some(_) => rest.chars().next().map_or(0, char::len_utf8),
+        None => rest.len(),
+    };
+    let end = start + word;
     let report = &[Group::with_level(Level::ERROR).element(
         Snippet::source(src)
             .line_start(line)
@@ -90,6 +94,28 @@ pub fn render(e: &ScenarioError, color: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Found by the `expectations_yaml` fuzz target: a caret on a U+00A0 (a
+    // 2-byte whitespace character) gave annotate-snippets a span ending inside
+    // it, and the error message panicked.
+    #[test]
+    fn a_caret_on_a_multibyte_space_marks_the_whole_character() {
+        let s = snippet("\u{a0}", 1, 1, "here", false);
+        assert!(s.contains('^'), "{s}");
+        let s = snippet("a: \u{a0}\u{a0}b", 1, 4, "here", false);
+        assert!(s.contains('^'), "{s}");
+        // A column past the end of the line: no caret, no panic.
+        let _ = snippet("ab", 1, 9, "here", false);
+        assert_eq!(
+            crate::suite::Expectations::parse("\u{a0}", "x.yaml")
+                .map(|_| ())
+                .unwrap_err()
+                .lines()
+                .next()
+                .map(|l| l.starts_with("x.yaml:1:")),
+            Some(true)
+        );
+    }
 
     #[test]
     fn suggests_the_nearest_name() {

@@ -378,16 +378,20 @@ impl Mutator {
         let list = opts.get_or_insert_with(Vec::new);
         match self.rng.gen_range(0..6) {
             0 => {
-                for o in list.iter_mut() {
-                    if o.kind == user_data_option::METADATA {
-                        o.value.clear();
-                    }
-                }
+                // §3.6.3.1 step 5 wants metadata; empty is legal and unusual.
+                list.retain(|o| o.kind != user_data_option::METADATA);
+                list.push(Opt::new(user_data_option::METADATA, Vec::new()));
                 "metadata emptied"
             }
             1 => {
                 list.retain(|o| o.kind != user_data_option::RETURN_FLOW_ASSOCIATION);
-                let f = self.pick_u64(recv_flows);
+                // Half the time a flow the target really sends (§3.6.3.1 step 6
+                // and 7 accept only those), else any number.
+                let f = if !recv_flows.is_empty() && self.rng.r#gen() {
+                    recv_flows[self.rng.gen_range(0..recv_flows.len())]
+                } else {
+                    self.pick_u64(recv_flows)
+                };
                 list.push(Opt::new(
                     user_data_option::RETURN_FLOW_ASSOCIATION,
                     vlu::to_vec(f),
@@ -428,10 +432,28 @@ impl Mutator {
     fn chunk(&mut self, c: &mut Chunk, flows: &[u64], recv_flows: &[u64]) -> String {
         let name = c.name();
         let what: &str = match c {
-            Chunk::UserData(u) => match self.rng.gen_range(0..7) {
+            Chunk::UserData(u) => match self.rng.gen_range(0..8) {
                 0 => {
                     u.flow_id = self.pick_u64(flows);
                     "flowID"
+                }
+                7 => {
+                    // §3.6.3.1: the first fragment of a flow the target has not
+                    // seen, with one or two option mutations (a new flow is where
+                    // the options are read).
+                    u.flow_id = flows.iter().max().map_or(1, |m| m + 1) + self.rng.gen_range(0..8);
+                    u.sequence_number = 1;
+                    u.fsn_offset = 1;
+                    u.flags.fragment_control = Fragmentation::Whole;
+                    u.options.get_or_insert_with(|| {
+                        vec![Opt::new(user_data_option::METADATA, b"fuzz".to_vec())]
+                    });
+                    let first = self.options(&mut u.options, recv_flows);
+                    if self.rng.r#gen() {
+                        let second = self.options(&mut u.options, recv_flows);
+                        return format!("{name} new flow, {first}, {second}");
+                    }
+                    return format!("{name} new flow, {first}");
                 }
                 1 => {
                     u.sequence_number = self.pick_u64(&[u.sequence_number.wrapping_add(1)]);
@@ -981,4 +1003,49 @@ fn write_summary(a: &Args, s: &Summary) -> Result<(), String> {
     std::fs::write(&page, html).map_err(|e| format!("{}: {e}", page.display()))?;
     println!("summary: {}  page: {}", json.display(), page.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtmfp::wire::UserData;
+
+    // The "new flow" mutation makes the first fragment of a flow the target has
+    // not seen; among many, some carry an empty metadata option together with a
+    // return association naming a flow the target sends (the combination that
+    // reaches §3.6.3.1 steps 5-7 and the planted crash).
+    #[test]
+    fn new_flow_mutations_reach_empty_metadata_with_a_real_association() {
+        let mut m = Mutator {
+            rng: ChaCha20Rng::seed_from_u64(1),
+        };
+        let (flows, recv_flows) = ([2u64], [5u64]);
+        let mut new_flows = 0;
+        let mut combined = 0;
+        for _ in 0..5_000 {
+            let mut c = Chunk::UserData(UserData {
+                flags: Default::default(),
+                flow_id: 2,
+                sequence_number: 9,
+                fsn_offset: 0,
+                options: None,
+                user_data: b"x".to_vec(),
+            });
+            let note = m.chunk(&mut c, &flows, &recv_flows);
+            let Chunk::UserData(u) = &c else { continue };
+            if !note.contains("new flow") {
+                continue;
+            }
+            new_flows += 1;
+            assert!(
+                u.flow_id > 2 && u.sequence_number == 1 && u.fsn_offset == 1,
+                "{note}"
+            );
+            if u.metadata() == Some(&[][..]) && matches!(u.return_flow_association(), Some(Ok(5))) {
+                combined += 1;
+            }
+        }
+        assert!(new_flows > 300, "{new_flows}");
+        assert!(combined > 5, "{combined} of {new_flows}");
+    }
 }

@@ -32,6 +32,12 @@ enum Command {
         #[arg(long, default_value = "fuzz/rtmfp.dict")]
         dict: PathBuf,
     },
+    /// Write each target's libFuzzer options file (DIR/<target>.options, as
+    /// OSS-Fuzz reads them: max_len).
+    Options {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run inputs (files or directories) through a target without libFuzzer.
     Replay {
         target: String,
@@ -40,6 +46,12 @@ enum Command {
     /// Run every target (or the named ones) under `cargo fuzz run` for N seconds
     /// each, one at a time, and write a JSON summary.
     RunAll(driver::RunAllArgs),
+    /// Line coverage of each target's corpus (`cargo fuzz coverage` +
+    /// `llvm-cov export`), added to the JSON summary.
+    Coverage(driver::CoverageArgs),
+    /// Flood a UDP target with distinct malformed startup packets from many
+    /// source addresses, reading its resident memory (--pid) as it goes.
+    Flood(rtmfp_fuzz_targets::flood::FloodArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,10 +59,24 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::List => {
             for t in rtmfp_fuzz_targets::TARGETS {
-                println!("{:<20} {}", t.name, t.what);
+                println!("{:<20} max_len {:>6}  {}", t.name, t.max_len, t.what);
             }
             Ok(())
         }
+        Command::Options { out } => (|| {
+            std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            for t in rtmfp_fuzz_targets::TARGETS {
+                let p = out.join(format!("{}.options", t.name));
+                std::fs::write(&p, format!("[libfuzzer]\nmax_len = {}\n", t.max_len))
+                    .map_err(|e| format!("{}: {e}", p.display()))?;
+            }
+            println!(
+                "{} options files in {}",
+                rtmfp_fuzz_targets::TARGETS.len(),
+                out.display()
+            );
+            Ok(())
+        })(),
         Command::Corpus { out, dict } => (|| {
             let counts = rtmfp_fuzz_targets::seeds::write_corpus(&out)
                 .map_err(|e| format!("{}: {e}", out.display()))?;
@@ -64,6 +90,8 @@ fn main() -> ExitCode {
         })(),
         Command::Replay { target, inputs } => replay(&target, &inputs),
         Command::RunAll(a) => driver::run_all(&a),
+        Command::Coverage(a) => driver::coverage(&a),
+        Command::Flood(a) => rtmfp_fuzz_targets::flood::flood(&a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -247,7 +247,7 @@ pub fn seeds(name: &str) -> Vec<Vec<u8>> {
             .map(|p| p[..p.len().min(5)].to_vec())
             .collect(),
         "chunk" => chunks.iter().map(chunk_seed).collect(),
-        "packet" => m.packets.clone(),
+        "packet" | "describe" => m.packets.clone(),
         "multiplex" | "flash_open_default" => m.datagrams.clone(),
         "flash_open_session" => {
             let mut v = Vec::new();

@@ -115,7 +115,15 @@ pub fn packet(data: &[u8]) {
     let again = Packet::parse(&out).expect("re-emitted packet parses");
     assert_eq!(again, p, "parse(emit(parse(b))) == parse(b)");
     assert_eq!(again.to_bytes().as_ref(), Ok(&out));
-    // What the decoder shows for it must not panic either.
+}
+
+/// What `rtmfp dump` and the reports show for a parsed packet (text lines and
+/// JSON of every chunk, the header flags) never panics. Apart from [`packet`]
+/// so that the parser target stays fast (formatting is most of the time here).
+pub fn describe(data: &[u8]) {
+    let Ok(p) = Packet::parse(data) else {
+        return;
+    };
     for c in &p.chunks {
         let _ = rtmfp::describe::chunk_line(c, None, true);
         let _ = rtmfp::describe::chunk_json(c, Some(rtmfp::decode::Profile::Flash));

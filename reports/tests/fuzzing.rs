@@ -10,7 +10,8 @@ fn fuzzing_page_shows_targets_and_live_findings() {
         "targets": [
             {"target": "packet", "seconds": 60, "sanitizer": "address", "runs": 1234567,
              "exec_per_sec": 20576, "edges_covered": 811, "features": 2301, "corpus_size": 340,
-             "peak_rss_mb": 61, "findings": [], "status": "ok"},
+             "peak_rss_mb": 61, "findings": [], "status": "ok", "load": [1.5, 2.25], "cpu_seconds": 12.5, "exec_per_cpu_sec": 98765,
+             "line_coverage": {"lines": 20000, "covered": 2468, "percent": 12.3, "reached_lines": 4000, "reached_percent": 61.7, "corpus_inputs": 340}},
             {"target": "endpoint_pair", "seconds": 60, "sanitizer": "address", "runs": 999,
              "exec_per_sec": 16, "edges_covered": 5000, "features": 9000, "corpus_size": 50,
              "peak_rss_mb": 300, "findings": ["artifacts/endpoint_pair/crash-<b>"], "status": "finding"}
@@ -27,6 +28,10 @@ fn fuzzing_page_shows_targets_and_live_findings() {
         "packet",
         "20576",
         "811",
+        "12.3 % (2468/20000)",
+        "61.7 % of the 4000 lines",
+        "1.5 → 2.25",
+        "98765",
         "endpoint_pair",
         "1 finding",
         "SessionChunks",
