@@ -54,6 +54,27 @@ struct Entry {
     skip: usize,
 }
 
+impl Entry {
+    /// A fragment of message `msg` just queued: never sent, not acknowledged.
+    fn queued(seq: u64, data: Vec<u8>, fra: Fragmentation, msg: u64) -> Self {
+        Entry {
+            seq,
+            data,
+            fra,
+            abandoned: false,
+            sent_abandoned: false,
+            ever_sent: false,
+            nak_count: 0,
+            in_flight: false,
+            transmit_size: 0,
+            tsn: 0,
+            msg,
+            acked: false,
+            skip: 1,
+        }
+    }
+}
+
 /// Counters of a sending flow.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SendStats {
@@ -263,21 +284,8 @@ impl SendFlow {
                 (_, i) if i + 1 == n => Fragmentation::End,
                 _ => Fragmentation::Middle,
             };
-            self.queue.push_back(Entry {
-                seq: self.next_sn,
-                data: piece.to_vec(),
-                fra,
-                abandoned: false,
-                sent_abandoned: false,
-                ever_sent: false,
-                nak_count: 0,
-                in_flight: false,
-                transmit_size: 0,
-                tsn: 0,
-                msg,
-                acked: false,
-                skip: 1,
-            });
+            self.queue
+                .push_back(Entry::queued(self.next_sn, piece.to_vec(), fra, msg));
             self.unacked_bytes += piece.len();
             self.live += 1;
             self.next_sn += 1;
@@ -301,21 +309,11 @@ impl SendFlow {
                 self.final_sn = Some(tail.seq)
             }
             _ => {
-                self.queue.push_back(Entry {
-                    seq: self.next_sn,
-                    data: Vec::new(),
-                    fra: Fragmentation::Whole,
-                    abandoned: true,
-                    sent_abandoned: false,
-                    ever_sent: false,
-                    nak_count: 0,
-                    in_flight: false,
-                    transmit_size: 0,
-                    tsn: 0,
-                    msg: u64::MAX,
-                    acked: false,
-                    skip: 1,
-                });
+                // §3.6.2.11: an empty, abandoned fragment carries the FIN.
+                let mut fin =
+                    Entry::queued(self.next_sn, Vec::new(), Fragmentation::Whole, u64::MAX);
+                fin.abandoned = true;
+                self.queue.push_back(fin);
                 self.live += 1;
                 self.final_sn = Some(self.next_sn);
                 self.next_sn += 1;
