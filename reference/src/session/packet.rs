@@ -58,14 +58,21 @@ impl Session {
         let mut replies: Vec<Chunk> = Vec::new();
         let mut close_now = false;
         let chunks = packet.chunks().map(|c| c.parse());
-        // The chunk-reading faults need the packet's chunks as a list.
+        // The chunk-reading faults need the packet's chunks as a list; without
+        // an armed fault the chunks are walked as they are (no allocation, even
+        // in a build where a workspace unified the test-hooks feature in).
         #[cfg(feature = "test-hooks")]
-        let chunks: Box<dyn Iterator<Item = Chunk> + '_> =
-            if io.config.faults == crate::faults::Faults::default() {
-                Box::new(chunks)
+        let chunks = {
+            let (plain, misread) = if io.config.faults == crate::faults::Faults::default() {
+                (Some(chunks), None)
             } else {
-                Box::new(io.config.faults.misread(chunks.collect()).into_iter())
+                (None, Some(io.config.faults.misread(chunks.collect())))
             };
+            plain
+                .into_iter()
+                .flatten()
+                .chain(misread.into_iter().flatten())
+        };
         for c in chunks {
             match c {
                 // §3.5.4: reply to a Ping, copying the message unaltered.
