@@ -25,7 +25,7 @@ use rtmfp::session::data::FlowOptions;
 use rtmfp::sim::Network;
 use rtmfp::stats::DropReason;
 use rtmfp::time::Instant;
-use rtmfp::wire::{Chunk, Fragmentation, Opt, UserData, UserDataFlags, user_data_option};
+use rtmfp::wire::{Chunk, Fragmentation, Opt, user_data_option};
 
 /// The server's per-session limit in these tests.
 const SESSION_LIMIT: usize = 2 << 20;
@@ -60,17 +60,8 @@ fn held_for(server: &Ep, h: SessionHandle) -> usize {
 }
 
 fn user_data(flow: u64, seq: u64, fsn: u64, fra: Fragmentation, first: bool) -> Chunk {
-    Chunk::UserData(UserData {
-        flags: UserDataFlags {
-            fragment_control: fra,
-            ..Default::default()
-        },
-        flow_id: flow,
-        sequence_number: seq,
-        fsn_offset: seq - fsn,
-        options: first.then(|| vec![Opt::new(user_data_option::METADATA, b"hostile".to_vec())]),
-        user_data: vec![0x5a; 1000],
-    })
+    let metadata = first.then(|| vec![Opt::new(user_data_option::METADATA, b"hostile".to_vec())]);
+    user_data_chunk(flow, seq, fsn, fra, metadata, &[0x5a; 1000])
 }
 
 /// The hostile client sends `chunk` in its session (a crafted packet).

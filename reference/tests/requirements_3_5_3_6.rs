@@ -2,12 +2,15 @@
 //! named after its section and requirement ID (`<section>#<n>` of the catalogue
 //! in conformance/). Rules tested elsewhere point there in a comment.
 
+mod common;
+
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::sim::user_data_chunk as ud;
 use rtmfp::crypto::plain::PlainProfile;
 use rtmfp::endpoint::{Endpoint, Event, SessionHandle, Stats};
 use rtmfp::flow::FlowError;
@@ -17,35 +20,13 @@ use rtmfp::session::data::{Data, FlowOptions};
 use rtmfp::sim::Network;
 use rtmfp::time::Instant;
 use rtmfp::wire::{
-    Chunk, Fragmentation, Header, Mode, Opt, Packet, RangeAck, UserData, UserDataFlags,
-    user_data_option, vlu,
+    Chunk, Fragmentation, Header, Mode, Opt, Packet, RangeAck, UserData, user_data_option, vlu,
 };
 
 const T0: Instant = Instant(1_000_000);
 
 fn data() -> Data {
     Data::new(&EndpointConfig::default(), T0)
-}
-
-fn ud(
-    flow: u64,
-    seq: u64,
-    fsn: u64,
-    fra: Fragmentation,
-    options: Option<Vec<Opt>>,
-    payload: &[u8],
-) -> Chunk {
-    Chunk::UserData(UserData {
-        flags: UserDataFlags {
-            fragment_control: fra,
-            ..Default::default()
-        },
-        flow_id: flow,
-        sequence_number: seq,
-        fsn_offset: seq - fsn,
-        options,
-        user_data: payload.to_vec(),
-    })
 }
 
 fn meta(m: &[u8]) -> Option<Vec<Opt>> {

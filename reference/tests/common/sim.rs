@@ -14,6 +14,7 @@ use rtmfp::crypto::plain::PlainProfile;
 use rtmfp::endpoint::{Endpoint, Event, Role, SessionHandle, State};
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::sim::Network;
+use rtmfp::wire::{Chunk, Fragmentation, Opt, UserData, UserDataFlags};
 
 /// An endpoint shared between the test and the simulated network.
 pub type Ep = Rc<RefCell<Endpoint>>;
@@ -140,4 +141,27 @@ pub fn forwarder_and_peer(net: &mut Network, fa: SocketAddr, pa: SocketAddr) -> 
     assert_eq!(opened(&drain(&forwarder)).len(), 1, "the peer registered");
     drain(&peer);
     (forwarder, peer, peer_epd)
+}
+
+/// A User Data chunk (RFC 7016 §2.3.11) with the given fragment control,
+/// options and payload; `fsn` is the forward sequence number.
+pub fn user_data_chunk(
+    flow: u64,
+    seq: u64,
+    fsn: u64,
+    fra: Fragmentation,
+    options: Option<Vec<Opt>>,
+    payload: &[u8],
+) -> Chunk {
+    Chunk::UserData(UserData {
+        flags: UserDataFlags {
+            fragment_control: fra,
+            ..Default::default()
+        },
+        flow_id: flow,
+        sequence_number: seq,
+        fsn_offset: seq - fsn,
+        options,
+        user_data: payload.to_vec(),
+    })
 }
