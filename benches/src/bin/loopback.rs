@@ -55,6 +55,21 @@ fn json_line(out: &str, want: impl Fn(&Value) -> bool) -> Option<Value> {
         .last()
 }
 
+/// CPU time (user + system, seconds) a live process has used so far, from
+/// `/proc/PID/stat` (fields 14 and 15, in clock ticks); None once it is gone
+/// or where there is no procfs.
+fn proc_cpu(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3, so utime (14) and stime (15) are at 11 and 12.
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| ticks / hz as f64)
+}
+
 fn cpu_of(v: &Value) -> f64 {
     v["cpu_user_s"].as_f64().unwrap_or(0.0) + v["cpu_sys_s"].as_f64().unwrap_or(0.0)
 }
@@ -172,8 +187,10 @@ fn cpp_server(dir: &Path, port: u16) -> Result<(Child, CppCount), String> {
         .spawn()
         .map_err(|e| format!("{}: {e}", dir.join("server").display()))?;
     let stdout = server.stdout.take().unwrap();
+    let pid = server.id();
     let reader = std::thread::spawn(move || {
         let (mut first, mut last, mut bytes) = (None, None, 0u64);
+        let mut cpu_at_first = None;
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if line.contains("onMessage") {
                 let size = line
@@ -185,35 +202,63 @@ fn cpp_server(dir: &Path, port: u16) -> Result<(Child, CppCount), String> {
                 let now = Instant::now();
                 if first.is_none() {
                     first = Some(now);
+                    cpu_at_first = proc_cpu(pid);
                 } else {
                     bytes += size;
                 }
                 last = Some(now);
             }
         }
-        (first, last, bytes)
+        Counted {
+            first,
+            last,
+            bytes,
+            cpu_at_first,
+        }
     });
     std::thread::sleep(Duration::from_millis(300));
     Ok((server, reader))
 }
 
-type CppCount = std::thread::JoinHandle<(Option<Instant>, Option<Instant>, u64)>;
+/// What the reader of rtmfp-cpp `server`'s output counted: the first and last
+/// message, the bytes after the first, the server's CPU time at the first.
+struct Counted {
+    first: Option<Instant>,
+    last: Option<Instant>,
+    bytes: u64,
+    cpu_at_first: Option<f64>,
+}
 
-fn cpp_result(name: String, mut server: Child, reader: CppCount) -> Result<Loopback, String> {
+type CppCount = std::thread::JoinHandle<Counted>;
+
+/// Stops rtmfp-cpp's `server` and computes the throughput it saw. CPU per MB
+/// is the server's CPU from its first message to its end (it idles after the
+/// last) plus `sender_cpu`, the sender's whole CPU time (its handshake and the
+/// server's 3 s zero window cost next to nothing).
+fn cpp_result(
+    name: String,
+    mut server: Child,
+    reader: CppCount,
+    sender_cpu: Option<f64>,
+) -> Result<Loopback, String> {
+    let cpu_at_end = proc_cpu(server.id());
     let _ = server.kill();
     let _ = server.wait();
-    let (first, last, bytes) = reader.join().map_err(|_| "reader thread panicked")?;
-    let (Some(a), Some(b)) = (first, last) else {
+    let c = reader.join().map_err(|_| "reader thread panicked")?;
+    let (Some(a), Some(b)) = (c.first, c.last) else {
         return Err("rtmfp-cpp server received no message".into());
     };
     let secs = (b - a).as_secs_f64().max(1e-9);
+    let mb = c.bytes as f64 / 1e6;
+    let server_cpu = cpu_at_end.zip(c.cpu_at_first).map(|(e, f)| e - f);
     Ok(Loopback {
         name,
-        bytes,
+        bytes: c.bytes,
         seconds: secs,
-        mb_per_s: bytes as f64 / 1e6 / secs,
-        // Not measured: the processes ran longer than the counted interval.
-        cpu_ms_per_mb: None,
+        mb_per_s: mb / secs,
+        cpu_ms_per_mb: server_cpu
+            .zip(sender_cpu)
+            .map(|(s, t)| (s + t) * 1e3 / mb.max(1e-9)),
     })
 }
 
@@ -229,53 +274,59 @@ fn run_rtmfp_to_cpp(
     // It sends until done or `seconds` (plus the server's 3 s zero window) pass.
     let c = connect(exe, "plain", bytes, port, seconds + 3.0)?;
     println!(
-        "  (rtmfp connect -> rtmfp-cpp server: {} retransmissions)",
-        c["retransmissions"]
+        "  (rtmfp connect -> rtmfp-cpp server: {} retransmissions; CPU sender {:.2} s)",
+        c["retransmissions"],
+        cpu_of(&c)
     );
     cpp_result(
         "rtmfp connect -> rtmfp-cpp server (plain, one flow; after its 3 s zero window)".into(),
         server,
         reader,
+        Some(cpu_of(&c)),
     )
 }
 
-/// Runs rtmfp-cpp's `t2` against 127.0.0.1:port for `seconds`, then kills it.
-fn run_t2(dir: &Path, seconds: f64, port: u16) -> Result<(), String> {
+/// Runs rtmfp-cpp's `t2` against 127.0.0.1:port for `seconds`, then kills it;
+/// the CPU time it used.
+fn run_t2(dir: &Path, seconds: f64, port: u16) -> Result<Option<f64>, String> {
     let mut t2 = Command::new(dir.join("t2"))
         .args(["-4", "server", "127.0.0.1", &port.to_string()])
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| format!("{}: {e}", dir.join("t2").display()))?;
     std::thread::sleep(Duration::from_secs_f64(seconds));
+    let cpu = proc_cpu(t2.id());
     let _ = t2.kill();
     let _ = t2.wait();
-    Ok(())
+    Ok(cpu)
 }
 
 /// rtmfp-cpp `t2` -> `rtmfp serve --sink` (plain) for `seconds`.
 fn run_cpp_to_rtmfp(exe: &Path, dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
     let serve = spawn_serve(exe, "plain", port)?;
-    run_t2(dir, seconds, port)?;
+    let t2_cpu = run_t2(dir, seconds, port)?;
     let r = serve_result(serve)?;
     let received = r["bytes"].as_u64().unwrap_or(0);
     let secs = r["seconds"].as_f64().unwrap_or(0.0).max(1e-9);
+    let mb = received as f64 / 1e6;
     Ok(Loopback {
         name: "rtmfp-cpp t2 -> rtmfp serve --sink (plain, one flow)".into(),
         bytes: received,
         seconds: secs,
-        mb_per_s: received as f64 / 1e6 / secs,
-        cpu_ms_per_mb: None,
+        mb_per_s: mb / secs,
+        cpu_ms_per_mb: t2_cpu.map(|t| (t + cpu_of(&r)) * 1e3 / mb.max(1e-9)),
     })
 }
 
 /// rtmfp-cpp's `t2` -> `server` (plain profile), for `seconds`.
 fn run_cpp(dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
     let (server, reader) = cpp_server(dir, port)?;
-    run_t2(dir, seconds, port)?;
+    let t2_cpu = run_t2(dir, seconds, port)?;
     cpp_result(
         "rtmfp-cpp t2 -> server (plain, one flow; after its 3 s zero window)".into(),
         server,
         reader,
+        t2_cpu,
     )
 }
 
@@ -310,7 +361,10 @@ fn main() -> ExitCode {
         for run in runs {
             match run() {
                 Ok(l) => {
-                    println!("{}: {:.1} MB/s", l.name, l.mb_per_s);
+                    match l.cpu_ms_per_mb {
+                        Some(c) => println!("{}: {:.1} MB/s, {c:.2} CPU ms/MB", l.name, l.mb_per_s),
+                        None => println!("{}: {:.1} MB/s", l.name, l.mb_per_s),
+                    }
                     results.push(l);
                 }
                 Err(e) => {
