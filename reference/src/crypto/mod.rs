@@ -63,6 +63,16 @@ pub struct Opened {
 pub trait PacketCipher: Send + fmt::Debug {
     /// Encrypts a plain packet (header and chunks; the cipher adds any padding).
     fn seal(&mut self, packet: &[u8], out: &mut Vec<u8>);
+    /// Seals several packets in order, appending packet i's encryption to
+    /// `outs[i]`: the same bytes as [`PacketCipher::seal`] on each in turn. A
+    /// profile may do the work of several at once (the Flash profile runs their
+    /// AES-CBC chains side by side).
+    fn seal_many(&mut self, packets: &[&[u8]], outs: &mut [Vec<u8>]) {
+        debug_assert_eq!(packets.len(), outs.len());
+        for (p, o) in packets.iter().zip(outs.iter_mut()) {
+            self.seal(p, o);
+        }
+    }
     /// Decrypts and verifies. RFC 7016 §2.2.3: a packet that fails integrity or
     /// authenticity tests SHALL be discarded; an `Err` here means discard. A failed
     /// `open` changes no state.

@@ -117,6 +117,8 @@ pub struct Session {
     pub(crate) closing_since: Option<Instant>,
     pub(crate) close_retry: Option<Instant>,
     pub(crate) close_reason: Option<String>,
+    /// Plain packets of a flush, reused from flush to flush.
+    pub(crate) flush_plain: Vec<Vec<u8>>,
 }
 
 impl Session {
@@ -269,6 +271,7 @@ impl Session {
             closing_since: None,
             close_retry: None,
             close_reason: None,
+            flush_plain: Vec::new(),
         }
     }
 

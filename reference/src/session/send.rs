@@ -7,6 +7,10 @@ use std::net::SocketAddr;
 use crate::session::{Io, Role, Session, State};
 use crate::wire::{Chunk, Mode, Packet, multiplex};
 
+/// How many packets a flush seals together (a burst is at most six data
+/// packets, RFC 7016 §3.5.2.3, plus acknowledgements).
+const FLUSH_GROUP: usize = 8;
+
 impl Session {
     /// Sends control chunks now, in one session packet (with any acks and data
     /// that fit), to DESTADDR.
@@ -35,25 +39,61 @@ impl Session {
         self.seal(io, dst, &bytes);
     }
 
-    /// Sends whatever acks and data the session has ready, packet by packet.
+    /// Sends whatever acks and data the session has ready, packet by packet,
+    /// sealing them [`FLUSH_GROUP`] at a time.
     pub(crate) fn flush(&mut self, io: &mut Io<'_>) {
         let max = io.config.max_packet;
+        let mut plain = std::mem::take(&mut self.flush_plain);
+        let mut n = 0;
         for _ in 0..1024 {
             if self.state != State::S_OPEN {
-                return;
+                break;
             }
             let header_room = 5;
             let fill = self.data.fill(io.now, max - header_room, io.stats);
             if fill.chunks.is_empty() {
-                return;
+                break;
             }
             let mode = self.mode(io);
             let header = self.data.header(io.now, mode, fill.time_critical, io.tcr);
             let packet = Packet::new(header, fill.chunks);
             self.data.on_sent(io.now, &packet);
-            let Ok(bytes) = packet.to_bytes() else { return };
-            let dest = self.dest;
-            self.seal(io, dest, &bytes);
+            if plain.len() == n {
+                plain.push(Vec::with_capacity(max));
+            }
+            plain[n].clear();
+            if packet.emit(&mut plain[n]).is_err() {
+                break;
+            }
+            n += 1;
+            if n == FLUSH_GROUP {
+                self.seal_group(io, &plain[..n]);
+                n = 0;
+            }
+        }
+        self.seal_group(io, &plain[..n]);
+        self.flush_plain = plain;
+    }
+
+    /// Seals up to [`FLUSH_GROUP`] plain session packets at once and queues them
+    /// for DESTADDR, in order.
+    fn seal_group(&mut self, io: &mut Io<'_>, plain: &[Vec<u8>]) {
+        let Some(c) = self.cipher.as_mut() else {
+            return;
+        };
+        let n = plain.len();
+        let mut refs: [&[u8]; FLUSH_GROUP] = [&[]; FLUSH_GROUP];
+        let mut outs: [Vec<u8>; FLUSH_GROUP] = Default::default();
+        for ((r, o), p) in refs.iter_mut().zip(&mut outs).zip(plain) {
+            *r = p;
+            // Room for the session ID, the cipher's framing and padding.
+            *o = Vec::with_capacity(p.len() + 64);
+            o.extend_from_slice(&[0; 4]);
+        }
+        c.seal_many(&refs[..n], &mut outs[..n]);
+        for o in &mut outs[..n] {
+            multiplex::mux_in_place(self.remote_sid, o);
+            io.out.push((self.dest, std::mem::take(o)));
         }
     }
 
@@ -72,10 +112,10 @@ impl Session {
         let Some(c) = self.cipher.as_mut() else {
             return;
         };
-        let mut enc = Vec::with_capacity(plain.len() + 48);
-        c.seal(plain, &mut enc);
-        let mut d = Vec::with_capacity(enc.len() + 4);
-        multiplex::mux(self.remote_sid, &enc, &mut d);
+        let mut d = Vec::with_capacity(plain.len() + 64);
+        d.extend_from_slice(&[0; 4]);
+        c.seal(plain, &mut d);
+        multiplex::mux_in_place(self.remote_sid, &mut d);
         io.out.push((dst, d));
     }
 }

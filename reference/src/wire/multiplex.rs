@@ -39,6 +39,14 @@ pub fn mux(session_id: u32, encrypted: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(encrypted);
 }
 
+/// Fills in the scrambled session ID of a datagram whose first four bytes were
+/// left for it, the encrypted packet following them: the bytes [`mux`] builds,
+/// without copying the packet.
+pub fn mux_in_place(session_id: u32, datagram: &mut [u8]) {
+    let ssid = scramble(session_id, &datagram[4..]);
+    datagram[..4].copy_from_slice(&ssid.to_be_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +56,18 @@ mod tests {
     fn kat_r_rikeying_session_id() {
         let d = hex::decode("7dfed0ffa3894cd3dc779c2c80c96bff").unwrap();
         assert_eq!(demux(&d).unwrap().0, 0x0200_0000);
+    }
+
+    #[test]
+    fn mux_in_place_is_mux() {
+        for enc in [&[][..], &[1, 2, 3], &[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]] {
+            let mut want = Vec::new();
+            mux(0x1234_5678, enc, &mut want);
+            let mut got = [&[0u8; 4][..], enc].concat();
+            mux_in_place(0x1234_5678, &mut got);
+            assert_eq!(got, want);
+            assert_eq!(demux(&got).unwrap(), (0x1234_5678, enc));
+        }
     }
 
     #[test]
