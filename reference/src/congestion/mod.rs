@@ -91,9 +91,18 @@ impl TimeCriticalState {
 
 /// §3.5.2.3 burst avoidance: no more than six packets with user data between
 /// acknowledgements or retransmission timeouts (DATA_PACKET_COUNT).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct BurstAvoidance {
     pub data_packet_count: u32,
+    /// The most packets with user data between acknowledgements; None: no
+    /// limit (the `burst_limit` liberty of `EndpointConfig`).
+    pub limit: Option<u32>,
+}
+
+impl Default for BurstAvoidance {
+    fn default() -> Self {
+        BurstAvoidance::new(Some(MAX_BURST))
+    }
 }
 
 /// §3.5.2.3: SHOULD NOT send more than six packets containing user data between
@@ -101,8 +110,14 @@ pub struct BurstAvoidance {
 pub const MAX_BURST: u32 = 6;
 
 impl BurstAvoidance {
+    pub fn new(limit: Option<u32>) -> Self {
+        BurstAvoidance {
+            data_packet_count: 0,
+            limit,
+        }
+    }
     pub fn allows(&self) -> bool {
-        self.data_packet_count < MAX_BURST
+        self.limit.is_none_or(|l| self.data_packet_count < l)
     }
     pub fn on_data_packet_sent(&mut self) {
         self.data_packet_count += 1;
@@ -134,6 +149,20 @@ mod tests {
         }
         b.on_timeout();
         assert!(b.allows());
+    }
+
+    #[test]
+    fn burst_limit_liberty() {
+        let mut off = BurstAvoidance::new(None);
+        let mut two = BurstAvoidance::new(Some(2));
+        for _ in 0..100 {
+            assert!(off.allows());
+            off.on_data_packet_sent();
+        }
+        two.on_data_packet_sent();
+        assert!(two.allows());
+        two.on_data_packet_sent();
+        assert!(!two.allows());
     }
 
     #[test]

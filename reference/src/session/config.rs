@@ -106,6 +106,13 @@ pub struct EndpointConfig {
     /// tools: Flash-era servers read one from every packet). §3.5.2.2 sends one
     /// only when it changed.
     pub timestamp_every_packet: bool,
+    /// §3.5.2.3: the most packets with user data sent between acknowledgements
+    /// (or retransmission timeouts); the RFC says SHOULD NOT exceed six, the
+    /// default. None turns burst avoidance off, a liberty rtmfp-cpp takes while
+    /// its smoothed RTT is under 4.5 ms: against a receiver that acknowledges
+    /// once per burst it reads, six packets per round trip is all a low-latency
+    /// path then carries.
+    pub burst_limit: Option<u32>,
     /// Deliberate RFC violations for the conformance suite's self-test.
     #[cfg(feature = "test-hooks")]
     pub faults: Faults,
@@ -138,6 +145,7 @@ impl Default for EndpointConfig {
             one_ihello_per_packet: false,
             min_erto: Duration::ZERO,
             no_opportunistic_acks: false,
+            burst_limit: Some(crate::congestion::MAX_BURST),
             timestamp_origin: 0,
             timestamp_every_packet: false,
             #[cfg(feature = "test-hooks")]

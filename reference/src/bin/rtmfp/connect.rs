@@ -15,7 +15,7 @@ use rtmfp::session::data::FlowOptions;
 use rtmfp::time::Instant;
 use serde::Serialize;
 
-use crate::peer::{CryptoArgs, ProfileName, log_keys, parse_epd};
+use crate::peer::{CryptoArgs, ProfileName, TransportArgs, log_keys, parse_epd};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -28,6 +28,8 @@ pub struct Args {
     target: Vec<SocketAddr>,
     #[command(flatten)]
     crypto: CryptoArgs,
+    #[command(flatten)]
+    transport: TransportArgs,
     /// Endpoint discriminator. flash: comma-separated any | uri:URI |
     /// hostname:NAME | fingerprint:HEX | hex:BYTES (default any); plain: the
     /// responder's identity (default "server").
@@ -247,7 +249,9 @@ async fn connect(args: Args) -> ExitCode {
         Err(e) => return crate::fail("connect", e),
     };
     let bind = args.bind.unwrap_or_else(|| local_for(args.target[0]));
-    let endpoint = rtmfp::endpoint::Endpoint::new(EndpointConfig::default(), profile.clone(), seed);
+    let mut config = EndpointConfig::default();
+    args.transport.apply(&mut config);
+    let endpoint = rtmfp::endpoint::Endpoint::new(config, profile.clone(), seed);
     let mut driver = match Driver::bind(endpoint, &[bind]).await {
         Ok(d) => d,
         Err(e) => return crate::fail("connect", format!("cannot bind {bind}: {e}")),

@@ -104,6 +104,37 @@ impl CryptoArgs {
     }
 }
 
+/// Options of the data plane shared by `serve` and `connect`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TransportArgs {
+    /// Most packets with user data sent between acknowledgements (RFC 7016
+    /// §3.5.2.3 SHOULD: 6), or `off` (as rtmfp-cpp below 4.5 ms SRTT).
+    #[arg(long, value_name = "N|off", default_value = "6", value_parser = parse_burst_limit)]
+    pub burst_limit: BurstLimit,
+}
+
+/// `--burst-limit`: a positive count or `off`.
+#[derive(Clone, Copy, Debug)]
+pub struct BurstLimit(pub Option<u32>);
+
+fn parse_burst_limit(s: &str) -> Result<BurstLimit, String> {
+    if s == "off" {
+        return Ok(BurstLimit(None));
+    }
+    match s.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(BurstLimit(Some(n))),
+        _ => Err(format!(
+            "expected a positive number of packets or `off`, got `{s}`"
+        )),
+    }
+}
+
+impl TransportArgs {
+    pub fn apply(&self, c: &mut rtmfp::session::config::EndpointConfig) {
+        c.burst_limit = self.burst_limit.0;
+    }
+}
+
 /// Writes a key log event, if there is a key log.
 pub fn log_keys(w: &mut Option<KeyLogWriter<std::fs::File>>, ev: &Event) {
     if let (

@@ -18,7 +18,7 @@ use rtmfp::session::SessionEvent;
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::time::Instant;
 
-use crate::peer::{CryptoArgs, log_keys};
+use crate::peer::{CryptoArgs, TransportArgs, log_keys};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -30,6 +30,8 @@ pub struct Args {
     bind: Vec<SocketAddr>,
     #[command(flatten)]
     crypto: CryptoArgs,
+    #[command(flatten)]
+    transport: TransportArgs,
     /// Certificate hostname (flash) or identity (plain; default "server").
     #[arg(long)]
     name: Option<String>,
@@ -154,7 +156,9 @@ async fn serve(args: Args) -> ExitCode {
         Ok(k) => k,
         Err(e) => return crate::fail("serve", e),
     };
-    let endpoint = Endpoint::new(args.limits.config(), profile.clone(), seed);
+    let mut config = args.limits.config();
+    args.transport.apply(&mut config);
+    let endpoint = Endpoint::new(config, profile.clone(), seed);
     let mut driver = match Driver::bind(endpoint, &args.bind).await {
         Ok(d) => d,
         Err(e) => return crate::fail("serve", format!("cannot bind {:?}: {e}", args.bind)),

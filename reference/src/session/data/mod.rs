@@ -165,7 +165,7 @@ impl Data {
             },
             rtt: Rtt::default(),
             cc,
-            burst: BurstAvoidance::default(),
+            burst: BurstAvoidance::new(config.burst_limit),
             time_critical: TimeCriticalState::default(),
             send: BTreeMap::new(),
             recv: BTreeMap::new(),
