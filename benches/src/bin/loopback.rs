@@ -126,6 +126,7 @@ fn connect(
     bytes: u64,
     port: u16,
     timeout: f64,
+    extra: &[&str],
 ) -> Result<Value, String> {
     let out = Command::new(exe)
         .args([
@@ -141,6 +142,7 @@ fn connect(
             "--bytes",
             &bytes.to_string(),
         ])
+        .args(extra)
         .output()
         .map_err(|e| format!("{}: {e}", exe.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -152,7 +154,7 @@ fn connect(
 /// to last message), CPU of both processes per MB.
 fn run_rtmfp(exe: &Path, profile: &str, bytes: u64, port: u16) -> Result<Loopback, String> {
     let serve = spawn_serve(exe, profile, port)?;
-    let c = connect(exe, profile, bytes, port, 120.0);
+    let c = connect(exe, profile, bytes, port, 120.0, &[]);
     let r = serve_result(serve)?;
     let c = c?;
     if c["ok"] != Value::Bool(true) {
@@ -262,24 +264,36 @@ fn cpp_result(
     })
 }
 
-/// `rtmfp connect` -> rtmfp-cpp `server` (plain; after its 3 s zero window).
+/// `rtmfp connect` -> rtmfp-cpp `server` (plain; after its 3 s zero window),
+/// with RFC 7016 §3.5.2.3 burst avoidance (six packets between acks, the
+/// default) or without it (`--burst-limit off`, as rtmfp-cpp's own sender on a
+/// path under 4.5 ms SRTT).
 fn run_rtmfp_to_cpp(
     exe: &Path,
     dir: &Path,
     bytes: u64,
     seconds: f64,
     port: u16,
+    burst_off: bool,
 ) -> Result<Loopback, String> {
     let (server, reader) = cpp_server(dir, port)?;
     // It sends until done or `seconds` (plus the server's 3 s zero window) pass.
-    let c = connect(exe, "plain", bytes, port, seconds + 3.0)?;
+    let extra: &[&str] = if burst_off {
+        &["--burst-limit", "off"]
+    } else {
+        &[]
+    };
+    let c = connect(exe, "plain", bytes, port, seconds + 3.0, extra)?;
+    let what = if burst_off { ", --burst-limit off" } else { "" };
     println!(
-        "  (rtmfp connect -> rtmfp-cpp server: {} retransmissions; CPU sender {:.2} s)",
+        "  (rtmfp connect{what} -> rtmfp-cpp server: {} retransmissions; CPU sender {:.2} s)",
         c["retransmissions"],
         cpu_of(&c)
     );
     cpp_result(
-        "rtmfp connect -> rtmfp-cpp server (plain, one flow; after its 3 s zero window)".into(),
+        format!(
+            "rtmfp connect{what} -> rtmfp-cpp server (plain, one flow; after its 3 s zero window)"
+        ),
         server,
         reader,
         Some(cpu_of(&c)),
@@ -353,9 +367,10 @@ fn main() -> ExitCode {
     }
     if let Some(dir) = &args.rtmfp_cpp {
         let s = args.cpp_seconds;
-        let runs: [&dyn Fn() -> Result<Loopback, String>; 3] = [
+        let runs: [&dyn Fn() -> Result<Loopback, String>; 4] = [
             &|| run_cpp(dir, s, args.port + 2),
-            &|| run_rtmfp_to_cpp(&exe, dir, args.bytes, s, args.port + 3),
+            &|| run_rtmfp_to_cpp(&exe, dir, args.bytes, s, args.port + 3, false),
+            &|| run_rtmfp_to_cpp(&exe, dir, args.bytes, s, args.port + 5, true),
             &|| run_cpp_to_rtmfp(&exe, dir, s, args.port + 4),
         ];
         for run in runs {
