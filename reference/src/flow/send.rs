@@ -457,11 +457,10 @@ impl SendFlow {
                 fin: Some(e.seq) == self.final_sn,
                 reserved: 0,
             };
-            let data = if e.abandoned {
-                Vec::new()
-            } else {
-                e.data.clone()
-            };
+            // The fragment's bytes are copied into the chunk only once it is
+            // known to fit: its size is the size without them plus their length.
+            let data_len = if e.abandoned { 0 } else { e.data.len() };
+            let data = Vec::new();
             // §3.6.2.3.2: Next User Data for the next sequence number of the same flow;
             // the FIRST fragment of a flow in a packet is a User Data chunk.
             let chunk = if prev_seq.is_some_and(|p| p + 1 == e.seq) {
@@ -485,10 +484,20 @@ impl SendFlow {
                     user_data: data,
                 })
             };
-            let size = chunk.encoded_len();
+            let size = chunk.encoded_len() + data_len;
             if used + size > room {
                 break;
             }
+            let mut chunk = chunk;
+            if data_len > 0 {
+                let bytes = self.queue[i].data.clone();
+                match &mut chunk {
+                    Chunk::UserData(u) => u.user_data = bytes,
+                    Chunk::NextUserData(n) => n.user_data = bytes,
+                    _ => unreachable!("a data chunk"),
+                }
+            }
+            debug_assert_eq!(chunk.encoded_len(), size);
             let e = &mut self.queue[i];
             if e.ever_sent {
                 self.stats.retransmissions += 1;
