@@ -57,6 +57,15 @@ pub struct Opened {
     pub sseq: Option<u64>,
 }
 
+/// What [`PacketCipher::open_in`] found: the packet starts at `start` of the
+/// caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenedIn {
+    pub start: usize,
+    pub integrity: Integrity,
+    pub sseq: Option<u64>,
+}
+
 /// Encrypts packets to, and decrypts packets from, one far end (or, for the
 /// Default Session Key, anyone). `seal` and `open` work on the encrypted packet,
 /// i.e. what follows the scrambled session ID (RFC 7016 §2.2.2).
@@ -77,6 +86,19 @@ pub trait PacketCipher: Send + fmt::Debug {
     /// authenticity tests SHALL be discarded; an `Err` here means discard. A failed
     /// `open` changes no state.
     fn open(&mut self, encrypted: &[u8]) -> Result<Opened, CryptoError>;
+    /// As [`PacketCipher::open`], into a buffer the caller reuses from packet to
+    /// packet (cleared first; on error its contents are unspecified): the packet
+    /// is `out[start..]`. No allocation once `out` has room.
+    fn open_in(&mut self, encrypted: &[u8], out: &mut Vec<u8>) -> Result<OpenedIn, CryptoError> {
+        let o = self.open(encrypted)?;
+        out.clear();
+        out.extend_from_slice(&o.packet);
+        Ok(OpenedIn {
+            start: 0,
+            integrity: o.integrity,
+            sseq: o.sseq,
+        })
+    }
     /// A cipher that seals exactly as the far end of this one does (its transmit
     /// side is this cipher's receive side), continuing at session sequence number
     /// `next_sseq`. Test tools use it to re-emit or forge the far end's packets.

@@ -14,7 +14,8 @@ use rand::RngCore;
 
 use super::checksum::checksum;
 use super::{
-    CryptoError, CryptoProfile, InitiatorKeying, Integrity, Opened, PacketCipher, SessionKeys,
+    CryptoError, CryptoProfile, InitiatorKeying, Integrity, Opened, OpenedIn, PacketCipher,
+    SessionKeys,
 };
 
 pub const TRAILER: [u8; 16] = [0xff; 16];
@@ -24,6 +25,26 @@ pub const TRAILER: [u8; 16] = [0xff; 16];
 pub struct PlainCipher {
     pub tx_salt: u16,
     pub rx_salt: u16,
+}
+
+impl PlainCipher {
+    /// Checks the checksum and the trailer; the packet within `encrypted`.
+    fn check<'a>(&self, encrypted: &'a [u8]) -> Result<(&'a [u8], Integrity), CryptoError> {
+        if encrypted.len() < TRAILER.len() + 2 {
+            return Err(CryptoError::TooShort(encrypted.len()));
+        }
+        let (body, sum) = encrypted.split_at(encrypted.len() - 2);
+        let got = u16::from_be_bytes([sum[0], sum[1]]);
+        let want = checksum(body).wrapping_add(self.rx_salt);
+        if got != want {
+            return Err(CryptoError::Checksum { got, want });
+        }
+        let (packet, trailer) = body.split_at(body.len() - TRAILER.len());
+        if trailer != TRAILER {
+            return Err(CryptoError::BadTrailer);
+        }
+        Ok((packet, Integrity::Checksum(got)))
+    }
 }
 
 impl PacketCipher for PlainCipher {
@@ -47,22 +68,21 @@ impl PacketCipher for PlainCipher {
     }
 
     fn open(&mut self, encrypted: &[u8]) -> Result<Opened, CryptoError> {
-        if encrypted.len() < TRAILER.len() + 2 {
-            return Err(CryptoError::TooShort(encrypted.len()));
-        }
-        let (body, sum) = encrypted.split_at(encrypted.len() - 2);
-        let got = u16::from_be_bytes([sum[0], sum[1]]);
-        let want = checksum(body).wrapping_add(self.rx_salt);
-        if got != want {
-            return Err(CryptoError::Checksum { got, want });
-        }
-        let (packet, trailer) = body.split_at(body.len() - TRAILER.len());
-        if trailer != TRAILER {
-            return Err(CryptoError::BadTrailer);
-        }
+        let (packet, integrity) = self.check(encrypted)?;
         Ok(Opened {
             packet: packet.to_vec(),
-            integrity: Integrity::Checksum(got),
+            integrity,
+            sseq: None,
+        })
+    }
+
+    fn open_in(&mut self, encrypted: &[u8], out: &mut Vec<u8>) -> Result<OpenedIn, CryptoError> {
+        let (packet, integrity) = self.check(encrypted)?;
+        out.clear();
+        out.extend_from_slice(packet);
+        Ok(OpenedIn {
+            start: 0,
+            integrity,
             sseq: None,
         })
     }
@@ -247,6 +267,29 @@ mod tests {
         ikeys.cipher.seal(b"\x01\x0c\x00\x00", &mut enc);
         assert_eq!(rk.cipher.open(&enc).unwrap().packet, b"\x01\x0c\x00\x00");
         assert!(ikeys.cipher.open(&enc).is_err());
+    }
+
+    /// open_in finds what open finds, and refuses what open refuses.
+    #[test]
+    fn open_in_is_open() {
+        let mut tx = PlainCipher {
+            tx_salt: 0x1234,
+            rx_salt: 0,
+        };
+        let mut rx = tx.reflect(0);
+        let mut buf = vec![9; 3];
+        for packet in [&b""[..], b"\x0d\x01\x02", &[0x55; 1100]] {
+            let mut sealed = Vec::new();
+            tx.seal(packet, &mut sealed);
+            let o = rx.open(&sealed).unwrap();
+            let i = rx.open_in(&sealed, &mut buf).unwrap();
+            assert_eq!(&buf[i.start..], &o.packet[..]);
+            assert_eq!(&o.packet[..], packet);
+            assert_eq!((i.integrity, i.sseq), (o.integrity, o.sseq));
+            sealed[0] ^= 1;
+            assert!(rx.open(&sealed).is_err());
+            assert!(rx.open_in(&sealed, &mut buf).is_err());
+        }
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct Endpoint {
     /// The startup answers' rate limit.
     answers: AnswerLimiter,
     outbox: VecDeque<Transmit>,
+    /// Session packets are opened into this buffer, reused from datagram to
+    /// datagram.
+    open_buf: Vec<u8>,
     events: VecDeque<Event>,
     pub stats: Stats,
     /// The local addresses we receive on (the first is the default source).
@@ -118,6 +121,7 @@ impl Endpoint {
             // change every seeded run's session IDs and tags).
             answers: AnswerLimiter::new(u64::from_le_bytes(secret[..8].try_into().expect("8"))),
             outbox: VecDeque::new(),
+            open_buf: Vec::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
             local: Vec::new(),
@@ -367,9 +371,10 @@ impl Endpoint {
         let Some(cipher) = s.cipher.as_mut() else {
             return self.stats.drop(DropReason::NoKeys);
         };
-        let opened = match cipher.open(encrypted).or_else(|e| {
+        let mut buf = std::mem::take(&mut self.open_buf);
+        let opened = match cipher.open_in(encrypted, &mut buf).or_else(|e| {
             // §2.2.3: a packet failing integrity is discarded (below).
-            faulty!(
+            let anyway: Result<crate::crypto::Opened, _> = faulty!(
                 self.config,
                 open_anyway(
                     self.profile.name(),
@@ -378,10 +383,20 @@ impl Endpoint {
                     e
                 ),
                 Err(e)
-            )
+            );
+            anyway.map(|o| {
+                buf.clear();
+                buf.extend_from_slice(&o.packet);
+                crate::crypto::OpenedIn {
+                    start: 0,
+                    integrity: o.integrity,
+                    sseq: o.sseq,
+                }
+            })
         }) {
             Ok(o) => o,
             Err(e) => {
+                self.open_buf = buf;
                 if self.config.tap {
                     // A startup packet (e.g. a retransmitted RIKeying) or a bad packet.
                     match self.default_cipher.open(encrypted) {
@@ -395,10 +410,12 @@ impl Endpoint {
                 return self.stats.drop_with(DropReason::SessionUndecryptable, e);
             }
         };
-        self.tap_packet(Some(h), from, sid, false, &opened.packet);
+        let packet = &buf[opened.start..];
+        self.tap_packet(Some(h), from, sid, false, packet);
         let forwarded = self
-            .with_session(now, h, |s, io| s.on_packet(io, from, &opened.packet))
+            .with_session(now, h, |s, io| s.on_packet(io, from, packet))
             .unwrap_or_default();
+        self.open_buf = buf;
         for fi in forwarded {
             self.on_ihello(now, fi.reply_address.addr, &fi.epd, &fi.tag, Some(()));
         }

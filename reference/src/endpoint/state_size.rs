@@ -11,7 +11,9 @@ impl Endpoint {
     /// holds 0. Per-initiator state before a valid IIKeying is none, by design
     /// (§3.5.1.1.2): tests assert this stays flat under floods of spoofed or
     /// malformed startup packets. (The drop counters and the startup answers'
-    /// rate-limit table are fixed-size.)
+    /// rate-limit table are fixed-size, as are the scratch buffers packets are
+    /// opened and sealed in: one datagram, and one flush of at most eight
+    /// packets per session.)
     pub fn state_size(&self) -> usize {
         use std::mem::size_of;
         const NODE: usize = 16;
