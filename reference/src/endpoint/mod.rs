@@ -47,6 +47,9 @@ mod state_size;
 use pacing::{AnswerLimiter, Pacer};
 
 /// The sans-IO endpoint.
+/// Datagram buffers [`Endpoint::recycle`] keeps (a few bursts' worth).
+pub const SPARE_BUFFERS: usize = 64;
+
 pub struct Endpoint {
     pub config: EndpointConfig,
     profile: Arc<dyn CryptoProfile>,
@@ -67,6 +70,11 @@ pub struct Endpoint {
     /// Session packets are opened into this buffer, reused from datagram to
     /// datagram.
     open_buf: Vec<u8>,
+    /// Datagram buffers handed back by the driver once sent
+    /// ([`Endpoint::recycle`]), for the next packets sealed.
+    spare: Vec<Vec<u8>>,
+    /// What a session sealed during one call, before it goes to the outbox.
+    sealed: Vec<(SocketAddr, Vec<u8>)>,
     events: VecDeque<Event>,
     pub stats: Stats,
     /// The local addresses we receive on (the first is the default source).
@@ -122,6 +130,8 @@ impl Endpoint {
             answers: AnswerLimiter::new(u64::from_le_bytes(secret[..8].try_into().expect("8"))),
             outbox: VecDeque::new(),
             open_buf: Vec::new(),
+            spare: Vec::new(),
+            sealed: Vec::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
             local: Vec::new(),
@@ -165,6 +175,16 @@ impl Endpoint {
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.outbox.pop_front()
+    }
+
+    /// Hands back a transmitted datagram's buffer (e.g. once the driver has
+    /// copied it to the socket) so that sealing the next packets allocates
+    /// nothing. Optional; at most [`SPARE_BUFFERS`] are kept.
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS {
+            buf.clear();
+            self.spare.push(buf);
+        }
     }
 
     /// The next event for the application. Polling a message consumes it:
@@ -251,7 +271,7 @@ impl Endpoint {
         let tc_sent_any = self.tc_sent_any();
         let s = self.sessions.get_mut(&h)?;
         let held_before = s.data.recv_held();
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.sealed);
         let mut io = Io {
             buffer_room: self
                 .config
@@ -263,15 +283,17 @@ impl Endpoint {
             stats: &mut self.stats,
             events: &mut self.events,
             out: &mut out,
+            spare: &mut self.spare,
             tcr,
             tc_sent_any,
         };
         let r = f(s, &mut io);
         // What all sessions' receiving flows hold (the endpoint's buffer limit).
         self.held_total = (self.held_total + s.data.recv_held()).saturating_sub(held_before);
-        for (dst, d) in out {
+        for (dst, d) in out.drain(..) {
             self.send_raw(dst, d);
         }
+        self.sealed = out;
         self.reap(h);
         Some(r)
     }

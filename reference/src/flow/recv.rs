@@ -320,7 +320,13 @@ impl RecvFlow {
                     }
                     // §3.6.3.3: only complete messages are delivered.
                     if complete || fault!(self, deliver_partial) && last < csn {
-                        let mut msg = Vec::new();
+                        // The whole message's size first: one allocation for it.
+                        let size = self
+                            .buffer
+                            .range(first..=last)
+                            .map(|(_, (_, d))| d.len())
+                            .sum();
+                        let mut msg = Vec::with_capacity(size);
                         for s in first..=last {
                             let (_, d) = self.buffer.remove(&s).expect("contiguous");
                             self.buffered -= d.len();
@@ -463,6 +469,19 @@ impl RecvFlow {
     /// `None` if they do not fit.
     pub fn build_ack(&mut self, room: usize, may_truncate: bool) -> Option<(Vec<Chunk>, usize)> {
         let mut chunks = Vec::new();
+        self.build_ack_into(room, may_truncate, &mut chunks)
+            .map(|size| (chunks, size))
+    }
+
+    /// [`Self::build_ack`], appending the chunks to `chunks` (nothing when it
+    /// returns None); their size.
+    pub fn build_ack_into(
+        &mut self,
+        room: usize,
+        may_truncate: bool,
+        chunks: &mut Vec<Chunk>,
+    ) -> Option<usize> {
+        let start = chunks.len();
         let mut size = 0;
         if self.state == RecvState::RF_REJECTED && !fault!(self, no_exception_on_reject) {
             let e = Chunk::FlowExceptionReport(FlowExceptionReport {
@@ -495,12 +514,7 @@ impl RecvFlow {
         let range_ack = RangeAck::from_ranges(self.id, blocks, cum, &ranges);
         let bitmap = bitmap_for(self.id, blocks, cum, &ranges);
         let mut ack = match bitmap {
-            Some(b)
-                if Chunk::BitmapAck(b.clone()).encoded_len()
-                    < Chunk::RangeAck(range_ack.clone()).encoded_len() =>
-            {
-                Chunk::BitmapAck(b)
-            }
+            Some(b) if b.payload_len() < range_ack.payload_len() => Chunk::BitmapAck(b),
             _ => Chunk::RangeAck(range_ack),
         };
         // §3.6.3.4.2: truncate (dropping the highest ranges) to fit, if allowed.
@@ -508,6 +522,7 @@ impl RecvFlow {
         let mut len = ack.encoded_len();
         while size + len > room {
             if !may_truncate {
+                chunks.truncate(start);
                 return None;
             }
             let dropped = match &mut ack {
@@ -517,7 +532,11 @@ impl RecvFlow {
                 Chunk::BitmapAck(b) => b.bitmap.pop().map(|_| 1),
                 _ => None,
             };
-            len -= dropped?;
+            let Some(dropped) = dropped else {
+                chunks.truncate(start);
+                return None;
+            };
+            len -= dropped;
         }
         debug_assert_eq!(len, ack.encoded_len());
         size += len;
@@ -525,7 +544,7 @@ impl RecvFlow {
         self.should_ack = false;
         self.prev_rwnd = Some(blocks);
         self.stats.acks_sent += 1;
-        Some((chunks, size))
+        Some(size)
     }
 
     /// RF_COMPLETE_LINGER -> RF_CLOSED after 120 s.

@@ -148,6 +148,7 @@ impl Driver {
                 b.3 = t.data.len() < b.2;
             }
             self.send_buf.extend_from_slice(&t.data);
+            self.endpoint.recycle(t.data);
         }
         if let Some((bs, dst, seg, _)) = batch {
             Self::send_batch(&self.sockets[bs], &self.send_buf, dst, seg).await;

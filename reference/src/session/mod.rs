@@ -200,6 +200,8 @@ pub(crate) struct Io<'a> {
     pub events: &'a mut VecDeque<Event>,
     /// Sealed datagrams to send: (destination, bytes).
     pub out: &'a mut Vec<(SocketAddr, Vec<u8>)>,
+    /// Empty datagram buffers to seal into (the endpoint's recycled ones).
+    pub spare: &'a mut Vec<Vec<u8>>,
     /// §2.2.4 TCR: time-critical data is arriving on another session.
     pub tcr: bool,
     /// When TC was last sent on any session (Appendix A FASTGROW_ALLOWED).

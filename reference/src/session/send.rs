@@ -65,6 +65,7 @@ impl Session {
             if packet.emit(&mut plain[n]).is_err() {
                 break;
             }
+            self.data.chunk_scratch = packet.chunks;
             n += 1;
             if n == FLUSH_GROUP {
                 self.seal_group(io, &plain[..n]);
@@ -86,8 +87,10 @@ impl Session {
         let mut outs: [Vec<u8>; FLUSH_GROUP] = Default::default();
         for ((r, o), p) in refs.iter_mut().zip(&mut outs).zip(plain) {
             *r = p;
+            *o = io.spare.pop().unwrap_or_default();
+            o.clear();
             // Room for the session ID, the cipher's framing and padding.
-            *o = Vec::with_capacity(p.len() + 64);
+            o.reserve(p.len() + 64);
             o.extend_from_slice(&[0; 4]);
         }
         c.seal_many(&refs[..n], &mut outs[..n]);

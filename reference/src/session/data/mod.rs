@@ -111,6 +111,8 @@ pub struct Data {
     pub rtt: Rtt,
     cc: Box<dyn CongestionController>,
     burst: BurstAvoidance,
+    /// The chunk list of the last packet flushed, reused by the next `fill`.
+    pub(crate) chunk_scratch: Vec<Chunk>,
     pub time_critical: TimeCriticalState,
     send: BTreeMap<u64, SendFlow>,
     recv: BTreeMap<u64, RecvFlow>,
@@ -166,6 +168,7 @@ impl Data {
             rtt: Rtt::default(),
             cc,
             burst: BurstAvoidance::new(config.burst_limit),
+            chunk_scratch: Vec::new(),
             time_critical: TimeCriticalState::default(),
             send: BTreeMap::new(),
             recv: BTreeMap::new(),

@@ -85,12 +85,9 @@ impl Data {
         h
     }
 
-    fn ack_ready(&self) -> Vec<u64> {
-        self.recv
-            .values()
-            .filter(|f| f.should_ack && f.state != RecvState::RF_CLOSED)
-            .map(|f| f.id)
-            .collect()
+    /// Whether a receiving flow is ready to send an acknowledgement.
+    fn ack_ready(&self) -> bool {
+        self.recv.values().any(ready_to_ack)
     }
 
     /// Adds acknowledgements that fit; the first may be truncated if `truncate`.
@@ -101,18 +98,16 @@ impl Data {
         chunks: &mut Vec<Chunk>,
         mut truncate: bool,
     ) {
-        for id in self.ack_ready() {
-            let f = self.recv.get_mut(&id).expect("ready");
-            match f.build_ack(room.saturating_sub(*used), truncate) {
-                Some((c, size)) => {
+        for f in self.recv.values_mut().filter(|f| ready_to_ack(f)) {
+            match f.build_ack_into(room.saturating_sub(*used), truncate, chunks) {
+                Some(size) => {
                     *used += size;
-                    chunks.extend(c);
                     truncate = false;
                 }
                 None => break,
             }
         }
-        if self.ack_ready().is_empty() {
+        if !self.ack_ready() {
             // §3.6.3.4.5/6: no flow left to acknowledge.
             self.ack_now = false;
             self.rx_data_packets = 0;
@@ -141,7 +136,8 @@ impl Data {
     /// (§3.6.2.3, §3.5.2), opportunistic acknowledgements (§3.6.3.4.6), Buffer
     /// Probes (§3.6.2.9.1).
     pub fn fill(&mut self, now: Instant, room: usize, _stats: &mut Stats) -> Fill {
-        let mut chunks = Vec::new();
+        let mut chunks = std::mem::take(&mut self.chunk_scratch);
+        chunks.clear();
         let mut used = 0;
         let mut tc = false;
         if self.ack_now {
@@ -156,16 +152,20 @@ impl Data {
             && used < room
         {
             // Highest priority ready flow; round robin among equals.
-            let ready: Vec<(u8, u64)> = self
+            let Some(top) = self
                 .send
                 .values()
                 .filter(|f| f.is_ready())
-                .map(|f| (f.priority, f.id))
-                .collect();
-            let Some(top) = ready.iter().map(|r| r.0).max() else {
+                .map(|f| f.priority)
+                .max()
+            else {
                 break;
             };
-            let mut equals = ready.iter().filter(|r| r.0 == top).map(|r| r.1);
+            let mut equals = self
+                .send
+                .values()
+                .filter(|f| f.priority == top && f.is_ready())
+                .map(|f| f.id);
             let first = equals.clone().next().expect("non-empty");
             let id = equals.find(|&i| i > self.rr).unwrap_or(first);
             let f = self.send.get_mut(&id).expect("ready");
@@ -179,10 +179,7 @@ impl Data {
             self.rr = id;
         }
         // §3.6.3.4.6 opportunistic acks (off with the no_opportunistic_acks liberty).
-        if (has_data || !chunks.is_empty())
-            && !self.no_opportunistic_acks
-            && !self.ack_ready().is_empty()
-        {
+        if (has_data || !chunks.is_empty()) && !self.no_opportunistic_acks && self.ack_ready() {
             self.add_acks(room, &mut used, &mut chunks, false);
         }
         let erto = self.erto();
@@ -218,4 +215,9 @@ impl Data {
             self.record(now, TraceEvent::Send, 0, false);
         }
     }
+}
+
+/// A receiving flow ready to send an acknowledgement (§3.6.3.4).
+fn ready_to_ack(f: &crate::flow::recv::RecvFlow) -> bool {
+    f.should_ack && f.state != RecvState::RF_CLOSED
 }

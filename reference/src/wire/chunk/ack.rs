@@ -17,6 +17,14 @@ pub struct BitmapAck {
 }
 
 impl BitmapAck {
+    /// The encoded payload's size.
+    pub fn payload_len(&self) -> usize {
+        vlu::encoded_len(self.flow_id)
+            + vlu::encoded_len(self.buffer_blocks_available)
+            + vlu::encoded_len(self.cumulative_ack)
+            + self.bitmap.len()
+    }
+
     pub fn parse(p: &[u8]) -> Result<Self> {
         let mut r = Reader::new(p);
         Ok(BitmapAck {
@@ -88,6 +96,21 @@ pub struct RangeAck {
 }
 
 impl RangeAck {
+    /// The encoded payload's size.
+    pub fn payload_len(&self) -> usize {
+        vlu::encoded_len(self.flow_id)
+            + vlu::encoded_len(self.buffer_blocks_available)
+            + vlu::encoded_len(self.cumulative_ack)
+            + self
+                .ranges
+                .iter()
+                .map(|a| {
+                    vlu::encoded_len(a.holes_minus_one) + vlu::encoded_len(a.received_minus_one)
+                })
+                .sum::<usize>()
+            + self.truncated.len()
+    }
+
     pub fn parse(p: &[u8]) -> Result<Self> {
         let mut r = Reader::new(p);
         let flow_id = r.vlu("Range Ack flowID")?;

@@ -180,3 +180,40 @@ fn oversize_payload_is_an_error() {
     assert!(c.emit(&mut out).is_err());
     assert_eq!(out, [1, 2]);
 }
+
+/// encoded_len computes the size of the chunks the data plane sizes per packet
+/// without emitting them: it must equal the size of the bytes they parsed from
+/// (hand-built payloads, RFC 7016 §2.3.11-§2.3.15, with options, multi-byte
+/// VLUs, a truncated last range).
+#[test]
+fn encoded_len_without_emitting() {
+    let mut long = vec![0x80, 0x02, 0x01, b'x', 0x00];
+    long.extend_from_slice(&[0x55; 1000]);
+    let cases: Vec<(u8, Vec<u8>)> = vec![
+        // User Data: OPT, flow 5, seq 128, fsnOffset 1, option (0x0a, "ab"), marker, data.
+        (
+            0x10,
+            [
+                &[0x80, 0x05, 0x81, 0x00, 0x01, 0x03, 0x0a, b'a', b'b', 0x00][..],
+                b"hello",
+            ]
+            .concat(),
+        ),
+        (0x10, vec![0x00, 0x01, 0x02, 0x01]),
+        (0x11, long),
+        (0x11, vec![0x00]),
+        (0x50, vec![0x01, 0x7f, 0x82, 0x80, 0x01, 0xff, 0x01]),
+        (0x51, vec![0x01, 0x10, 0x05, 0x00, 0x01, 0x81, 0x00, 0x02]),
+        (0x51, vec![0x01, 0x10, 0x05, 0x00, 0x01, 0x81]),
+        (0x18, vec![0x83, 0x01]),
+        (0x01, vec![0x42; 100]),
+        (0x41, vec![]),
+        (0x0c, vec![]),
+        (0x4c, vec![]),
+    ];
+    for (t, payload) in cases {
+        let c = Chunk::parse(t, &payload);
+        assert!(!matches!(c, Chunk::Malformed(_)), "{t:#x}: {c:?}");
+        assert_eq!(c.encoded_len(), 3 + payload.len(), "{t:#x}: {c:?}");
+    }
+}
