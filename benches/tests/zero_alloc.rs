@@ -5,7 +5,8 @@
 //! into a reused buffer, parsing a data packet (`PacketView` and the borrowed
 //! User Data / Next User Data views the receive path uses; the owned `Packet`
 //! model is for tools), and the sending flow's acknowledgement processing
-//! (on_ack + the §3.6.2.5 NAK pass + the Appendix A window update).
+//! (on_ack + the §3.6.2.5 NAK pass + the Appendix A window update). And a
+//! bound for a whole transfer between two endpoints, per data packet.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
