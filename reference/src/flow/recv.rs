@@ -182,6 +182,18 @@ impl RecvFlow {
         room: usize,
         head_room: usize,
     ) -> DataOutcome {
+        self.on_data_owned(now, c.clone(), room, head_room)
+    }
+
+    /// [`RecvFlow::on_data_within`] for a chunk the caller gives up: its bytes
+    /// are kept without a copy.
+    pub fn on_data_owned(
+        &mut self,
+        now: Instant,
+        c: UserData,
+        room: usize,
+        head_room: usize,
+    ) -> DataOutcome {
         let mut out = DataOutcome::default();
         let sn = c.sequence_number;
         let fsn = c.forward_sequence_number();
@@ -247,7 +259,7 @@ impl RecvFlow {
         if storing {
             self.buffered += c.user_data.len();
             self.buffer
-                .insert(sn, (c.flags.fragment_control, c.user_data.clone()));
+                .insert(sn, (c.flags.fragment_control, c.user_data));
         }
         // 12. and 13. (0 is not a sequence number but the RFC counts it in the set)
         if !fault!(self, ignore_fsn) {

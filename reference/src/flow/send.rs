@@ -30,11 +30,30 @@ pub const NAK_LOSS_THRESHOLD: u32 = 3;
 /// §3.6.2.9.1: the period between Buffer Probes grows to at most a minute (or ERTO).
 pub const MAX_PROBE_PERIOD: Duration = Duration::from_secs(60);
 
+/// A fragment's bytes: a range of its message, which the message's fragments
+/// share (one allocation per message written, not one per fragment). A
+/// message stays in memory until its last fragment leaves the queue.
+#[derive(Debug, Clone)]
+struct Piece {
+    message: std::sync::Arc<[u8]>,
+    range: std::ops::Range<usize>,
+}
+
+impl Piece {
+    fn len(&self) -> usize {
+        self.range.len()
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.message[self.range.clone()]
+    }
+}
+
 /// One SEND_QUEUE entry (§3.6.2).
 #[derive(Debug, Clone)]
 struct Entry {
     seq: u64,
-    data: Vec<u8>,
+    data: Piece,
     fra: Fragmentation,
     abandoned: bool,
     sent_abandoned: bool,
@@ -56,7 +75,7 @@ struct Entry {
 
 impl Entry {
     /// A fragment of message `msg` just queued: never sent, not acknowledged.
-    fn queued(seq: u64, data: Vec<u8>, fra: Fragmentation, msg: u64) -> Self {
+    fn queued(seq: u64, data: Piece, fra: Fragmentation, msg: u64) -> Self {
         Entry {
             seq,
             data,
@@ -271,22 +290,24 @@ impl SendFlow {
         let max_fragment = max_fragment.max(1);
         let msg = self.next_msg;
         self.next_msg += 1;
-        let pieces: Vec<&[u8]> = if data.is_empty() {
-            vec![&[][..]]
-        } else {
-            data.chunks(max_fragment).collect()
-        };
-        let n = pieces.len();
-        for (i, piece) in pieces.into_iter().enumerate() {
+        let message: std::sync::Arc<[u8]> = data.into();
+        // An empty message is one empty fragment.
+        let n = data.len().div_ceil(max_fragment).max(1);
+        for i in 0..n {
             let fra = match (n, i) {
                 (1, _) => Fragmentation::Whole,
                 (_, 0) => Fragmentation::Begin,
                 (_, i) if i + 1 == n => Fragmentation::End,
                 _ => Fragmentation::Middle,
             };
-            self.queue
-                .push_back(Entry::queued(self.next_sn, piece.to_vec(), fra, msg));
+            let start = (i * max_fragment).min(data.len());
+            let piece = Piece {
+                message: message.clone(),
+                range: start..(start + max_fragment).min(data.len()),
+            };
             self.unacked_bytes += piece.len();
+            self.queue
+                .push_back(Entry::queued(self.next_sn, piece, fra, msg));
             self.live += 1;
             self.next_sn += 1;
         }
@@ -310,8 +331,11 @@ impl SendFlow {
             }
             _ => {
                 // §3.6.2.11: an empty, abandoned fragment carries the FIN.
-                let mut fin =
-                    Entry::queued(self.next_sn, Vec::new(), Fragmentation::Whole, u64::MAX);
+                let empty = Piece {
+                    message: std::sync::Arc::from(&[][..]),
+                    range: 0..0,
+                };
+                let mut fin = Entry::queued(self.next_sn, empty, Fragmentation::Whole, u64::MAX);
                 fin.abandoned = true;
                 self.queue.push_back(fin);
                 self.live += 1;
@@ -490,7 +514,7 @@ impl SendFlow {
             }
             let mut chunk = chunk;
             if data_len > 0 {
-                let bytes = self.queue[i].data.clone();
+                let bytes = self.queue[i].data.bytes().to_vec();
                 match &mut chunk {
                     Chunk::UserData(u) => u.user_data = bytes,
                     Chunk::NextUserData(n) => n.user_data = bytes,

@@ -597,7 +597,7 @@ impl Data {
             .saturating_sub(used)
             .min(total.saturating_add(OVERCOMMIT).saturating_sub(held));
         let f = self.recv.get_mut(&fid).expect("exists");
-        let out = f.on_data_within(now, &u, room, head_room);
+        let out = f.on_data_owned(now, u, room, head_room);
         if let Some(why) = out.dropped {
             stats.drop(why);
         }
