@@ -75,6 +75,12 @@ pub struct Endpoint {
     spare: Vec<Vec<u8>>,
     /// What a session sealed during one call, before it goes to the outbox.
     sealed: Vec<(SocketAddr, Vec<u8>)>,
+    /// §2.2.4 TCR: the latest receptions of time-critical data by two
+    /// different sessions, newest first (so that a session's "other sessions"
+    /// cost nothing to ask, whatever the number of sessions).
+    tc_received: [Option<(Instant, SessionHandle)>; 2],
+    /// When TC was last sent on any session (Appendix A FASTGROW_ALLOWED).
+    tc_sent_latest: Option<Instant>,
     events: VecDeque<Event>,
     pub stats: Stats,
     /// The local addresses we receive on (the first is the default source).
@@ -132,6 +138,8 @@ impl Endpoint {
             open_buf: Vec::new(),
             spare: Vec::new(),
             sealed: Vec::new(),
+            tc_received: [None; 2],
+            tc_sent_latest: None,
             events: VecDeque::new(),
             stats: Stats::default(),
             local: Vec::new(),
@@ -268,7 +276,7 @@ impl Endpoint {
         f: impl FnOnce(&mut Session, &mut Io<'_>) -> R,
     ) -> Option<R> {
         let tcr = self.tcr_for(h, now);
-        let tc_sent_any = self.tc_sent_any();
+        let tc_sent_any = self.tc_sent_latest;
         let s = self.sessions.get_mut(&h)?;
         let held_before = s.data.recv_held();
         let mut out = std::mem::take(&mut self.sealed);
@@ -290,6 +298,8 @@ impl Endpoint {
         let r = f(s, &mut io);
         // What all sessions' receiving flows hold (the endpoint's buffer limit).
         self.held_total = (self.held_total + s.data.recv_held()).saturating_sub(held_before);
+        let (received, sent) = (s.data.tc_received, s.data.time_critical.tc_sent);
+        self.note_time_critical(h, received, sent);
         for (dst, d) in out.drain(..) {
             self.send_raw(dst, d);
         }
@@ -629,20 +639,36 @@ impl Endpoint {
         if self.config.force_tcr {
             return true;
         }
-        self.sessions.values().any(|o| {
-            o.handle != h
-                && o.data
-                    .tc_received
-                    .is_some_and(|t| now - t < crate::congestion::TIME_CRITICAL_WINDOW)
-        })
+        // The newest reception by a session other than h.
+        self.tc_received
+            .iter()
+            .flatten()
+            .find(|(_, s)| *s != h)
+            .is_some_and(|&(t, _)| now - t < crate::congestion::TIME_CRITICAL_WINDOW)
     }
 
-    /// When TC was last sent on any session (Appendix A FASTGROW_ALLOWED).
-    fn tc_sent_any(&self) -> Option<Instant> {
-        self.sessions
-            .values()
-            .filter_map(|s| s.data.time_critical.tc_sent)
-            .max()
+    /// Keeps the endpoint's view of time-critical traffic (`tcr_for`,
+    /// `tc_sent_latest`) up to date with session `h`'s latest reception and
+    /// sending of time-critical data (times only move forward).
+    fn note_time_critical(
+        &mut self,
+        h: SessionHandle,
+        received: Option<Instant>,
+        sent: Option<Instant>,
+    ) {
+        self.tc_sent_latest = self.tc_sent_latest.max(sent);
+        let Some(t) = received else { return };
+        match self.tc_received {
+            [Some((t0, s0)), _] if s0 == h => self.tc_received[0] = Some((t0.max(t), h)),
+            [first, _] if first.is_none_or(|(t0, _)| t >= t0) => {
+                self.tc_received = [Some((t, h)), first];
+            }
+            [_, second] => {
+                if second.is_none_or(|(t1, s1)| s1 == h || t >= t1) {
+                    self.tc_received[1] = Some((t, h));
+                }
+            }
+        }
     }
 
     // ------------------------------------------------------------- flows API
@@ -759,4 +785,48 @@ pub(super) fn derivation_input(
         }
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The endpoint's view of which sessions received time-critical data
+    /// lately answers "on another session than h" as a walk over all sessions
+    /// would, whatever order sessions report in (three sessions, two slots).
+    #[test]
+    fn tcr_for_is_the_newest_reception_by_another_session() {
+        let mut e = Endpoint::new(
+            EndpointConfig::default(),
+            std::sync::Arc::new(crate::crypto::plain::PlainProfile::new("x")),
+            1,
+        );
+        let (a, b, c) = (SessionHandle(1), SessionHandle(2), SessionHandle(3));
+        let ms = Instant::from_millis;
+        let window = crate::congestion::TIME_CRITICAL_WINDOW;
+        // Reports as with_session makes them: each session's latest reception.
+        let reports = [
+            (c, 100),
+            (b, 200),
+            (a, 300),
+            (b, 200), // unchanged, reported again
+            (c, 1_000),
+            (c, 1_000),
+            (a, 1_100),
+            (b, 1_200),
+        ];
+        let mut latest: BTreeMap<SessionHandle, u64> = BTreeMap::new();
+        for (h, t) in reports {
+            e.note_time_critical(h, Some(ms(t)), None);
+            latest.insert(h, t);
+            for now in [t, t + 500, t + 900, t + 2_000] {
+                for asked in [a, b, c, SessionHandle(9)] {
+                    let walk = latest
+                        .iter()
+                        .any(|(&s, &r)| s != asked && ms(now) - ms(r) < window);
+                    assert_eq!(e.tcr_for(asked, ms(now)), walk, "{asked:?} at {now} ms");
+                }
+            }
+        }
+    }
 }
