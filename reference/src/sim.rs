@@ -335,7 +335,7 @@ impl Network {
             return;
         }
         let copies = d.copies.max(1) + u32::from(self.rng.gen_bool(link.duplicate.clamp(0.0, 1.0)));
-        for _ in 0..copies {
+        for copy in 1..=copies {
             let mut delay = link.delay + d.extra_delay;
             if !link.jitter.is_zero() {
                 delay +=
@@ -353,7 +353,12 @@ impl Network {
                     node,
                     local,
                     from: d.src,
-                    data: d.data.clone(),
+                    // The last copy takes the datagram itself.
+                    data: if copy == copies {
+                        std::mem::take(&mut d.data)
+                    } else {
+                        d.data.clone()
+                    },
                     record,
                 },
             );
