@@ -33,6 +33,9 @@ struct Args {
     /// How long to let `t2` send.
     #[arg(long, default_value_t = 12.0)]
     cpp_seconds: f64,
+    /// Rounds of every pairing; each pairing's median is kept.
+    #[arg(long, default_value_t = 1)]
+    runs: u32,
     /// Output file (default: criterion's directory/loopback.json).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -75,7 +78,7 @@ fn cpu_of(v: &Value) -> f64 {
 }
 
 /// A `rtmfp serve --sink --json` on 127.0.0.1:port.
-fn spawn_serve(exe: &Path, profile: &str, port: u16) -> Result<Child, String> {
+fn spawn_serve(exe: &Path, profile: &str, port: u16, extra: &[&str]) -> Result<Child, String> {
     let addr = format!("127.0.0.1:{port}");
     let child = Command::new(exe)
         .args([
@@ -87,6 +90,7 @@ fn spawn_serve(exe: &Path, profile: &str, port: u16) -> Result<Child, String> {
             "--profile",
             profile,
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -151,10 +155,18 @@ fn connect(
 }
 
 /// `rtmfp connect` -> `rtmfp serve --sink`: throughput at the receiver (first
-/// to last message), CPU of both processes per MB.
-fn run_rtmfp(exe: &Path, profile: &str, bytes: u64, port: u16) -> Result<Loopback, String> {
-    let serve = spawn_serve(exe, profile, port)?;
-    let c = connect(exe, profile, bytes, port, 120.0, &[]);
+/// to last message), CPU of both processes per MB. `extra` goes to both
+/// (e.g. `--hmac on --sseq on`), `label` names the variant.
+fn run_rtmfp(
+    exe: &Path,
+    profile: &str,
+    extra: &[&str],
+    label: &str,
+    bytes: u64,
+    port: u16,
+) -> Result<Loopback, String> {
+    let serve = spawn_serve(exe, profile, port, extra)?;
+    let c = connect(exe, profile, bytes, port, 120.0, extra);
     let r = serve_result(serve)?;
     let c = c?;
     if c["ok"] != Value::Bool(true) {
@@ -164,13 +176,13 @@ fn run_rtmfp(exe: &Path, profile: &str, bytes: u64, port: u16) -> Result<Loopbac
     let seconds = r["seconds"].as_f64().unwrap_or(0.0).max(1e-9);
     let mb = received as f64 / 1e6;
     println!(
-        "  ({profile}: {} retransmissions; CPU sender {:.2} s, receiver {:.2} s)",
+        "  ({label}: {} retransmissions; CPU sender {:.2} s, receiver {:.2} s)",
         c["retransmissions"],
         cpu_of(&c),
         cpu_of(&r)
     );
     Ok(Loopback {
-        name: format!("rtmfp connect -> rtmfp serve --sink ({profile}, one flow)"),
+        name: format!("rtmfp connect -> rtmfp serve --sink ({label}, one flow)"),
         bytes: received,
         seconds,
         mb_per_s: mb / seconds,
@@ -317,7 +329,7 @@ fn run_t2(dir: &Path, seconds: f64, port: u16) -> Result<Option<f64>, String> {
 
 /// rtmfp-cpp `t2` -> `rtmfp serve --sink` (plain) for `seconds`.
 fn run_cpp_to_rtmfp(exe: &Path, dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
-    let serve = spawn_serve(exe, "plain", port)?;
+    let serve = spawn_serve(exe, "plain", port, &[])?;
     let t2_cpu = run_t2(dir, seconds, port)?;
     let r = serve_result(serve)?;
     let received = r["bytes"].as_u64().unwrap_or(0);
@@ -344,48 +356,68 @@ fn run_cpp(dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
     )
 }
 
+/// The median of one pairing's runs, by throughput (its CPU per MB with it).
+fn median(mut runs: Vec<Loopback>) -> Loopback {
+    runs.sort_by(|a, b| a.mb_per_s.total_cmp(&b.mb_per_s));
+    runs.swap_remove(runs.len() / 2)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let exe = args.rtmfp.clone().unwrap_or_else(default_rtmfp);
-    let mut results = Vec::new();
-    for (i, profile) in ["plain", "flash"].iter().enumerate() {
-        match run_rtmfp(&exe, profile, args.bytes, args.port + i as u16) {
-            Ok(l) => {
-                println!(
-                    "{}: {:.1} MB/s, {:.2} CPU ms/MB",
-                    l.name,
-                    l.mb_per_s,
-                    l.cpu_ms_per_mb.unwrap_or(0.0)
-                );
-                results.push(l);
-            }
-            Err(e) => {
-                eprintln!("rtmfp-bench-loopback: {e}");
-                return ExitCode::from(2);
-            }
-        }
+    if args.runs == 0 {
+        eprintln!("rtmfp-bench-loopback: --runs must be at least 1");
+        return ExitCode::from(2);
     }
+    let exe = args.rtmfp.clone().unwrap_or_else(default_rtmfp);
+    let (bytes, port, s) = (args.bytes, args.port, args.cpp_seconds);
+    let hmac: &[&str] = &["--hmac", "on", "--sseq", "on"];
+    // Each pairing on its own port (a closed socket's port is not reused at once).
+    let mut pairings: Vec<Box<dyn Fn() -> Result<Loopback, String> + '_>> = vec![
+        Box::new(|| run_rtmfp(&exe, "plain", &[], "plain", bytes, port)),
+        Box::new(|| run_rtmfp(&exe, "flash", &[], "flash", bytes, port + 1)),
+        Box::new(|| run_rtmfp(&exe, "flash", hmac, "flash, HMAC and SSEQ", bytes, port + 6)),
+    ];
     if let Some(dir) = &args.rtmfp_cpp {
-        let s = args.cpp_seconds;
-        let runs: [&dyn Fn() -> Result<Loopback, String>; 4] = [
-            &|| run_cpp(dir, s, args.port + 2),
-            &|| run_rtmfp_to_cpp(&exe, dir, args.bytes, s, args.port + 3, false),
-            &|| run_rtmfp_to_cpp(&exe, dir, args.bytes, s, args.port + 5, true),
-            &|| run_cpp_to_rtmfp(&exe, dir, s, args.port + 4),
-        ];
-        for run in runs {
-            match run() {
+        let exe = &exe;
+        pairings.push(Box::new(move || run_cpp(dir, s, port + 2)));
+        pairings.push(Box::new(move || {
+            run_rtmfp_to_cpp(exe, dir, bytes, s, port + 3, false)
+        }));
+        pairings.push(Box::new(move || {
+            run_rtmfp_to_cpp(exe, dir, bytes, s, port + 5, true)
+        }));
+        pairings.push(Box::new(move || run_cpp_to_rtmfp(exe, dir, s, port + 4)));
+    }
+    // Rounds of every pairing in turn, so that the pairings a ratio compares
+    // ran side by side in time; then each pairing's median.
+    let mut runs: Vec<Vec<Loopback>> = pairings.iter().map(|_| Vec::new()).collect();
+    for round in 1..=args.runs {
+        if args.runs > 1 {
+            println!("round {round} of {}", args.runs);
+        }
+        for (pairing, done) in pairings.iter().zip(&mut runs) {
+            match pairing() {
                 Ok(l) => {
                     match l.cpu_ms_per_mb {
                         Some(c) => println!("{}: {:.1} MB/s, {c:.2} CPU ms/MB", l.name, l.mb_per_s),
                         None => println!("{}: {:.1} MB/s", l.name, l.mb_per_s),
                     }
-                    results.push(l);
+                    done.push(l);
                 }
                 Err(e) => {
                     eprintln!("rtmfp-bench-loopback: {e}");
                     return ExitCode::from(2);
                 }
+            }
+        }
+    }
+    let results: Vec<Loopback> = runs.into_iter().map(median).collect();
+    if args.runs > 1 {
+        println!("medians of {} runs:", args.runs);
+        for l in &results {
+            match l.cpu_ms_per_mb {
+                Some(c) => println!("  {}: {:.1} MB/s, {c:.2} CPU ms/MB", l.name, l.mb_per_s),
+                None => println!("  {}: {:.1} MB/s", l.name, l.mb_per_s),
             }
         }
     }
