@@ -1968,7 +1968,7 @@ fn congestion(side: &mut Side, first_bytes: u64, now: f64, v: &mut Verdicts) {
             v.fail(
                 "tcr-clamp",
                 format!(
-                    "{} bytes in flight {:.2} s ({rounds} round trips of {:.0} ms) into Time Critical Reverse Notification: beyond linear growth ({clamp})",
+                    "{} bytes in flight {:.2} s ({rounds} round trips of {:.3} ms) into Time Critical Reverse Notification: beyond linear growth ({clamp})",
                     side.flight,
                     now - side.tcr_since,
                     rtt * 1e3
