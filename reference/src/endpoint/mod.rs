@@ -75,6 +75,8 @@ pub struct Endpoint {
     spare: Vec<Vec<u8>>,
     /// What a session sealed during one call, before it goes to the outbox.
     sealed: Vec<(SocketAddr, Vec<u8>)>,
+    /// The plain packets of a session's flush (at most eight), for every session.
+    flush_plain: Vec<Vec<u8>>,
     /// §2.2.4 TCR: the latest receptions of time-critical data by two
     /// different sessions, newest first (so that a session's "other sessions"
     /// cost nothing to ask, whatever the number of sessions).
@@ -138,6 +140,7 @@ impl Endpoint {
             open_buf: Vec::new(),
             spare: Vec::new(),
             sealed: Vec::new(),
+            flush_plain: Vec::new(),
             tc_received: [None; 2],
             tc_sent_latest: None,
             events: VecDeque::new(),
@@ -292,6 +295,7 @@ impl Endpoint {
             events: &mut self.events,
             out: &mut out,
             spare: &mut self.spare,
+            flush_plain: &mut self.flush_plain,
             tcr,
             tc_sent_any,
         };

@@ -13,7 +13,7 @@ impl Endpoint {
     /// malformed startup packets. (The drop counters and the startup answers'
     /// rate-limit table are fixed-size, as are the scratch buffers packets are
     /// opened and sealed in: one datagram, and one flush of at most eight
-    /// packets per session.)
+    /// packets, shared by all sessions.)
     pub fn state_size(&self) -> usize {
         use std::mem::size_of;
         const NODE: usize = 16;

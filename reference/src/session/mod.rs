@@ -117,8 +117,6 @@ pub struct Session {
     pub(crate) closing_since: Option<Instant>,
     pub(crate) close_retry: Option<Instant>,
     pub(crate) close_reason: Option<String>,
-    /// Plain packets of a flush, reused from flush to flush.
-    pub(crate) flush_plain: Vec<Vec<u8>>,
 }
 
 impl Session {
@@ -202,6 +200,9 @@ pub(crate) struct Io<'a> {
     pub out: &'a mut Vec<(SocketAddr, Vec<u8>)>,
     /// Empty datagram buffers to seal into (the endpoint's recycled ones).
     pub spare: &'a mut Vec<Vec<u8>>,
+    /// The plain packets of a flush, before they are sealed together (the
+    /// endpoint's, reused by every session).
+    pub flush_plain: &'a mut Vec<Vec<u8>>,
     /// §2.2.4 TCR: time-critical data is arriving on another session.
     pub tcr: bool,
     /// When TC was last sent on any session (Appendix A FASTGROW_ALLOWED).
@@ -273,7 +274,6 @@ impl Session {
             closing_since: None,
             close_retry: None,
             close_reason: None,
-            flush_plain: Vec::new(),
         }
     }
 

@@ -43,7 +43,7 @@ impl Session {
     /// sealing them [`FLUSH_GROUP`] at a time.
     pub(crate) fn flush(&mut self, io: &mut Io<'_>) {
         let max = io.config.max_packet;
-        let mut plain = std::mem::take(&mut self.flush_plain);
+        let mut plain = std::mem::take(io.flush_plain);
         let mut n = 0;
         for _ in 0..1024 {
             if self.state != State::S_OPEN {
@@ -65,7 +65,10 @@ impl Session {
             if packet.emit(&mut plain[n]).is_err() {
                 break;
             }
-            self.data.chunk_scratch = packet.chunks;
+            // Keep the list, not the chunks (their payloads go now).
+            let mut chunks = packet.chunks;
+            chunks.clear();
+            self.data.chunk_scratch = chunks;
             n += 1;
             if n == FLUSH_GROUP {
                 self.seal_group(io, &plain[..n]);
@@ -73,7 +76,7 @@ impl Session {
             }
         }
         self.seal_group(io, &plain[..n]);
-        self.flush_plain = plain;
+        *io.flush_plain = plain;
     }
 
     /// Seals up to [`FLUSH_GROUP`] plain session packets at once and queues them

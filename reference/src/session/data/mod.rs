@@ -111,7 +111,8 @@ pub struct Data {
     pub rtt: Rtt,
     cc: Box<dyn CongestionController>,
     burst: BurstAvoidance,
-    /// The chunk list of the last packet flushed, reused by the next `fill`.
+    /// The (emptied) chunk list of the last packet flushed, reused by the next
+    /// `fill`.
     pub(crate) chunk_scratch: Vec<Chunk>,
     pub time_critical: TimeCriticalState,
     send: BTreeMap<u64, SendFlow>,
