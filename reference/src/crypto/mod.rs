@@ -72,6 +72,9 @@ pub struct OpenedIn {
 pub trait PacketCipher: Send + fmt::Debug {
     /// Encrypts a plain packet (header and chunks; the cipher adds any padding).
     fn seal(&mut self, packet: &[u8], out: &mut Vec<u8>);
+    /// The largest plain packet whose sealed form is at most `sealed` bytes
+    /// (for any packet this cipher may seal from now on).
+    fn max_plain(&self, sealed: usize) -> usize;
     /// Seals several packets in order, appending packet i's encryption to
     /// `outs[i]`: the same bytes as [`PacketCipher::seal`] on each in turn. A
     /// profile may do the work of several at once (the Flash profile runs their

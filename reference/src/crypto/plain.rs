@@ -48,6 +48,11 @@ impl PlainCipher {
 }
 
 impl PacketCipher for PlainCipher {
+    fn max_plain(&self, sealed: usize) -> usize {
+        // The trailer and the checksum.
+        sealed.saturating_sub(TRAILER.len() + 2)
+    }
+
     fn seal(&mut self, packet: &[u8], out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(packet);
@@ -290,6 +295,16 @@ mod tests {
             assert!(rx.open(&sealed).is_err());
             assert!(rx.open_in(&sealed, &mut buf).is_err());
         }
+    }
+
+    #[test]
+    fn max_plain_fills_the_sealed_size() {
+        let mut c = PlainCipher::default();
+        let mut out = Vec::new();
+        c.seal(&[1; 1170], &mut out);
+        assert_eq!(out.len(), 1188);
+        assert_eq!(c.max_plain(1188), 1170);
+        assert_eq!(c.max_plain(10), 0);
     }
 
     #[test]

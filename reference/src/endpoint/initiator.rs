@@ -260,7 +260,7 @@ impl Endpoint {
         s.opening = None;
         s.state = State::S_OPEN;
         s.remote_sid = r.responder_session_id;
-        s.cipher = Some(keys.cipher);
+        s.set_cipher(keys.cipher, &self.config);
         s.near_nonce = keys.near_nonce;
         s.far_nonce = keys.far_nonce;
         s.opened_at = now;

@@ -215,7 +215,7 @@ impl Endpoint {
         s.far_certificate = ii.initiator_certificate.clone();
         s.near_nonce = keys.near_nonce;
         s.far_nonce = keys.far_nonce;
-        s.cipher = Some(keys.cipher);
+        s.set_cipher(keys.cipher, &self.config);
         s.iikeying = Some(ii.clone());
         s.rikeying = Some(rik_plain.clone());
         self.sessions.insert(h, Box::new(s));

@@ -41,9 +41,14 @@ pub enum CongestionAlgorithm {
 /// Endpoint settings; the defaults follow the RFC's recommendations.
 #[derive(Debug, Clone)]
 pub struct EndpointConfig {
-    /// Largest plain RTMFP packet sent in a session (header and chunks), chosen so
-    /// that datagrams stay at or under 1192 bytes for Flash-era peers
-    /// (fact sheet D8) even with a session sequence number and a 32-byte HMAC.
+    /// Largest datagram sent in a session: 1192 bytes, what Flash-era peers
+    /// accept (fact sheet D8).
+    pub max_datagram: usize,
+    /// Largest plain RTMFP packet sent in a session (header and chunks), if
+    /// smaller than what `max_datagram` leaves: a session sends packets that
+    /// fill its datagrams under its own framing (checksum, session sequence
+    /// numbers, HMAC), and until it has keys, packets that would fit under the
+    /// largest framing (see [`EndpointConfig::max_packet_any_framing`]).
     pub max_packet: usize,
     /// Startup packets larger than this are sent as Packet Fragments (§3.4).
     pub max_startup_packet: usize,
@@ -118,10 +123,29 @@ pub struct EndpointConfig {
     pub faults: Faults,
 }
 
+impl EndpointConfig {
+    /// The largest plain packet that fits `max_datagram` under any framing: the
+    /// scrambled session ID, a session sequence number, a 32-byte HMAC and a
+    /// cipher block of padding (what a session's fragments are cut to before it
+    /// knows its keys).
+    pub fn max_packet_any_framing(&self) -> usize {
+        self.max_packet
+            .min(self.max_datagram.saturating_sub(4 + 16 + 10 + 32))
+    }
+
+    /// The largest plain packet a session with `cipher` sends.
+    pub fn max_packet_for(&self, cipher: &dyn crate::crypto::PacketCipher) -> usize {
+        // The datagram: the 4-byte scrambled session ID, then the sealed packet.
+        self.max_packet
+            .min(cipher.max_plain(self.max_datagram.saturating_sub(4)))
+    }
+}
+
 impl Default for EndpointConfig {
     fn default() -> Self {
         EndpointConfig {
-            max_packet: 1192 - 4 - 16 - 10 - 32,
+            max_datagram: 1192,
+            max_packet: 1192 - 4,
             max_startup_packet: 1192 - 4 - 16,
             open_timeout: Duration::from_secs(95),
             startup_retry: Duration::from_millis(1500),

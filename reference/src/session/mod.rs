@@ -213,6 +213,14 @@ pub(crate) struct Io<'a> {
 }
 
 impl Session {
+    /// Installs the session's keys; its packets then fill datagrams under their
+    /// framing.
+    pub(crate) fn set_cipher(&mut self, cipher: Box<dyn PacketCipher>, config: &EndpointConfig) {
+        self.data
+            .set_max_packet(config.max_packet_for(cipher.as_ref()));
+        self.cipher = Some(cipher);
+    }
+
     /// An initiator's session in S_IHELLO_SENT (§3.5.1.1.1), with no candidates yet.
     pub(crate) fn initiator(
         handle: SessionHandle,

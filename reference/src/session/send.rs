@@ -21,7 +21,7 @@ impl Session {
 
     /// Sends control chunks now to `dst` (DESTADDR, or a mobility check's address).
     pub(crate) fn send_chunks_to(&mut self, io: &mut Io<'_>, dst: SocketAddr, chunks: Vec<Chunk>) {
-        let max = io.config.max_packet;
+        let max = self.data.max_packet();
         let mode = self.mode(io);
         let header = self.data.header(io.now, mode, false, io.tcr);
         let mut packet = Packet::new(header, chunks);
@@ -42,7 +42,7 @@ impl Session {
     /// Sends whatever acks and data the session has ready, packet by packet,
     /// sealing them [`FLUSH_GROUP`] at a time.
     pub(crate) fn flush(&mut self, io: &mut Io<'_>) {
-        let max = io.config.max_packet;
+        let max = self.data.max_packet();
         let mut plain = std::mem::take(io.flush_plain);
         let mut n = 0;
         for _ in 0..1024 {

@@ -396,6 +396,15 @@ impl FlashCipher {
 const SEAL_GROUP: usize = 16;
 
 impl PacketCipher for FlashCipher {
+    fn max_plain(&self, sealed: usize) -> usize {
+        // Whole cipher blocks after the HMAC, less the session sequence number
+        // (a VLU of at most 10 bytes) and the checksum.
+        let hmac = self.tx.hmac.map_or(0, |h| h.1);
+        let sseq = if self.tx.sseq { vlu::MAX_LEN } else { 0 };
+        let checksum = if self.tx.hmac.is_none() { 2 } else { 0 };
+        (sealed.saturating_sub(hmac) / 16 * 16).saturating_sub(sseq + checksum)
+    }
+
     fn seal(&mut self, packet: &[u8], out: &mut Vec<u8>) {
         let start = self.frame(packet, out);
         cbc_encrypt(&self.tx.aes, &mut out[start..]);
@@ -526,6 +535,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// max_plain(n): a packet that long seals to at most n bytes, in every
+    /// framing (the session sequence number at its longest), and one cipher
+    /// block more does not fit where the framing's length is fixed.
+    #[test]
+    fn max_plain_fills_the_sealed_size() {
+        for (hmac, sseq) in [
+            (None, false),
+            (Some(([7u8; 32], 32)), false),
+            (Some(([7u8; 32], 10)), true),
+            (None, true),
+        ] {
+            let keys = DirectionKeys::new([9u8; 16], hmac, sseq);
+            for n in [64usize, 1000, 1001, 1015, 1016, 1188] {
+                let mut c = FlashCipher::new(keys.clone(), keys.clone());
+                c.next_tx_sseq = u64::MAX >> 1; // a 9-byte VLU
+                let max = c.max_plain(n);
+                let mut out = Vec::new();
+                c.seal(&vec![0x42; max], &mut out);
+                assert!(out.len() <= n, "{n}: {max} sealed to {}", out.len());
+                if !sseq {
+                    out.clear();
+                    c.seal(&vec![0x42; max + 16], &mut out);
+                    assert!(out.len() > n, "{n}: {max} + 16 fits too");
+                }
+            }
+        }
+        // Checksum only, 1188 bytes after the session ID: 74 blocks, 2 for the checksum.
+        let d = DirectionKeys::new([9u8; 16], None, false);
+        assert_eq!(FlashCipher::new(d.clone(), d).max_plain(1188), 1182);
     }
 
     // KAT-W (fact sheet §13.3): a real Flash Player IHello to stratus.adobe.com.

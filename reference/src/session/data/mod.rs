@@ -156,7 +156,7 @@ impl Data {
             CongestionAlgorithm::Reno => Box::new(Reno::default()),
         };
         Data {
-            max_packet: config.max_packet,
+            max_packet: config.max_packet_any_framing(),
             receive_buffer: config.receive_buffer,
             accept_flows: config.accept_flows,
             limits: config.limits.clone(),
@@ -256,6 +256,17 @@ impl Data {
         self.send.insert(id, f);
         self.last_activity = self.last_activity.max(self.last_sent);
         Ok(id)
+    }
+
+    /// The largest plain packet this session sends.
+    pub fn max_packet(&self) -> usize {
+        self.max_packet
+    }
+
+    /// Sets the largest plain packet (once the session's keys, and so its
+    /// framing, are known). Fragments already cut keep their size.
+    pub(crate) fn set_max_packet(&mut self, n: usize) {
+        self.max_packet = n;
     }
 
     /// The largest fragment for a flow (§3.6.2.2: it must fit a packet with a
