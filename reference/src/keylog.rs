@@ -106,18 +106,22 @@ impl KeyLog {
     /// whole) is warned about once per kind (tracing, `warn`) and read on.
     /// A `session` line whose addresses or `name=value` cannot be read is an
     /// error naming the file and line. Linear in the size of the text.
-    pub fn parse(text: &str, source: &str) -> Result<KeyLog, KeyLogError> {
+    pub fn parse<'t>(text: &'t str, source: &str) -> Result<KeyLog, KeyLogError> {
         use std::collections::{HashMap, HashSet};
         let mut log = KeyLog::default();
-        // The session each address pair is filling, and the names it has.
+        // The session each address pair is filling, and the names it has
+        // (borrowed from `text`: no allocation per line).
         let mut current: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
-        let mut names: Vec<HashSet<String>> = Vec::new();
-        let mut warned: HashSet<String> = HashSet::new();
-        let mut warn_once = |kind: String, line: usize, what: &str| {
-            if warned.insert(kind) {
-                tracing::warn!("{source}:{line}: {what} (warned once, reading on)");
-            }
-        };
+        let mut names: Vec<HashSet<&'t str>> = Vec::new();
+        // What was warned about: a kind and the word it is about (borrowed
+        // too); the message is only formatted the first time.
+        let mut warned: HashSet<(&'static str, &'t str)> = HashSet::new();
+        let mut warn_once =
+            |kind: &'static str, word: &'t str, line: usize, what: &dyn Fn() -> String| {
+                if warned.insert((kind, word)) {
+                    tracing::warn!("{source}:{line}: {} (warned once, reading on)", what());
+                }
+            };
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let err = |message: String| KeyLogError {
@@ -133,20 +137,21 @@ impl KeyLog {
             let (Some(label), Some(pair), Some(fact)) = (words.next(), words.next(), words.next())
             else {
                 warn_once(
-                    format!("short:{}", l.split_whitespace().next().unwrap_or("")),
+                    "short",
+                    l.split_whitespace().next().unwrap_or(""),
                     line,
-                    &format!(
-                        "`{l}` is not `session <initiator>-><responder> <name>=<value>`: skipped"
-                    ),
+                    &|| {
+                        format!(
+                            "`{l}` is not `session <initiator>-><responder> <name>=<value>`: skipped"
+                        )
+                    },
                 );
                 continue;
             };
             if label != "session" {
-                warn_once(
-                    format!("label:{label}"),
-                    line,
-                    &format!("unknown line label `{label}`: line skipped"),
-                );
+                warn_once("label", label, line, &|| {
+                    format!("unknown line label `{label}`: line skipped")
+                });
                 continue;
             }
             let fact = fact.trim();
@@ -176,28 +181,24 @@ impl KeyLog {
                 return Err(err(format!("{name}: `{value}` is not hex ({e})")));
             }
             if !KNOWN_FACTS.contains(&name) {
-                warn_once(
-                    format!("name:{name}"),
-                    line,
-                    &format!("unknown fact name `{name}`: kept, not used"),
-                );
+                warn_once("name", name, line, &|| {
+                    format!("unknown fact name `{name}`: kept, not used")
+                });
             }
             if value.contains(char::is_whitespace) {
-                warn_once(
-                    format!("spaces:{name}"),
-                    line,
-                    &format!("the value of `{name}` has spaces (kept whole)"),
-                );
+                warn_once("spaces", name, line, &|| {
+                    format!("the value of `{name}` has spaces (kept whole)")
+                });
             }
             let key = (initiator, responder);
             match current.get(&key).copied() {
                 Some(idx) if !names[idx].contains(name) => {
                     log.sessions[idx].facts.push((name.into(), value.into()));
-                    names[idx].insert(name.into());
+                    names[idx].insert(name);
                 }
                 _ => {
                     current.insert(key, log.sessions.len());
-                    names.push(HashSet::from([name.to_string()]));
+                    names.push(HashSet::from([name]));
                     log.sessions.push(KeyLogSession {
                         initiator,
                         responder,
