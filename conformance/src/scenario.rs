@@ -676,10 +676,12 @@ impl Scenario {
         })?;
         s.file = file.to_path_buf();
         // Errors found from here on point at the node by its path in the
-        // document, with the YAML parser's own positions.
-        let tree = crate::spans::parse(text);
+        // document, with the YAML parser's own positions (a second parse of
+        // the text, so only done for an error).
+        let tree = std::cell::OnceCell::new();
         let node_at = |path: &[Seg], value: Option<&str>, message: String| {
             let p = tree
+                .get_or_init(|| crate::spans::parse(text))
                 .as_ref()
                 .map_or(crate::spans::Pos { line: 1, column: 1 }, |t| {
                     t.locate(path, value)
