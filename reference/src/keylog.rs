@@ -114,11 +114,12 @@ impl KeyLog {
         let mut current: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
         let mut names: Vec<HashSet<&'t str>> = Vec::new();
         // What was warned about: a kind and the word it is about (borrowed
-        // too); the message is only formatted the first time.
+        // too); the message is only formatted the first time, and nothing is
+        // kept when no one receives warnings.
         let mut warned: HashSet<(&'static str, &'t str)> = HashSet::new();
         let mut warn_once =
             |kind: &'static str, word: &'t str, line: usize, what: &dyn Fn() -> String| {
-                if warned.insert((kind, word)) {
+                if tracing::enabled!(tracing::Level::WARN) && warned.insert((kind, word)) {
                     tracing::warn!("{source}:{line}: {} (warned once, reading on)", what());
                 }
             };
@@ -373,6 +374,49 @@ mod tests {
         assert_eq!(log.sessions[0].get("crypto"), Some("flash"));
         assert_eq!(log.sessions[0].get("note"), Some("made by hand"));
         assert_eq!(log.sessions[0].get("initiator_far_epd"), Some("a b"));
+    }
+
+    /// With a subscriber, informational lines are warned about once per kind
+    /// and word (and read on).
+    #[test]
+    fn warnings_are_given_once() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let w = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_writer(move || w.clone())
+            .with_ansi(false)
+            .finish();
+        let text = "hello\nhello again\nCLIENT_RANDOM a b\nCLIENT_RANDOM c d\n\
+            session 1.2.3.4:5->1.2.3.4:6 note=a\n\
+            session 1.2.3.4:5->1.2.3.4:6 note=b\n\
+            session 1.2.3.4:5->1.2.3.4:6 other=c d\n";
+        let log = tracing::subscriber::with_default(sub, || KeyLog::parse(text, "f").unwrap());
+        assert_eq!(log.sessions.len(), 2);
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        for (what, n) in [
+            ("f:1: `hello` is not `session", 1),
+            ("is not `session", 1),
+            ("f:3: unknown line label `CLIENT_RANDOM`", 1),
+            ("unknown line label", 1),
+            ("f:5: unknown fact name `note`", 1),
+            ("unknown fact name `note`", 1),
+            ("f:7: unknown fact name `other`", 1),
+            ("f:7: the value of `other` has spaces", 1),
+        ] {
+            assert_eq!(out.matches(what).count(), n, "`{what}` in:\n{out}");
+        }
     }
 
     /// Many sessions parse in time linear in their number (one hash lookup
