@@ -10,14 +10,11 @@ use crate::scenario::ScenarioError;
 /// none is near.
 pub fn did_you_mean(word: &str, candidates: impl Iterator<Item = impl AsRef<str>>) -> String {
     let best = candidates
-        .map(|c| {
-            let c = c.as_ref().to_string();
-            (strsim::jaro_winkler(word, &c), c)
-        })
-        .filter(|(score, c)| *score > 0.8 && c != word)
+        .map(|c| (strsim::jaro_winkler(word, c.as_ref()), c))
+        .filter(|(score, c)| *score > 0.8 && c.as_ref() != word)
         .max_by(|a, b| a.0.total_cmp(&b.0));
     match best {
-        Some((_, c)) => format!(" (did you mean `{c}`?)"),
+        Some((_, c)) => format!(" (did you mean `{}`?)", c.as_ref()),
         None => String::new(),
     }
 }

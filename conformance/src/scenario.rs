@@ -124,20 +124,18 @@ pub struct TesterSetup {
 /// A duration written `250ms`, `2s`, `1.5s` or a number of seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    if let Some(ms) = s.strip_suffix("ms") {
-        return ms
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|v| *v >= 0.0)
-            .map(|v| Duration::from_secs_f64(v / 1000.0));
-    }
-    let secs = s.strip_suffix('s').unwrap_or(s);
-    secs.trim()
+    let (number, per_second) = match s.strip_suffix("ms") {
+        Some(ms) => (ms, 1000.0),
+        None => (s.strip_suffix('s').unwrap_or(s), 1.0),
+    };
+    number
+        .trim()
         .parse::<f64>()
         .ok()
-        .filter(|v| *v >= 0.0 && v.is_finite())
-        .map(Duration::from_secs_f64)
+        .filter(|v| *v >= 0.0)
+        // A value no Duration holds (too large, infinite) is not a duration
+        // (`from_secs_f64` would panic: found by the scenario_yaml fuzz target).
+        .and_then(|v| Duration::try_from_secs_f64(v / per_second).ok())
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -676,10 +674,12 @@ impl Scenario {
         })?;
         s.file = file.to_path_buf();
         // Errors found from here on point at the node by its path in the
-        // document, with the YAML parser's own positions.
-        let tree = crate::spans::parse(text);
+        // document, with the YAML parser's own positions (a second parse of
+        // the text, so only done for an error).
+        let tree = std::cell::OnceCell::new();
         let node_at = |path: &[Seg], value: Option<&str>, message: String| {
             let p = tree
+                .get_or_init(|| crate::spans::parse(text))
                 .as_ref()
                 .map_or(crate::spans::Pos { line: 1, column: 1 }, |t| {
                     t.locate(path, value)
@@ -1130,6 +1130,11 @@ steps:
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_duration("2e45ms"), None, "too large for a Duration");
+        assert_eq!(parse_duration("1e30s"), None);
+        assert_eq!(parse_duration("inf"), None);
+        assert_eq!(parse_duration("NaN ms"), None);
+        assert_eq!(parse_duration("-1s"), None);
     }
 
     #[test]

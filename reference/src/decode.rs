@@ -7,6 +7,7 @@
 //! RIKeying chunks seen in the capture; plain-profile sessions decode without a
 //! key log because their checksum salts are the keying components on the wire.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -201,22 +202,32 @@ impl TrackedSession {
     fn build_openers(&self) -> Result<[Box<dyn PacketCipher>; 2], String> {
         let profile = self.profile.ok_or("profile unknown")?;
         let facts = self.facts.as_ref();
-        let fact_bytes = |name: &str| {
-            facts
-                .map(|f| f.bytes(name))
-                .transpose()
-                .map(Option::flatten)
-        };
-        let skic = match fact_bytes("initiator_keying_component").map_err(|e| e.to_string())? {
-            Some(b) => Some(b),
-            None => self.skic.clone(),
-        };
-        let skrc = match fact_bytes("responder_keying_component").map_err(|e| e.to_string())? {
-            Some(b) => Some(b),
-            None => self.skrc.clone(),
+        // The keying components (the key log's, else those seen in the
+        // capture), read once and only when needed: a flash key log usually
+        // gives the keys themselves, and a DH-sized component is long hex.
+        let components = OnceCell::new();
+        let components = || -> Result<&Components, String> {
+            components
+                .get_or_init(|| {
+                    let logged_or_seen = |name: &str, seen: &Option<Vec<u8>>| {
+                        let logged = facts
+                            .map(|f| f.bytes(name))
+                            .transpose()
+                            .map(Option::flatten)
+                            .map_err(|e| e.to_string())?;
+                        Ok::<_, String>(logged.or_else(|| seen.clone()))
+                    };
+                    Ok((
+                        logged_or_seen("initiator_keying_component", &self.skic)?,
+                        logged_or_seen("responder_keying_component", &self.skrc)?,
+                    ))
+                })
+                .as_ref()
+                .map_err(Clone::clone)
         };
         match profile {
             Profile::Plain => {
+                let (skic, skrc) = components()?;
                 let salt = |b: &Option<Vec<u8>>, what: &str| -> Result<u16, String> {
                     let b = b
                         .as_ref()
@@ -225,7 +236,7 @@ impl TrackedSession {
                         .map(u16::from_be_bytes)
                         .map_err(|_| format!("{what} is not 2 bytes"))
                 };
-                let (ic, rc) = (salt(&skic, "SKIC")?, salt(&skrc, "SKRC")?);
+                let (ic, rc) = (salt(skic, "SKIC")?, salt(skrc, "SKRC")?);
                 // A sender adds the receiver's component (vectors/README.md fact 24).
                 Ok([
                     Box::new(PlainCipher {
@@ -240,8 +251,8 @@ impl TrackedSession {
             }
             Profile::Flash => {
                 let facts = facts.ok_or("no key log entry for this session (give --keys)")?;
-                let i = flash_direction(facts, "initiator", skic.as_deref(), skrc.as_deref())?;
-                let r = flash_direction(facts, "responder", skic.as_deref(), skrc.as_deref())?;
+                let i = flash_direction(facts, "initiator", &components)?;
+                let r = flash_direction(facts, "responder", &components)?;
                 Ok([
                     Box::new(FlashCipher::new(i.clone(), i)),
                     Box::new(FlashCipher::new(r.clone(), r)),
@@ -251,71 +262,109 @@ impl TrackedSession {
     }
 }
 
+/// SKIC and SKRC, when known.
+type Components = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// The keys one end (`who` = "initiator" or "responder") sends with, from the key
-/// log, deriving what is missing from the DH secret and the keying components.
-fn flash_direction(
+/// log, deriving what is missing from the DH secret and the keying components
+/// (which are only read, and the keys only derived, when something is missing).
+fn flash_direction<'a>(
     facts: &KeyLogSession,
     who: &str,
-    skic: Option<&[u8]>,
-    skrc: Option<&[u8]>,
+    components: &dyn Fn() -> Result<&'a Components, String>,
 ) -> Result<DirectionKeys, String> {
     let b = |n: &str| facts.bytes(n).map_err(|e| e.to_string());
-    let secret = b("dh_shared_secret")?;
-    let derived = match (&secret, skic, skrc) {
-        (Some(s), Some(i), Some(r)) => Some(DerivedKeys::derive(s, i, r)),
-        _ => None,
-    };
     let initiator = who == "initiator";
-    let full: Option<[u8; 32]> = match b(&format!("{who}_encrypt_key_full"))? {
+    let secret = OnceCell::new();
+    let secret = || -> Result<&Option<Vec<u8>>, String> {
+        secret
+            .get_or_init(|| b("dh_shared_secret"))
+            .as_ref()
+            .map_err(Clone::clone)
+    };
+    let logged_full: Option<[u8; 32]> = match b(&format!("{who}_encrypt_key_full"))? {
         Some(f) => Some(
             f.try_into()
                 .map_err(|_| format!("{who}_encrypt_key_full is not 32 bytes"))?,
         ),
-        None => derived.as_ref().map(|d| {
-            if initiator {
-                d.encrypt_full
-            } else {
-                d.decrypt_full
+        None => None,
+    };
+    let full = || -> Result<Option<[u8; 32]>, String> {
+        if logged_full.is_some() {
+            return Ok(logged_full);
+        }
+        let (skic, skrc) = components()?;
+        Ok(match (secret()?, skic, skrc) {
+            (Some(s), Some(i), Some(r)) => {
+                let d = DerivedKeys::derive(s, i, r);
+                Some(if initiator {
+                    d.encrypt_full
+                } else {
+                    d.decrypt_full
+                })
             }
-        }),
+            _ => None,
+        })
     };
     let key: [u8; 16] = match b(&format!("{who}_encrypt_key"))? {
         Some(k) => k
             .try_into()
             .map_err(|_| format!("{who}_encrypt_key is not 16 bytes"))?,
-        None => full
+        None => full()?
             .map(|f| f[..16].try_into().expect("16 of 32"))
             .ok_or(format!("no {who}_encrypt_key, and not enough to derive it"))?,
     };
     // What each end's component said, for facts the log leaves out.
-    let own = if initiator { skic } else { skrc }.and_then(|c| Component::parse(c).ok());
-    let peer = if initiator { skrc } else { skic }.and_then(|c| Component::parse(c).ok());
+    let parsed = OnceCell::new();
+    let parsed = || -> Result<&(Option<Component>, Option<Component>), String> {
+        parsed
+            .get_or_init(|| {
+                let (skic, skrc) = components()?;
+                let (own, peer) = if initiator {
+                    (skic, skrc)
+                } else {
+                    (skrc, skic)
+                };
+                let parse =
+                    |c: &Option<Vec<u8>>| c.as_deref().and_then(|c| Component::parse(c).ok());
+                Ok((parse(own), parse(peer)))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    };
     let sends = |own_flags: Option<u8>, peer_flags: Option<u8>| {
         Some(
             own_flags? & keying::flags::SEND_ALWAYS != 0
                 || peer_flags? & keying::flags::REQUEST != 0,
         )
     };
-    let hmac_send = facts.flag(&format!("{who}_hmac_send")).or_else(|| {
-        sends(
-            own.as_ref().and_then(|c| c.hmac.map(|h| h.0)),
-            peer.as_ref().and_then(|c| c.hmac.map(|h| h.0)),
-        )
-    });
-    let sseq_send = facts
-        .flag(&format!("{who}_sseq_send"))
-        .or_else(|| {
+    let hmac_send = match facts.flag(&format!("{who}_hmac_send")) {
+        Some(f) => Some(f),
+        None => {
+            let (own, peer) = parsed()?;
+            sends(
+                own.as_ref().and_then(|c| c.hmac.map(|h| h.0)),
+                peer.as_ref().and_then(|c| c.hmac.map(|h| h.0)),
+            )
+        }
+    };
+    let sseq_send = match facts.flag(&format!("{who}_sseq_send")) {
+        Some(f) => f,
+        None => {
+            let (own, peer) = parsed()?;
             sends(
                 own.as_ref().and_then(|c| c.sseq),
                 peer.as_ref().and_then(|c| c.sseq),
             )
-        })
-        .unwrap_or(false);
+            .unwrap_or(false)
+        }
+    };
     let hmac = if hmac_send.unwrap_or(false) {
-        let len = facts
-            .number(&format!("{who}_hmac_send_len"))
-            .or_else(|| own.as_ref().and_then(|c| c.hmac.map(|h| h.1)))
-            .ok_or(format!("{who} sends an HMAC of unknown length"))? as usize;
+        let len = match facts.number(&format!("{who}_hmac_send_len")) {
+            Some(n) => Some(n),
+            None => parsed()?.0.as_ref().and_then(|c| c.hmac.map(|h| h.1)),
+        }
+        .ok_or(format!("{who} sends an HMAC of unknown length"))? as usize;
         if !crate::crypto::flash::packet::HMAC_LENGTHS.contains(&len) {
             return Err(format!("{who}_hmac_send_len {len} outside 4..=32"));
         }
@@ -323,7 +372,7 @@ fn flash_direction(
             Some(k) => k
                 .try_into()
                 .map_err(|_| format!("{who}_hmac_send_key is not 32 bytes"))?,
-            None => match (&secret, full) {
+            None => match (secret()?, full()?) {
                 (Some(s), Some(f)) => keying::hmac_sha256(s, &f),
                 _ => {
                     return Err(format!(

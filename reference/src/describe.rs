@@ -7,23 +7,23 @@ use serde_json::{Value, json};
 use crate::crypto::flash::{cert, epd, keying};
 use crate::decode::Profile;
 use crate::wire::option::{self, OptionItem};
-use crate::wire::{Chunk, Header, Opt, Reader, user_data_option};
+use crate::wire::{Chunk, Header, Opt, Reader, hexser, user_data_option};
 
 /// Bytes as text if they are printable ASCII, else as hex.
 pub fn bytes(b: &[u8]) -> String {
     if !b.is_empty() && b.iter().all(|&c| (0x20..0x7f).contains(&c)) {
         format!("{:?}", String::from_utf8_lossy(b))
     } else {
-        hex::encode(b)
+        hexser::encode(b)
     }
 }
 
 /// Bytes shortened to `max` bytes of hex, with the total length.
 pub fn short(b: &[u8], max: usize) -> String {
     if b.len() <= max {
-        hex::encode(b)
+        hexser::encode(b)
     } else {
-        format!("{}..({} bytes)", hex::encode(&b[..max]), b.len())
+        format!("{}..({} bytes)", hexser::encode(&b[..max]), b.len())
     }
 }
 
@@ -58,7 +58,7 @@ fn name_options(
                 })
                 .collect(),
         ),
-        Err(e) => json!({"error": e.to_string(), "raw": hex::encode(raw)}),
+        Err(e) => json!({"error": e.to_string(), "raw": hexser::encode(raw)}),
     }
 }
 
@@ -70,7 +70,7 @@ fn group_key(v: &[u8]) -> String {
             r.remaining(),
             short(r.rest(), 8)
         ),
-        Err(_) => hex::encode(v),
+        Err(_) => hexser::encode(v),
     }
 }
 
@@ -78,13 +78,13 @@ fn vlu_value(v: &[u8]) -> String {
     let mut r = Reader::new(v);
     match (r.vlu("v"), r.is_empty()) {
         (Ok(n), true) => n.to_string(),
-        _ => hex::encode(v),
+        _ => hexser::encode(v),
     }
 }
 
 fn epd_value(kind: u64, v: &[u8]) -> String {
     match kind {
-        epd::types::FINGERPRINT => hex::encode(v),
+        epd::types::FINGERPRINT => hexser::encode(v),
         _ => bytes(v),
     }
 }
@@ -120,7 +120,7 @@ fn component_value(kind: u64, v: &[u8]) -> String {
             }
             s
         }
-        _ => hex::encode(v),
+        _ => hexser::encode(v),
     }
 }
 
@@ -155,7 +155,7 @@ fn user_data_options(options: &Option<Vec<Opt>>) -> Value {
                     user_data_option::RETURN_FLOW_ASSOCIATION => {
                         ("Return Flow Association", vlu_value(&o.value))
                     }
-                    _ => ("unknown", hex::encode(&o.value)),
+                    _ => ("unknown", hexser::encode(&o.value)),
                 };
                 json!({"type": o.kind, "name": name, "value": value})
             })
@@ -270,7 +270,18 @@ pub fn header_flags(h: &Header) -> String {
 pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String {
     let n = if verbose { usize::MAX } else { 16 };
     let head = format!("{:#04x} {}", c.chunk_type(), c.name());
-    let d = decoded(c, profile);
+    // The by-name view, for the chunks whose line shows it (an ack's line
+    // shows its ranges itself).
+    let d = match c {
+        Chunk::IHello(_)
+        | Chunk::FIHello(_)
+        | Chunk::RHello(_)
+        | Chunk::IIKeying(_)
+        | Chunk::RIKeying(_)
+        | Chunk::UserData(_)
+        | Chunk::NextUserData(_) => decoded(c, profile),
+        _ => Value::Null,
+    };
     let body = match c {
         Chunk::PacketFragment(x) => format!(
             "packetID={} fragmentNum={} more={} fragment={}",
@@ -321,13 +332,13 @@ pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String 
             short(&x.cookie_echo, n),
             join_options(&d["initiator_certificate"]),
             join_options(&d["skic"]),
-            hex::encode(&x.signature)
+            hexser::encode(&x.signature)
         ),
         Chunk::RIKeying(x) => format!(
             "responderSessionID={:08x} skrc=[{}] signature={}",
             x.responder_session_id,
             join_options(&d["skrc"]),
-            hex::encode(&x.signature)
+            hexser::encode(&x.signature)
         ),
         Chunk::Ping(x) | Chunk::PingReply(x) => format!("message={}", short(&x.message, n)),
         Chunk::UserData(x) => {
@@ -369,7 +380,7 @@ pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String 
                 range_list(&x.ranges())
             );
             if !x.truncated.is_empty() {
-                s.push_str(&format!(" truncated={}", hex::encode(&x.truncated)));
+                s.push_str(&format!(" truncated={}", hexser::encode(&x.truncated)));
             }
             s
         }
@@ -388,7 +399,7 @@ pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String 
 
 fn data(b: &[u8], verbose: bool) -> String {
     if verbose {
-        hex::encode(b)
+        hexser::encode(b)
     } else if b.len() <= 16 {
         bytes(b)
     } else {

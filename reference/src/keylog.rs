@@ -106,18 +106,23 @@ impl KeyLog {
     /// whole) is warned about once per kind (tracing, `warn`) and read on.
     /// A `session` line whose addresses or `name=value` cannot be read is an
     /// error naming the file and line. Linear in the size of the text.
-    pub fn parse(text: &str, source: &str) -> Result<KeyLog, KeyLogError> {
+    pub fn parse<'t>(text: &'t str, source: &str) -> Result<KeyLog, KeyLogError> {
         use std::collections::{HashMap, HashSet};
         let mut log = KeyLog::default();
-        // The session each address pair is filling, and the names it has.
+        // The session each address pair is filling, and the names it has
+        // (borrowed from `text`: no allocation per line).
         let mut current: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
-        let mut names: Vec<HashSet<String>> = Vec::new();
-        let mut warned: HashSet<String> = HashSet::new();
-        let mut warn_once = |kind: String, line: usize, what: &str| {
-            if warned.insert(kind) {
-                tracing::warn!("{source}:{line}: {what} (warned once, reading on)");
-            }
-        };
+        let mut names: Vec<HashSet<&'t str>> = Vec::new();
+        // What was warned about: a kind and the word it is about (borrowed
+        // too); the message is only formatted the first time, and nothing is
+        // kept when no one receives warnings.
+        let mut warned: HashSet<(&'static str, &'t str)> = HashSet::new();
+        let mut warn_once =
+            |kind: &'static str, word: &'t str, line: usize, what: &dyn Fn() -> String| {
+                if tracing::enabled!(tracing::Level::WARN) && warned.insert((kind, word)) {
+                    tracing::warn!("{source}:{line}: {} (warned once, reading on)", what());
+                }
+            };
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let err = |message: String| KeyLogError {
@@ -133,20 +138,21 @@ impl KeyLog {
             let (Some(label), Some(pair), Some(fact)) = (words.next(), words.next(), words.next())
             else {
                 warn_once(
-                    format!("short:{}", l.split_whitespace().next().unwrap_or("")),
+                    "short",
+                    l.split_whitespace().next().unwrap_or(""),
                     line,
-                    &format!(
-                        "`{l}` is not `session <initiator>-><responder> <name>=<value>`: skipped"
-                    ),
+                    &|| {
+                        format!(
+                            "`{l}` is not `session <initiator>-><responder> <name>=<value>`: skipped"
+                        )
+                    },
                 );
                 continue;
             };
             if label != "session" {
-                warn_once(
-                    format!("label:{label}"),
-                    line,
-                    &format!("unknown line label `{label}`: line skipped"),
-                );
+                warn_once("label", label, line, &|| {
+                    format!("unknown line label `{label}`: line skipped")
+                });
                 continue;
             }
             let fact = fact.trim();
@@ -176,28 +182,24 @@ impl KeyLog {
                 return Err(err(format!("{name}: `{value}` is not hex ({e})")));
             }
             if !KNOWN_FACTS.contains(&name) {
-                warn_once(
-                    format!("name:{name}"),
-                    line,
-                    &format!("unknown fact name `{name}`: kept, not used"),
-                );
+                warn_once("name", name, line, &|| {
+                    format!("unknown fact name `{name}`: kept, not used")
+                });
             }
             if value.contains(char::is_whitespace) {
-                warn_once(
-                    format!("spaces:{name}"),
-                    line,
-                    &format!("the value of `{name}` has spaces (kept whole)"),
-                );
+                warn_once("spaces", name, line, &|| {
+                    format!("the value of `{name}` has spaces (kept whole)")
+                });
             }
             let key = (initiator, responder);
             match current.get(&key).copied() {
                 Some(idx) if !names[idx].contains(name) => {
                     log.sessions[idx].facts.push((name.into(), value.into()));
-                    names[idx].insert(name.into());
+                    names[idx].insert(name);
                 }
                 _ => {
                     current.insert(key, log.sessions.len());
-                    names.push(HashSet::from([name.to_string()]));
+                    names.push(HashSet::from([name]));
                     log.sessions.push(KeyLogSession {
                         initiator,
                         responder,
@@ -372,6 +374,49 @@ mod tests {
         assert_eq!(log.sessions[0].get("crypto"), Some("flash"));
         assert_eq!(log.sessions[0].get("note"), Some("made by hand"));
         assert_eq!(log.sessions[0].get("initiator_far_epd"), Some("a b"));
+    }
+
+    /// With a subscriber, informational lines are warned about once per kind
+    /// and word (and read on).
+    #[test]
+    fn warnings_are_given_once() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let w = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_writer(move || w.clone())
+            .with_ansi(false)
+            .finish();
+        let text = "hello\nhello again\nCLIENT_RANDOM a b\nCLIENT_RANDOM c d\n\
+            session 1.2.3.4:5->1.2.3.4:6 note=a\n\
+            session 1.2.3.4:5->1.2.3.4:6 note=b\n\
+            session 1.2.3.4:5->1.2.3.4:6 other=c d\n";
+        let log = tracing::subscriber::with_default(sub, || KeyLog::parse(text, "f").unwrap());
+        assert_eq!(log.sessions.len(), 2);
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        for (what, n) in [
+            ("f:1: `hello` is not `session", 1),
+            ("is not `session", 1),
+            ("f:3: unknown line label `CLIENT_RANDOM`", 1),
+            ("unknown line label", 1),
+            ("f:5: unknown fact name `note`", 1),
+            ("unknown fact name `note`", 1),
+            ("f:7: unknown fact name `other`", 1),
+            ("f:7: the value of `other` has spaces", 1),
+        ] {
+            assert_eq!(out.matches(what).count(), n, "`{what}` in:\n{out}");
+        }
     }
 
     /// Many sessions parse in time linear in their number (one hash lookup
