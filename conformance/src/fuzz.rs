@@ -35,6 +35,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::suite::{self, ProfileName};
 
+/// `--time`: a number of seconds a `Duration` can hold (finite, 0 to 10^9).
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=1e9).contains(&v) => Ok(v),
+        Ok(_) => Err(format!("{s} is not between 0 and 1e9 seconds")),
+        Err(_) => Err(format!("`{s}` is not a number of seconds")),
+    }
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// The live stack: udp://HOST:PORT.
@@ -49,7 +58,7 @@ pub struct Args {
     #[arg(long, default_value_t = 100_000)]
     pub count: u64,
     /// Stop after this many seconds.
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, default_value_t = 300.0, value_parser = seconds)]
     pub time: f64,
     /// Inputs between liveness checks.
     #[arg(long, default_value_t = 50)]
@@ -676,7 +685,7 @@ pub fn run(a: &Args) -> Result<bool, String> {
         ..Summary::default()
     };
     let started = WallClock::now();
-    let limit = Duration::from_secs_f64(a.time.max(0.0));
+    let limit = Duration::try_from_secs_f64(a.time).map_err(|e| format!("--time: {e}"))?;
     let bar = indicatif::ProgressBar::new(a.count);
     bar.set_style(
         indicatif::ProgressStyle::with_template(

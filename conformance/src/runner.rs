@@ -307,7 +307,9 @@ impl<'a> Runner<'a> {
     }
 
     fn scaled(&self, d: Duration) -> Duration {
-        d.mul_f64(self.ids.time_scale.max(0.01))
+        // Saturating: a scenario's duration may be as large as a Duration holds.
+        Duration::try_from_secs_f64(d.as_secs_f64() * self.ids.time_scale.max(0.01))
+            .unwrap_or(Duration::MAX)
     }
 
     /// Runs the network until `done` holds or `deadline` passes.

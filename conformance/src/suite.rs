@@ -822,10 +822,11 @@ fn run_one(
         if live && s.target.keepalive.is_some() {
             // The case waits for the target's keepalive: the tester stays
             // silent at least as long as the case may wait.
-            c.keepalive = c.keepalive.max(
-                crate::schedule::estimate(s)
-                    .mul_f64((opts.time_scale * fit.time_factor).max(1.0) * 2.0),
-            );
+            let factor = (opts.time_scale * fit.time_factor).max(1.0) * 2.0;
+            let wait = crate::schedule::estimate(s).as_secs_f64() * factor;
+            c.keepalive = c
+                .keepalive
+                .max(Duration::try_from_secs_f64(wait).unwrap_or(Duration::MAX));
         }
     }
     let mut ex = runner::execute(s, harness.as_mut(), &identities);

@@ -1,5 +1,6 @@
 //! The `rtmfp` command line as a user meets it: host names for `connect`, a
-//! missing port named, a closed pipe, completions and man pages, colour off.
+//! missing port named, absurd numbers refused, a closed pipe, completions and
+//! man pages, colour off.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -22,6 +23,36 @@ fn connect_takes_host_names_and_names_a_missing_port() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("invalid value"), "{err}");
     assert_eq!(o.status.code(), Some(1), "{err}");
+}
+
+/// Numbers of seconds no `Duration` holds (or a zero period) are one error
+/// line naming the option, exit status 2, not a panic.
+#[test]
+fn absurd_durations_are_refused() {
+    for (option, value) in [
+        ("--duration", "1e300"),
+        ("--duration", "inf"),
+        ("--duration", "-1"),
+        ("--stats", "0"),
+        ("--stats", "NaN"),
+        ("--burst-limit", "0"),
+    ] {
+        let o = rtmfp()
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                &format!("{option}={value}"),
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{option} {value}: {err}");
+        assert!(
+            err.contains(option) && !err.contains("panicked"),
+            "{option} {value}: {err}"
+        );
+    }
 }
 
 #[test]

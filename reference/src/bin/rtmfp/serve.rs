@@ -42,11 +42,11 @@ pub struct Args {
     #[arg(long)]
     sink: bool,
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     duration: Option<f64>,
     /// Print a JSON line of state and counters to stdout every SECONDS
     /// (`state_size` = bytes held for peers, sessions, drops by reason).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = period)]
     stats: Option<f64>,
     /// Print a JSON line for every completed receiving flow (bytes, seconds
     /// from its first to its last message, bytes/s, CPU time of the process).
@@ -54,6 +54,23 @@ pub struct Args {
     json: bool,
     #[command(flatten)]
     limits: LimitArgs,
+}
+
+/// A number of seconds a `Duration` can hold: finite, from 0 to 10^9.
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=1e9).contains(&v) => Ok(v),
+        Ok(_) => Err(format!("{s} is not between 0 and 1e9 seconds")),
+        Err(_) => Err(format!("`{s}` is not a number of seconds")),
+    }
+}
+
+/// A period in seconds: as [`seconds`], and above 0.
+fn period(s: &str) -> Result<f64, String> {
+    match seconds(s)? {
+        0.0 => Err("a period of 0 seconds".into()),
+        v => Ok(v),
+    }
 }
 
 /// What hostile peers can make the server hold (issue 15; defaults in
