@@ -82,24 +82,34 @@ impl Session {
     /// Seals up to [`FLUSH_GROUP`] plain session packets at once and queues them
     /// for DESTADDR, in order.
     fn seal_group(&mut self, io: &mut Io<'_>, plain: &[Vec<u8>]) {
+        let mut refs: [&[u8]; FLUSH_GROUP] = [&[]; FLUSH_GROUP];
+        for (r, p) in refs.iter_mut().zip(plain) {
+            *r = p;
+        }
+        let dest = self.dest;
+        self.seal_to(io, dest, &refs[..plain.len()]);
+    }
+
+    /// Seals up to [`FLUSH_GROUP`] plain session packets together, into the
+    /// endpoint's spare datagram buffers, and queues them for `dst`, in order.
+    fn seal_to(&mut self, io: &mut Io<'_>, dst: SocketAddr, plain: &[&[u8]]) {
         let Some(c) = self.cipher.as_mut() else {
             return;
         };
         let n = plain.len();
-        let mut refs: [&[u8]; FLUSH_GROUP] = [&[]; FLUSH_GROUP];
+        debug_assert!(n <= FLUSH_GROUP);
         let mut outs: [Vec<u8>; FLUSH_GROUP] = Default::default();
-        for ((r, o), p) in refs.iter_mut().zip(&mut outs).zip(plain) {
-            *r = p;
+        for (o, p) in outs.iter_mut().zip(plain) {
             *o = io.spare.pop().unwrap_or_default();
             o.clear();
             // Room for the session ID, the cipher's framing and padding.
             o.reserve(p.len() + 64);
             o.extend_from_slice(&[0; 4]);
         }
-        c.seal_many(&refs[..n], &mut outs[..n]);
+        c.seal_many(plain, &mut outs[..n]);
         for o in &mut outs[..n] {
             multiplex::mux_in_place(self.remote_sid, o);
-            io.out.push((self.dest, std::mem::take(o)));
+            io.out.push((dst, std::mem::take(o)));
         }
     }
 
@@ -115,13 +125,6 @@ impl Session {
 
     /// Seals a plain session packet and queues it for `dst`.
     fn seal(&mut self, io: &mut Io<'_>, dst: SocketAddr, plain: &[u8]) {
-        let Some(c) = self.cipher.as_mut() else {
-            return;
-        };
-        let mut d = Vec::with_capacity(plain.len() + 64);
-        d.extend_from_slice(&[0; 4]);
-        c.seal(plain, &mut d);
-        multiplex::mux_in_place(self.remote_sid, &mut d);
-        io.out.push((dst, d));
+        self.seal_to(io, dst, &[plain]);
     }
 }

@@ -151,23 +151,22 @@ impl Data {
         while (uncontrolled || self.outstanding_bytes() < self.cc.cwnd() && self.burst.allows())
             && used < room
         {
-            // Highest priority ready flow; round robin among equals.
-            let Some(top) = self
-                .send
-                .values()
-                .filter(|f| f.is_ready())
-                .map(|f| f.priority)
-                .max()
-            else {
+            // Highest priority ready flow; round robin among equals: the first
+            // (in flow ID order) after the last one served, else the first.
+            // One pass: (priority, first ID, first ID after `rr`).
+            let mut pick: Option<(u8, u64, Option<u64>)> = None;
+            for f in self.send.values().filter(|f| f.is_ready()) {
+                let after = (f.id > self.rr).then_some(f.id);
+                match &mut pick {
+                    Some((p, _, _)) if f.priority < *p => {}
+                    Some((p, _, a)) if f.priority == *p => *a = a.or(after),
+                    _ => pick = Some((f.priority, f.id, after)),
+                }
+            }
+            let Some((_, first, after)) = pick else {
                 break;
             };
-            let mut equals = self
-                .send
-                .values()
-                .filter(|f| f.priority == top && f.is_ready())
-                .map(|f| f.id);
-            let first = equals.clone().next().expect("non-empty");
-            let id = equals.find(|&i| i > self.rr).unwrap_or(first);
+            let id = after.unwrap_or(first);
             let f = self.send.get_mut(&id).expect("ready");
             let n = f.assemble(room - used, &mut self.next_tsn, &mut chunks);
             if n == 0 {

@@ -310,17 +310,9 @@ impl Chunk {
     /// the data plane sizes per packet (no allocation or copy); the others are
     /// emitted to be measured.
     pub fn encoded_len(&self) -> usize {
-        let options =
-            |o: &Option<Vec<option::Opt>>| o.as_deref().map_or(0, option::list_encoded_len);
         3 + match self {
-            Chunk::UserData(c) => {
-                1 + vlu::encoded_len(c.flow_id)
-                    + vlu::encoded_len(c.sequence_number)
-                    + vlu::encoded_len(c.fsn_offset)
-                    + options(&c.options)
-                    + c.user_data.len()
-            }
-            Chunk::NextUserData(c) => 1 + options(&c.options) + c.user_data.len(),
+            Chunk::UserData(c) => c.payload_len(),
+            Chunk::NextUserData(c) => c.payload_len(),
             Chunk::BitmapAck(c) => c.payload_len(),
             Chunk::RangeAck(c) => c.payload_len(),
             Chunk::BufferProbe(c) => vlu::encoded_len(c.flow_id),

@@ -208,6 +208,15 @@ impl UserData {
         })
     }
 
+    /// The size of what [`UserData::emit`] writes.
+    pub fn payload_len(&self) -> usize {
+        1 + vlu::encoded_len(self.flow_id)
+            + vlu::encoded_len(self.sequence_number)
+            + vlu::encoded_len(self.fsn_offset)
+            + options_len(&self.options)
+            + self.user_data.len()
+    }
+
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.push(self.flags.to_byte(self.options.is_some()));
         vlu::encode(self.flow_id, out);
@@ -272,6 +281,11 @@ impl NextUserData {
         })
     }
 
+    /// The size of what [`NextUserData::emit`] writes.
+    pub fn payload_len(&self) -> usize {
+        1 + options_len(&self.options) + self.user_data.len()
+    }
+
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.push(self.flags.to_byte(self.options.is_some()));
         if let Some(list) = &self.options {
@@ -292,4 +306,9 @@ impl NextUserData {
             user_data: self.user_data.clone(),
         })
     }
+}
+
+/// The size of an optional Option List as the data chunks emit it.
+fn options_len(options: &Option<Vec<Opt>>) -> usize {
+    options.as_deref().map_or(0, option::list_encoded_len)
 }
