@@ -1,6 +1,8 @@
 //! RFC 7016 §3.5.2.3 burst avoidance on the wire: a sender SHOULD NOT send more
 //! than six packets containing user data between receiving acknowledgements
-//! (the default), and the `burst_limit` liberty changes or lifts that limit.
+//! (the default), and the `burst_limit` liberty changes or lifts that limit;
+//! the `burst_min_srtt` liberty lifts it on paths faster than 4.5 ms, as the
+//! RFC author's stack does.
 //!
 //! The case is the RFC's own: a congestion window grown large, an application
 //! that paused, then a large write.
@@ -56,24 +58,25 @@ fn largest_burst(records: &[Record], client: SocketAddr) -> usize {
     most
 }
 
-/// A client sends 1 MB to a server over a 10 ms, 20 MB/s link (its congestion window
-/// grows), waits until all of it is acknowledged, then writes 512 KB at once:
-/// the window would let most of that go in one burst (the case §3.5.2.3 is
-/// about). Returns the largest burst and the client's retransmission timeouts.
-fn transfer(burst_limit: Option<u32>) -> (usize, u64) {
+/// A client sends 1 MB to a server over a `delay_ms` (one way), 20 MB/s link
+/// (its congestion window grows), waits until all of it is acknowledged, then
+/// writes 512 KB at once: the window would let most of that go in one burst
+/// (the case §3.5.2.3 is about). Returns the largest burst and the client's
+/// retransmission timeouts.
+fn transfer(delay_ms: u64, tune: impl Fn(&mut EndpointConfig)) -> (usize, u64) {
     let mut net = Network::new(7);
     net.set_default_link(LinkConfig {
-        delay: Duration::from_millis(10),
+        delay: Duration::from_millis(delay_ms),
         // Serialised packets: no two acknowledgements arrive at one instant.
         bandwidth: Some(20_000_000),
         ..Default::default()
     });
     let (ca, sa) = (addr("10.0.0.1:5000"), addr("10.0.0.2:1935"));
-    let config = EndpointConfig {
-        burst_limit,
+    let mut config = EndpointConfig {
         receive_buffer: 4 << 20,
         ..Default::default()
     };
+    tune(&mut config);
     let client = plain_node(&mut net, "client", ca, 1, config.clone());
     let server = plain_node(&mut net, "server", sa, 2, config);
     let (h, _) = open(&mut net, &client, &server, sa, b"server");
@@ -107,7 +110,8 @@ fn transfer(burst_limit: Option<u32>) -> (usize, u64) {
 
 #[test]
 fn at_most_six_data_packets_between_acknowledgements() {
-    let (burst, timeouts) = transfer(Some(6));
+    // The defaults, on a 20 ms round trip.
+    let (burst, timeouts) = transfer(10, |_| {});
     assert_eq!(timeouts, 0, "no retransmission timeout reset the count");
     // After the pause the window allowed far more (burst_limit_liberty); six went.
     assert_eq!(burst, 6);
@@ -115,9 +119,26 @@ fn at_most_six_data_packets_between_acknowledgements() {
 
 #[test]
 fn burst_limit_liberty() {
-    let (burst, timeouts) = transfer(Some(3));
+    let (burst, timeouts) = transfer(10, |c| c.burst_limit = Some(3));
     assert_eq!(timeouts, 0);
     assert_eq!(burst, 3);
-    let (burst, _) = transfer(None);
+    let (burst, _) = transfer(10, |c| c.burst_limit = None);
     assert!(burst > 12, "with no limit the window decides: {burst}");
+}
+
+#[test]
+fn burst_min_srtt_liberty() {
+    // A 2 ms round trip is under the default 4.5 ms: the window decides.
+    let (burst, timeouts) = transfer(1, |_| {});
+    assert_eq!(timeouts, 0);
+    assert!(
+        burst > 12,
+        "below the SRTT threshold the window decides: {burst}"
+    );
+    // With the threshold at zero the limit holds on that path too.
+    let (burst, _) = transfer(1, |c| c.burst_min_srtt = Duration::ZERO);
+    assert_eq!(burst, 6);
+    // And a threshold above the path's 20 ms keeps it lifted there.
+    let (burst, _) = transfer(10, |c| c.burst_min_srtt = Duration::from_millis(50));
+    assert!(burst > 12, "{burst}");
 }

@@ -277,26 +277,30 @@ fn cpp_result(
 }
 
 /// `rtmfp connect` -> rtmfp-cpp `server` (plain; after its 3 s zero window),
-/// with RFC 7016 §3.5.2.3 burst avoidance (six packets between acks, the
-/// default) or without it (`--burst-limit off`, as rtmfp-cpp's own sender on a
-/// path under 4.5 ms SRTT).
+/// with the defaults (RFC 7016 §3.5.2.3 burst avoidance lifted below 4.5 ms
+/// SRTT, as rtmfp-cpp's own sender) or with six packets between acks on every
+/// path (`--burst-min-srtt 0`).
 fn run_rtmfp_to_cpp(
     exe: &Path,
     dir: &Path,
     bytes: u64,
     seconds: f64,
     port: u16,
-    burst_off: bool,
+    burst_always: bool,
 ) -> Result<Loopback, String> {
     let (server, reader) = cpp_server(dir, port)?;
     // It sends until done or `seconds` (plus the server's 3 s zero window) pass.
-    let extra: &[&str] = if burst_off {
-        &["--burst-limit", "off"]
+    let extra: &[&str] = if burst_always {
+        &["--burst-min-srtt", "0"]
     } else {
         &[]
     };
     let c = connect(exe, "plain", bytes, port, seconds + 3.0, extra)?;
-    let what = if burst_off { ", --burst-limit off" } else { "" };
+    let what = if burst_always {
+        ", --burst-min-srtt 0"
+    } else {
+        ""
+    };
     println!(
         "  (rtmfp connect{what} -> rtmfp-cpp server: {} retransmissions; CPU sender {:.2} s)",
         c["retransmissions"],

@@ -97,11 +97,14 @@ pub struct BurstAvoidance {
     /// The most packets with user data between acknowledgements; None: no
     /// limit (the `burst_limit` liberty of `EndpointConfig`).
     pub limit: Option<u32>,
+    /// The limit applies on paths whose SRTT is at least this, and while the
+    /// SRTT is unknown (the `burst_min_srtt` liberty of `EndpointConfig`).
+    pub min_srtt: Duration,
 }
 
 impl Default for BurstAvoidance {
     fn default() -> Self {
-        BurstAvoidance::new(Some(MAX_BURST))
+        BurstAvoidance::new(Some(MAX_BURST), Duration::ZERO)
     }
 }
 
@@ -109,15 +112,23 @@ impl Default for BurstAvoidance {
 /// receiving any acknowledgements or retransmission timeouts.
 pub const MAX_BURST: u32 = 6;
 
+/// The SRTT below which the RFC author's stack (rtmfp-cpp, `BURST_RTT_THRESH`)
+/// lifts burst avoidance: on such a path a receiver that acknowledges once per
+/// burst it reads would hold the transfer to six packets per round trip.
+pub const BURST_MIN_SRTT: Duration = Duration::from_micros(4_500);
+
 impl BurstAvoidance {
-    pub fn new(limit: Option<u32>) -> Self {
+    pub fn new(limit: Option<u32>, min_srtt: Duration) -> Self {
         BurstAvoidance {
             data_packet_count: 0,
             limit,
+            min_srtt,
         }
     }
-    pub fn allows(&self) -> bool {
-        self.limit.is_none_or(|l| self.data_packet_count < l)
+    /// Whether one more packet with user data may go, on a path with `srtt`.
+    pub fn allows(&self, srtt: Option<Duration>) -> bool {
+        let applies = srtt.is_none_or(|s| s >= self.min_srtt);
+        !applies || self.limit.is_none_or(|l| self.data_packet_count < l)
     }
     pub fn on_data_packet_sent(&mut self) {
         self.data_packet_count += 1;
@@ -138,31 +149,46 @@ mod tests {
     fn s3_5_2_3_burst_of_six() {
         let mut b = BurstAvoidance::default();
         for _ in 0..6 {
-            assert!(b.allows());
+            assert!(b.allows(None));
             b.on_data_packet_sent();
         }
-        assert!(!b.allows());
+        assert!(!b.allows(None));
         b.on_ack();
-        assert!(b.allows());
+        assert!(b.allows(None));
         for _ in 0..6 {
             b.on_data_packet_sent();
         }
         b.on_timeout();
-        assert!(b.allows());
+        assert!(b.allows(None));
+    }
+
+    #[test]
+    fn burst_min_srtt_liberty() {
+        let mut b = BurstAvoidance::new(Some(MAX_BURST), BURST_MIN_SRTT);
+        for _ in 0..6 {
+            b.on_data_packet_sent();
+        }
+        // Unknown SRTT, or a path at or above the threshold: the limit holds.
+        assert!(!b.allows(None));
+        assert!(!b.allows(Some(BURST_MIN_SRTT)));
+        assert!(!b.allows(Some(Duration::from_millis(20))));
+        // Below it: lifted, as rtmfp-cpp does.
+        assert!(b.allows(Some(Duration::from_millis(4))));
+        assert!(b.allows(Some(Duration::ZERO)));
     }
 
     #[test]
     fn burst_limit_liberty() {
-        let mut off = BurstAvoidance::new(None);
-        let mut two = BurstAvoidance::new(Some(2));
+        let mut off = BurstAvoidance::new(None, Duration::ZERO);
+        let mut two = BurstAvoidance::new(Some(2), Duration::ZERO);
         for _ in 0..100 {
-            assert!(off.allows());
+            assert!(off.allows(None));
             off.on_data_packet_sent();
         }
         two.on_data_packet_sent();
-        assert!(two.allows());
+        assert!(two.allows(None));
         two.on_data_packet_sent();
-        assert!(!two.allows());
+        assert!(!two.allows(Some(Duration::ZERO)));
     }
 
     #[test]

@@ -113,11 +113,17 @@ pub struct EndpointConfig {
     pub timestamp_every_packet: bool,
     /// §3.5.2.3: the most packets with user data sent between acknowledgements
     /// (or retransmission timeouts); the RFC says SHOULD NOT exceed six, the
-    /// default. None turns burst avoidance off, a liberty rtmfp-cpp takes while
-    /// its smoothed RTT is under 4.5 ms: against a receiver that acknowledges
-    /// once per burst it reads, six packets per round trip is all a low-latency
-    /// path then carries.
+    /// default. None turns burst avoidance off.
     pub burst_limit: Option<u32>,
+    /// Liberty of §3.5.2.3's SHOULD: burst avoidance applies while a session's
+    /// SRTT is unknown or at least this; below it the congestion window alone
+    /// decides. Default 4.5 ms, the threshold of the RFC author's stack
+    /// (rtmfp-cpp's `BURST_RTT_THRESH`): against a receiver that acknowledges
+    /// once per burst it reads (rtmfp-cpp's `server` does), six packets per
+    /// round trip is all a sub-millisecond path would carry, while the jammed
+    /// "interfaces, links, and buffers" the section guards against belong to
+    /// longer paths. Zero: always apply the limit.
+    pub burst_min_srtt: Duration,
     /// Deliberate RFC violations for the conformance suite's self-test.
     #[cfg(feature = "test-hooks")]
     pub faults: Faults,
@@ -170,6 +176,7 @@ impl Default for EndpointConfig {
             min_erto: Duration::ZERO,
             no_opportunistic_acks: false,
             burst_limit: Some(crate::congestion::MAX_BURST),
+            burst_min_srtt: crate::congestion::BURST_MIN_SRTT,
             timestamp_origin: 0,
             timestamp_every_packet: false,
             #[cfg(feature = "test-hooks")]

@@ -108,9 +108,24 @@ impl CryptoArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct TransportArgs {
     /// Most packets with user data sent between acknowledgements (RFC 7016
-    /// §3.5.2.3 SHOULD: 6), or `off` (as rtmfp-cpp below 4.5 ms SRTT).
+    /// §3.5.2.3 SHOULD: 6), or `off`.
     #[arg(long, value_name = "N|off", default_value = "6", value_parser = parse_burst_limit)]
     pub burst_limit: BurstLimit,
+    /// The burst limit applies while the session's SRTT is unknown or at least
+    /// this many milliseconds (as rtmfp-cpp: 4.5); 0: always.
+    #[arg(long, value_name = "MS", default_value = "4.5", value_parser = parse_millis)]
+    pub burst_min_srtt: std::time::Duration,
+}
+
+/// `--burst-min-srtt`: milliseconds, 0 to 10 s.
+fn parse_millis(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=10_000.0).contains(&v) => {
+            Ok(std::time::Duration::from_secs_f64(v / 1000.0))
+        }
+        Ok(_) => Err(format!("{s} is not between 0 and 10000 milliseconds")),
+        Err(_) => Err(format!("`{s}` is not a number of milliseconds")),
+    }
 }
 
 /// `--burst-limit`: a positive count or `off`.
@@ -132,6 +147,7 @@ fn parse_burst_limit(s: &str) -> Result<BurstLimit, String> {
 impl TransportArgs {
     pub fn apply(&self, c: &mut rtmfp::session::config::EndpointConfig) {
         c.burst_limit = self.burst_limit.0;
+        c.burst_min_srtt = self.burst_min_srtt;
     }
 }
 

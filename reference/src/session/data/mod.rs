@@ -168,7 +168,7 @@ impl Data {
             },
             rtt: Rtt::default(),
             cc,
-            burst: BurstAvoidance::new(config.burst_limit),
+            burst: BurstAvoidance::new(config.burst_limit, config.burst_min_srtt),
             chunk_scratch: Vec::new(),
             time_critical: TimeCriticalState::default(),
             send: BTreeMap::new(),

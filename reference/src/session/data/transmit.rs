@@ -148,7 +148,8 @@ impl Data {
         let mut has_data = false;
         // (The no-congestion-control fault ignores the window and burst limit.)
         let uncontrolled = fault!(self, no_congestion_control);
-        while (uncontrolled || self.outstanding_bytes() < self.cc.cwnd() && self.burst.allows())
+        while (uncontrolled
+            || self.outstanding_bytes() < self.cc.cwnd() && self.burst.allows(self.rtt.srtt))
             && used < room
         {
             // Highest priority ready flow; round robin among equals: the first
