@@ -249,6 +249,12 @@ type CppCount = std::thread::JoinHandle<Counted>;
 /// is the server's CPU from its first message to its end (it idles after the
 /// last) plus `sender_cpu`, the sender's whole CPU time (its handshake and the
 /// server's 3 s zero window cost next to nothing).
+/// Ends a peer process (on an error path: none is left behind).
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 fn cpp_result(
     name: String,
     mut server: Child,
@@ -256,8 +262,7 @@ fn cpp_result(
     sender_cpu: Option<f64>,
 ) -> Result<Loopback, String> {
     let cpu_at_end = proc_cpu(server.id());
-    let _ = server.kill();
-    let _ = server.wait();
+    stop(&mut server);
     let c = reader.join().map_err(|_| "reader thread panicked")?;
     let (Some(a), Some(b)) = (c.first, c.last) else {
         return Err("rtmfp-cpp server received no message".into());
@@ -288,14 +293,15 @@ fn run_rtmfp_to_cpp(
     port: u16,
     burst_always: bool,
 ) -> Result<Loopback, String> {
-    let (server, reader) = cpp_server(dir, port)?;
+    let (mut server, reader) = cpp_server(dir, port)?;
     // It sends until done or `seconds` (plus the server's 3 s zero window) pass.
     let extra: &[&str] = if burst_always {
         &["--burst-min-srtt", "0"]
     } else {
         &[]
     };
-    let c = connect(exe, "plain", bytes, port, seconds + 3.0, extra)?;
+    let c = connect(exe, "plain", bytes, port, seconds + 3.0, extra)
+        .inspect_err(|_| stop(&mut server))?;
     let what = if burst_always {
         ", --burst-min-srtt 0"
     } else {
@@ -334,8 +340,9 @@ fn run_t2(dir: &Path, seconds: f64, port: u16) -> Result<Option<f64>, String> {
 /// rtmfp-cpp `t2` -> `rtmfp serve --sink` (plain) for `seconds`.
 fn run_cpp_to_rtmfp(exe: &Path, dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
     let serve = spawn_serve(exe, "plain", port, &[])?;
-    let t2_cpu = run_t2(dir, seconds, port)?;
+    let t2_cpu = run_t2(dir, seconds, port);
     let r = serve_result(serve)?;
+    let t2_cpu = t2_cpu?;
     let received = r["bytes"].as_u64().unwrap_or(0);
     let secs = r["seconds"].as_f64().unwrap_or(0.0).max(1e-9);
     let mb = received as f64 / 1e6;
@@ -350,8 +357,8 @@ fn run_cpp_to_rtmfp(exe: &Path, dir: &Path, seconds: f64, port: u16) -> Result<L
 
 /// rtmfp-cpp's `t2` -> `server` (plain profile), for `seconds`.
 fn run_cpp(dir: &Path, seconds: f64, port: u16) -> Result<Loopback, String> {
-    let (server, reader) = cpp_server(dir, port)?;
-    let t2_cpu = run_t2(dir, seconds, port)?;
+    let (mut server, reader) = cpp_server(dir, port)?;
+    let t2_cpu = run_t2(dir, seconds, port).inspect_err(|_| stop(&mut server))?;
     cpp_result(
         "rtmfp-cpp t2 -> server (plain, one flow; after its 3 s zero window)".into(),
         server,
