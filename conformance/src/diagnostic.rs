@@ -43,9 +43,14 @@ pub fn serde_message(raw: &str) -> String {
 /// the rest of the word there; colour when `color`. Empty when the position is
 /// not in the text.
 pub fn snippet(text: &str, line: usize, column: usize, label: &str, color: bool) -> String {
-    let Some(src) = line.checked_sub(1).and_then(|i| text.lines().nth(i)) else {
-        return String::new();
-    };
+    match line.checked_sub(1).and_then(|i| text.lines().nth(i)) {
+        Some(src) => line_snippet(src, line, column, label, color),
+        None => String::new(),
+    }
+}
+
+/// As [`snippet`], given the text `src` of line `line` itself.
+pub fn line_snippet(src: &str, line: usize, column: usize, label: &str, color: bool) -> String {
     let start = src
         .char_indices()
         .nth(column.saturating_sub(1))
@@ -107,6 +112,7 @@ mod tests {
             crate::suite::Expectations::parse("\u{a0}", "x.yaml")
                 .map(|_| ())
                 .unwrap_err()
+                .to_string()
                 .lines()
                 .next()
                 .map(|l| l.starts_with("x.yaml:1:")),
