@@ -80,12 +80,20 @@ pub fn line_snippet(src: &str, line: usize, column: usize, label: &str, color: b
 /// A scenario error: its one line (`file:line:column: message`), then the
 /// place in the file with a caret, when the file can be read.
 pub fn render(e: &ScenarioError, color: bool) -> String {
+    if e.line == 0 {
+        return e.headline();
+    }
+    let text = crate::embedded::read_to_string(std::path::Path::new(&e.file)).unwrap_or_default();
+    render_in(e, &text, color)
+}
+
+/// As [`render`], with the file's text at hand.
+pub fn render_in(e: &ScenarioError, text: &str, color: bool) -> String {
     let head = e.headline();
     if e.line == 0 {
         return head;
     }
-    let text = crate::embedded::read_to_string(std::path::Path::new(&e.file)).unwrap_or_default();
-    let snip = snippet(&text, e.line, e.column, "here", color);
+    let snip = snippet(text, e.line, e.column, "here", color);
     if snip.trim().is_empty() {
         head
     } else {

@@ -453,6 +453,29 @@ pub fn seeds(name: &str) -> Vec<Vec<u8>> {
         }
         "keylog" => m.keylogs.iter().map(|k| k.as_bytes().to_vec()).collect(),
         "scenario_yaml" => small_scenarios(&m.scenarios),
+        // Each parser target's seeds behind the byte that selects it, broken
+        // (a key renamed, a value of the wrong kind) so that they fail.
+        "yaml_errors" => ["scenario_yaml", "expectations_yaml"]
+            .iter()
+            .enumerate()
+            .flat_map(|(sel, t)| {
+                seeds(t).into_iter().flat_map(move |s| {
+                    let t = String::from_utf8_lossy(&s).into_owned();
+                    [
+                        t.replacen("chunk:", "chunck:", 1)
+                            .replacen("case:", "cas:", 1),
+                        t.replacen("steps:", "steps: 7\nx:", 1).replacen(
+                            "expected:",
+                            "expected: 7\nx:",
+                            1,
+                        ),
+                        t.replacen(": ", ": \u{a0}", 1),
+                    ]
+                    .into_iter()
+                    .map(move |t| [&[sel as u8][..], t.as_bytes()].concat())
+                })
+            })
+            .collect(),
         "expectations_yaml" => {
             let ids: Vec<String> = m
                 .scenarios
