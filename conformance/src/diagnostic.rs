@@ -43,9 +43,14 @@ pub fn serde_message(raw: &str) -> String {
 /// the rest of the word there; colour when `color`. Empty when the position is
 /// not in the text.
 pub fn snippet(text: &str, line: usize, column: usize, label: &str, color: bool) -> String {
-    let Some(src) = line.checked_sub(1).and_then(|i| text.lines().nth(i)) else {
-        return String::new();
-    };
+    match line.checked_sub(1).and_then(|i| text.lines().nth(i)) {
+        Some(src) => line_snippet(src, line, column, label, color),
+        None => String::new(),
+    }
+}
+
+/// As [`snippet`], given the text `src` of line `line` itself.
+pub fn line_snippet(src: &str, line: usize, column: usize, label: &str, color: bool) -> String {
     let start = src
         .char_indices()
         .nth(column.saturating_sub(1))
@@ -75,12 +80,20 @@ pub fn snippet(text: &str, line: usize, column: usize, label: &str, color: bool)
 /// A scenario error: its one line (`file:line:column: message`), then the
 /// place in the file with a caret, when the file can be read.
 pub fn render(e: &ScenarioError, color: bool) -> String {
+    if e.line == 0 {
+        return e.headline();
+    }
+    let text = crate::embedded::read_to_string(std::path::Path::new(&e.file)).unwrap_or_default();
+    render_in(e, &text, color)
+}
+
+/// As [`render`], with the file's text at hand.
+pub fn render_in(e: &ScenarioError, text: &str, color: bool) -> String {
     let head = e.headline();
     if e.line == 0 {
         return head;
     }
-    let text = crate::embedded::read_to_string(std::path::Path::new(&e.file)).unwrap_or_default();
-    let snip = snippet(&text, e.line, e.column, "here", color);
+    let snip = snippet(text, e.line, e.column, "here", color);
     if snip.trim().is_empty() {
         head
     } else {
@@ -107,6 +120,7 @@ mod tests {
             crate::suite::Expectations::parse("\u{a0}", "x.yaml")
                 .map(|_| ())
                 .unwrap_err()
+                .to_string()
                 .lines()
                 .next()
                 .map(|l| l.starts_with("x.yaml:1:")),

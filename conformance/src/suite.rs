@@ -269,31 +269,30 @@ pub struct Expected {
 impl Expectations {
     pub fn load(path: &Path) -> Result<Expectations, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::parse(&text, &path.display().to_string())
+        Self::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())
     }
 
     /// Parses and validates an expectations file's text (`source` names it in errors).
-    pub fn parse(text: &str, source: &str) -> Result<Expectations, String> {
-        let e: Expectations = serde_yaml_ng::from_str(text).map_err(|e| {
-            let (l, c) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            let head = format!(
-                "{source}:{l}:{c}: {}",
-                crate::diagnostic::serde_message(&e.to_string())
-            );
-            // The line itself, with a caret under the place.
-            let snip = crate::diagnostic::snippet(text, l, c, "here", false);
-            if snip.trim().is_empty() {
-                head
-            } else {
-                format!("{head}\n{snip}")
+    pub fn parse(text: &str, source: &str) -> Result<Expectations, ExpectationsError> {
+        let e: Expectations = serde_yaml_ng::from_str(text).map_err(|error| {
+            let (line, column) = error.location().map_or((1, 1), |l| (l.line(), l.column()));
+            ExpectationsError::Yaml {
+                source: source.to_string(),
+                line_text: line
+                    .checked_sub(1)
+                    .and_then(|i| text.lines().nth(i))
+                    .map(str::to_string),
+                line,
+                column,
+                error,
             }
         })?;
         for x in &e.expected {
             if x.outcome.is_none() && !x.skip {
-                return Err(format!(
+                return Err(ExpectationsError::Invalid(format!(
                     "{source}: `{}`: give `outcome:` or `skip: true`",
                     x.case
-                ));
+                )));
             }
         }
         Ok(e)
@@ -305,6 +304,56 @@ impl Expectations {
             .find(|x| crate::scenario::glob(&x.case, id))
     }
 }
+
+/// Why an expectations file was rejected. It keeps what the message needs (the
+/// place, the YAML error, the line) and renders the message, with the line and
+/// a caret under the place, only when displayed: a caller that only checks
+/// `is_err()` pays for no formatting.
+#[derive(Debug)]
+pub enum ExpectationsError {
+    /// Not YAML, or not the expectations' schema.
+    Yaml {
+        source: String,
+        line: usize,
+        column: usize,
+        /// The text of line `line` (none when the position is past the end).
+        line_text: Option<String>,
+        error: serde_yaml_ng::Error,
+    },
+    /// Well-formed, but an entry is incomplete (the whole message).
+    Invalid(String),
+}
+
+impl std::fmt::Display for ExpectationsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExpectationsError::Yaml {
+                source,
+                line,
+                column,
+                line_text,
+                error,
+            } => {
+                write!(
+                    f,
+                    "{source}:{line}:{column}: {}",
+                    crate::diagnostic::serde_message(&error.to_string())
+                )?;
+                // The line itself, with a caret under the place.
+                let snip = line_text.as_deref().map_or(String::new(), |t| {
+                    crate::diagnostic::line_snippet(t, *line, *column, "here", false)
+                });
+                if !snip.trim().is_empty() {
+                    write!(f, "\n{snip}")?;
+                }
+                Ok(())
+            }
+            ExpectationsError::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ExpectationsError {}
 
 // ---------------------------------------------------------------- profiles
 

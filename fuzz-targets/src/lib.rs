@@ -101,6 +101,11 @@ pub const TARGETS: &[Target] = &[
         "conformance expectations YAML"
     ),
     target!(
+        targets::yaml_errors,
+        8_192,
+        "the messages of scenario/expectations YAML errors"
+    ),
+    target!(
         targets::capture_frame,
         1_600,
         "pcap frame decoding (link type + frame)"

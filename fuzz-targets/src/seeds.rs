@@ -25,6 +25,87 @@ use rtmfp::wire::{self, Chunk, Packet, chunk::types, vlu};
 
 use crate::fixtures::{self, ProfileKind};
 
+/// Small valid scenarios derived from the real ones (libFuzzer mutates small
+/// inputs much faster than whole files): for each real scenario and each of
+/// its steps, the scenario without its description with that step alone, and
+/// with its steps up to that one; the ones the loader accepts, smallest first,
+/// each kept when it shows something no smaller one did (a mapping's place and
+/// set of keys, a chunk name).
+pub fn small_scenarios(scenarios: &[(String, String)]) -> Vec<Vec<u8>> {
+    use serde_yaml_ng::Value;
+    fn name(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            other => format!("{other:?}"),
+        }
+    }
+    // Every mapping's path and exact set of keys (what is absent selects a
+    // default), and every string scalar under a `chunk` key.
+    fn walk(v: &Value, path: &str, f: &mut BTreeSet<String>) {
+        match v {
+            Value::Mapping(m) => {
+                let keys: Vec<String> = m.keys().map(name).collect();
+                f.insert(format!("{path}{{{}}}", keys.join(",")));
+                for (k, x) in m {
+                    let k = name(k);
+                    if k == "chunk" {
+                        f.insert(format!("{path}.chunk={}", name(x)));
+                    }
+                    walk(x, &format!("{path}.{k}"), f);
+                }
+            }
+            Value::Sequence(s) => s.iter().for_each(|x| walk(x, &format!("{path}[]"), f)),
+            Value::Tagged(t) => walk(&t.value, path, f),
+            _ => {}
+        }
+    }
+    fn shape(doc: &Value) -> BTreeSet<String> {
+        let mut f = BTreeSet::new();
+        walk(doc, "", &mut f);
+        f
+    }
+    let known = fixtures::known_requirements();
+    let mut candidates: Vec<(String, Value)> = Vec::new();
+    for (file, text) in scenarios {
+        let Ok(Value::Mapping(mut top)) = serde_yaml_ng::from_str::<Value>(text) else {
+            continue;
+        };
+        top.remove("description");
+        let Some(steps) = top.get("steps").and_then(Value::as_sequence).cloned() else {
+            continue;
+        };
+        for i in 0..steps.len() {
+            for cut in [vec![steps[i].clone()], steps[..=i].to_vec()] {
+                let mut t = top.clone();
+                t.insert("steps".into(), Value::Sequence(cut));
+                let doc = Value::Mapping(t);
+                let Ok(yaml) = serde_yaml_ng::to_string(&doc) else {
+                    continue;
+                };
+                if rtmfp_conformance::scenario::Scenario::parse(&yaml, Path::new(file), known)
+                    .is_ok()
+                {
+                    candidates.push((yaml, doc));
+                }
+            }
+        }
+    }
+    candidates.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(&b.0)));
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (yaml, doc) in candidates {
+        let new: Vec<String> = shape(&doc)
+            .into_iter()
+            .filter(|f| !seen.contains(f))
+            .collect();
+        if !new.is_empty() {
+            seen.extend(new);
+            out.push(yaml.into_bytes());
+        }
+    }
+    out
+}
+
 /// The repository root this crate was built in.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -371,10 +452,29 @@ pub fn seeds(name: &str) -> Vec<Vec<u8>> {
             v
         }
         "keylog" => m.keylogs.iter().map(|k| k.as_bytes().to_vec()).collect(),
-        "scenario_yaml" => m
-            .scenarios
+        "scenario_yaml" => small_scenarios(&m.scenarios),
+        // Each parser target's seeds behind the byte that selects it, broken
+        // (a key renamed, a value of the wrong kind) so that they fail.
+        "yaml_errors" => ["scenario_yaml", "expectations_yaml"]
             .iter()
-            .map(|(_, t)| t.as_bytes().to_vec())
+            .enumerate()
+            .flat_map(|(sel, t)| {
+                seeds(t).into_iter().flat_map(move |s| {
+                    let t = String::from_utf8_lossy(&s).into_owned();
+                    [
+                        t.replacen("chunk:", "chunck:", 1)
+                            .replacen("case:", "cas:", 1),
+                        t.replacen("steps:", "steps: 7\nx:", 1).replacen(
+                            "expected:",
+                            "expected: 7\nx:",
+                            1,
+                        ),
+                        t.replacen(": ", ": \u{a0}", 1),
+                    ]
+                    .into_iter()
+                    .map(move |t| [&[sel as u8][..], t.as_bytes()].concat())
+                })
+            })
             .collect(),
         "expectations_yaml" => {
             let ids: Vec<String> = m

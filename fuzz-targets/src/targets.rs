@@ -348,6 +348,36 @@ pub fn expectations_yaml(data: &[u8]) {
     let _ = rtmfp_conformance::suite::Expectations::parse(text, "fuzz.yaml");
 }
 
+/// The error messages people read for a bad scenario or expectations file (the
+/// CLI's text: `file:line:column: message`, then the line with a caret under
+/// the place). The first byte picks the loader (even: scenario, odd:
+/// expectations), the rest is the text. The parser targets only check
+/// `is_err()`, which no longer renders anything: this one renders.
+pub fn yaml_errors(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let msg = if sel % 2 == 0 {
+        match rtmfp_conformance::scenario::Scenario::parse(
+            text,
+            Path::new("fuzz.yaml"),
+            fixtures::known_requirements(),
+        ) {
+            Ok(_) => return,
+            Err(e) => rtmfp_conformance::diagnostic::render_in(&e, text, false),
+        }
+    } else {
+        match rtmfp_conformance::suite::Expectations::parse(text, "fuzz.yaml") {
+            Ok(_) => return,
+            Err(e) => e.to_string(),
+        }
+    };
+    assert!(msg.starts_with("fuzz.yaml:"), "{msg}");
+}
+
 /// One captured frame: link type from the first byte (Ethernet, null/loopback,
 /// raw IP, Linux cooked), frame after it.
 pub fn capture_frame(data: &[u8]) {

@@ -36,29 +36,53 @@ pub struct NamedOption {
     pub value: String,
 }
 
+/// A profile structure (EPD, certificate, session key component) by name: what
+/// `decoded` shows in JSON and what a chunk's line lists.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Named {
+    /// Flash: its options, by name.
+    Options(Vec<NamedItem>),
+    /// Flash: not a well-formed option list.
+    Error { error: String, raw: String },
+    /// Plain: the structure is an identity, shown as text or hex.
+    Plain(String),
+}
+
+/// One item of a [`Named::Options`] list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum NamedItem {
+    /// RFC 7016 §2.1.3: a zero-length marker (`name` is always "Marker").
+    Marker {
+        name: &'static str,
+    },
+    Option(NamedOption),
+}
+
 fn name_options(
     raw: &[u8],
     namer: fn(u64) -> &'static str,
     value: fn(u64, &[u8]) -> String,
-) -> Value {
+) -> Named {
     match option::parse_sequence(raw, "option") {
-        Ok(items) => Value::Array(
+        Ok(items) => Named::Options(
             items
                 .into_iter()
                 .map(|i| match i {
-                    OptionItem::Marker => json!({"name": "Marker"}),
-                    OptionItem::Option(Opt { kind, value: v }) => {
-                        serde_json::to_value(NamedOption {
-                            kind,
-                            name: namer(kind),
-                            value: value(kind, &v),
-                        })
-                        .unwrap_or(Value::Null)
-                    }
+                    OptionItem::Marker => NamedItem::Marker { name: "Marker" },
+                    OptionItem::Option(Opt { kind, value: v }) => NamedItem::Option(NamedOption {
+                        kind,
+                        name: namer(kind),
+                        value: value(kind, &v),
+                    }),
                 })
                 .collect(),
         ),
-        Err(e) => json!({"error": e.to_string(), "raw": hexser::encode(raw)}),
+        Err(e) => Named::Error {
+            error: e.to_string(),
+            raw: hexser::encode(raw),
+        },
     }
 }
 
@@ -125,9 +149,9 @@ fn component_value(kind: u64, v: &[u8]) -> String {
 }
 
 /// A profile structure decoded by name (Flash) or shown as its identity (plain).
-fn profile_struct(raw: &[u8], profile: Option<Profile>, kind: Struct) -> Value {
+fn profile_struct(raw: &[u8], profile: Option<Profile>, kind: Struct) -> Named {
     match profile {
-        Some(Profile::Plain) => json!(bytes(raw)),
+        Some(Profile::Plain) => Named::Plain(bytes(raw)),
         _ => match kind {
             Struct::Epd => name_options(raw, epd::option_name, epd_value),
             Struct::Certificate => name_options(raw, cert::option_name, cert_value),
@@ -143,11 +167,9 @@ enum Struct {
     Component,
 }
 
-fn user_data_options(options: &Option<Vec<Opt>>) -> Value {
-    let Some(list) = options else {
-        return Value::Null;
-    };
-    Value::Array(
+fn user_data_options(options: &Option<Vec<Opt>>) -> Option<Vec<NamedOption>> {
+    let list = options.as_ref()?;
+    Some(
         list.iter()
             .map(|o| {
                 let (name, value) = match o.kind {
@@ -157,42 +179,94 @@ fn user_data_options(options: &Option<Vec<Opt>>) -> Value {
                     }
                     _ => ("unknown", hexser::encode(&o.value)),
                 };
-                json!({"type": o.kind, "name": name, "value": value})
+                NamedOption {
+                    kind: o.kind,
+                    name,
+                    value,
+                }
             })
             .collect(),
     )
 }
 
-fn ranges(r: &[(u64, u64)]) -> Value {
-    Value::Array(r.iter().map(|&(a, b)| json!([a, b])).collect())
+/// The decoded, by-name view of a chunk's profile structures and options (the
+/// `decoded` member of [`chunk_json`]; its fields are JSON's names).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Decoded {
+    /// IHello, FIHello.
+    Epd {
+        epd: Named,
+    },
+    /// RHello.
+    Responder {
+        responder_certificate: Named,
+    },
+    IIKeying {
+        initiator_certificate: Named,
+        skic: Named,
+    },
+    RIKeying {
+        skrc: Named,
+    },
+    UserData {
+        forward_sequence_number: u64,
+        options: Option<Vec<NamedOption>>,
+    },
+    NextUserData {
+        options: Option<Vec<NamedOption>>,
+    },
+    /// Bitmap and Range Acks: inclusive ranges beyond the cumulative ack.
+    Ack {
+        acknowledged: Vec<(u64, u64)>,
+        buffer_bytes_available: u64,
+    },
 }
 
-/// The decoded, by-name view of a chunk's profile structures and options.
-pub fn decoded(c: &Chunk, profile: Option<Profile>) -> Value {
-    match c {
-        Chunk::IHello(x) => json!({"epd": profile_struct(&x.epd, profile, Struct::Epd)}),
-        Chunk::FIHello(x) => json!({"epd": profile_struct(&x.epd, profile, Struct::Epd)}),
-        Chunk::RHello(x) => {
-            json!({"responder_certificate": profile_struct(&x.responder_certificate, profile, Struct::Certificate)})
-        }
-        Chunk::IIKeying(x) => json!({
-            "initiator_certificate": profile_struct(&x.initiator_certificate, profile, Struct::Certificate),
-            "skic": profile_struct(&x.skic, profile, Struct::Component),
-        }),
-        Chunk::RIKeying(x) => json!({"skrc": profile_struct(&x.skrc, profile, Struct::Component)}),
-        Chunk::UserData(x) => json!({
-            "forward_sequence_number": x.forward_sequence_number(),
-            "options": user_data_options(&x.options),
-        }),
-        Chunk::NextUserData(x) => json!({"options": user_data_options(&x.options)}),
-        Chunk::BitmapAck(x) => {
-            json!({"acknowledged": ranges(&x.ranges()), "buffer_bytes_available": x.buffer_blocks_available.saturating_mul(1024)})
-        }
-        Chunk::RangeAck(x) => {
-            json!({"acknowledged": ranges(&x.ranges()), "buffer_bytes_available": x.buffer_blocks_available.saturating_mul(1024)})
-        }
-        _ => Value::Null,
-    }
+/// The decoded, by-name view of a chunk, for the chunks that have one.
+pub fn decoded(c: &Chunk, profile: Option<Profile>) -> Option<Decoded> {
+    Some(match c {
+        Chunk::IHello(x) => Decoded::Epd {
+            epd: profile_struct(&x.epd, profile, Struct::Epd),
+        },
+        Chunk::FIHello(x) => Decoded::Epd {
+            epd: profile_struct(&x.epd, profile, Struct::Epd),
+        },
+        Chunk::RHello(x) => Decoded::Responder {
+            responder_certificate: profile_struct(
+                &x.responder_certificate,
+                profile,
+                Struct::Certificate,
+            ),
+        },
+        Chunk::IIKeying(x) => Decoded::IIKeying {
+            initiator_certificate: profile_struct(
+                &x.initiator_certificate,
+                profile,
+                Struct::Certificate,
+            ),
+            skic: profile_struct(&x.skic, profile, Struct::Component),
+        },
+        Chunk::RIKeying(x) => Decoded::RIKeying {
+            skrc: profile_struct(&x.skrc, profile, Struct::Component),
+        },
+        Chunk::UserData(x) => Decoded::UserData {
+            forward_sequence_number: x.forward_sequence_number(),
+            options: user_data_options(&x.options),
+        },
+        Chunk::NextUserData(x) => Decoded::NextUserData {
+            options: user_data_options(&x.options),
+        },
+        Chunk::BitmapAck(x) => Decoded::Ack {
+            acknowledged: x.ranges(),
+            buffer_bytes_available: x.buffer_blocks_available.saturating_mul(1024),
+        },
+        Chunk::RangeAck(x) => Decoded::Ack {
+            acknowledged: x.ranges(),
+            buffer_bytes_available: x.buffer_blocks_available.saturating_mul(1024),
+        },
+        _ => return None,
+    })
 }
 
 /// The JSON of a chunk: its fields (serde), its type code and name, and the
@@ -202,29 +276,47 @@ pub fn chunk_json(c: &Chunk, profile: Option<Profile>) -> Value {
     if let Value::Object(m) = &mut v {
         m.insert("type".into(), json!(format!("{:#04x}", c.chunk_type())));
         m.insert("name".into(), json!(c.name()));
-        let d = decoded(c, profile);
-        if !d.is_null() {
-            m.insert("decoded".into(), d);
+        if let Some(d) = decoded(c, profile) {
+            m.insert(
+                "decoded".into(),
+                serde_json::to_value(d).unwrap_or(Value::Null),
+            );
         }
     }
     v
 }
 
-fn join_options(v: &Value) -> String {
-    match v {
-        Value::Array(items) => items
+/// A structure's options as `name=value, ...` (an error as its JSON, a plain
+/// identity as itself).
+fn join_named(n: &Named) -> String {
+    match n {
+        Named::Options(items) => items
             .iter()
-            .map(|i| match (i.get("name"), i.get("value")) {
-                (Some(Value::String(n)), Some(Value::String(val))) if val.is_empty() => n.clone(),
-                (Some(Value::String(n)), Some(Value::String(val))) => format!("{n}={val}"),
-                (Some(Value::String(n)), None) => n.clone(),
-                _ => i.to_string(),
+            .map(|i| match i {
+                NamedItem::Marker { name } => name.to_string(),
+                NamedItem::Option(o) => join_option(o),
             })
             .collect::<Vec<_>>()
             .join(", "),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Named::Error { .. } => serde_json::to_string(n).unwrap_or_default(),
+        Named::Plain(s) => s.clone(),
     }
+}
+
+fn join_option(o: &NamedOption) -> String {
+    if o.value.is_empty() {
+        o.name.to_string()
+    } else {
+        format!("{}={}", o.name, o.value)
+    }
+}
+
+fn join_user_options(list: &Option<Vec<NamedOption>>) -> String {
+    list.iter()
+        .flatten()
+        .map(join_option)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn fragmentation(f: crate::wire::UserDataFlags) -> String {
@@ -270,18 +362,6 @@ pub fn header_flags(h: &Header) -> String {
 pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String {
     let n = if verbose { usize::MAX } else { 16 };
     let head = format!("{:#04x} {}", c.chunk_type(), c.name());
-    // The by-name view, for the chunks whose line shows it (an ack's line
-    // shows its ranges itself).
-    let d = match c {
-        Chunk::IHello(_)
-        | Chunk::FIHello(_)
-        | Chunk::RHello(_)
-        | Chunk::IIKeying(_)
-        | Chunk::RIKeying(_)
-        | Chunk::UserData(_)
-        | Chunk::NextUserData(_) => decoded(c, profile),
-        _ => Value::Null,
-    };
     let body = match c {
         Chunk::PacketFragment(x) => format!(
             "packetID={} fragmentNum={} more={} fragment={}",
@@ -290,10 +370,14 @@ pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String 
             x.more_fragments,
             short(&x.packet_fragment, n)
         ),
-        Chunk::IHello(x) => format!("epd=[{}] tag={}", join_options(&d["epd"]), short(&x.tag, n)),
+        Chunk::IHello(x) => format!(
+            "epd=[{}] tag={}",
+            join_named(&profile_struct(&x.epd, profile, Struct::Epd)),
+            short(&x.tag, n)
+        ),
         Chunk::FIHello(x) => format!(
             "epd=[{}] replyAddress={} tag={}",
-            join_options(&d["epd"]),
+            join_named(&profile_struct(&x.epd, profile, Struct::Epd)),
             x.reply_address,
             short(&x.tag, n)
         ),
@@ -301,7 +385,11 @@ pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String 
             "tagEcho={} cookie={} certificate=[{}]",
             short(&x.tag_echo, n),
             short(&x.cookie, n),
-            join_options(&d["responder_certificate"])
+            join_named(&profile_struct(
+                &x.responder_certificate,
+                profile,
+                Struct::Certificate
+            ))
         ),
         Chunk::Redirect(x) => {
             let dest: Vec<String> = x
@@ -330,14 +418,18 @@ pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String 
             "initiatorSessionID={:08x} cookieEcho={} certificate=[{}] skic=[{}] signature={}",
             x.initiator_session_id,
             short(&x.cookie_echo, n),
-            join_options(&d["initiator_certificate"]),
-            join_options(&d["skic"]),
+            join_named(&profile_struct(
+                &x.initiator_certificate,
+                profile,
+                Struct::Certificate
+            )),
+            join_named(&profile_struct(&x.skic, profile, Struct::Component)),
             hexser::encode(&x.signature)
         ),
         Chunk::RIKeying(x) => format!(
             "responderSessionID={:08x} skrc=[{}] signature={}",
             x.responder_session_id,
-            join_options(&d["skrc"]),
+            join_named(&profile_struct(&x.skrc, profile, Struct::Component)),
             hexser::encode(&x.signature)
         ),
         Chunk::Ping(x) | Chunk::PingReply(x) => format!("message={}", short(&x.message, n)),
@@ -351,7 +443,10 @@ pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String 
                 fragmentation(x.flags)
             );
             if x.options.is_some() {
-                s.push_str(&format!(" options=[{}]", join_options(&d["options"])));
+                s.push_str(&format!(
+                    " options=[{}]",
+                    join_user_options(&user_data_options(&x.options))
+                ));
             }
             s.push_str(&format!(" data={}", data(&x.user_data, verbose)));
             s
@@ -359,7 +454,10 @@ pub fn chunk_line(c: &Chunk, profile: Option<Profile>, verbose: bool) -> String 
         Chunk::NextUserData(x) => {
             let mut s = fragmentation(x.flags);
             if x.options.is_some() {
-                s.push_str(&format!(" options=[{}]", join_options(&d["options"])));
+                s.push_str(&format!(
+                    " options=[{}]",
+                    join_user_options(&user_data_options(&x.options))
+                ));
             }
             s.push_str(&format!(" data={}", data(&x.user_data, verbose)));
             s
