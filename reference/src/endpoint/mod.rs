@@ -77,6 +77,11 @@ pub struct Endpoint {
     sealed: Vec<(SocketAddr, Vec<u8>)>,
     /// The plain packets of a session's flush (at most eight), for every session.
     flush_plain: Vec<Vec<u8>>,
+    /// Between [`Endpoint::begin_batch`] and [`Endpoint::end_batch`]: sessions
+    /// that received packets flush once, at the end.
+    batching: bool,
+    /// Sessions whose flush waits for the end of the batch.
+    deferred: Vec<SessionHandle>,
     /// §2.2.4 TCR: the latest receptions of time-critical data by two
     /// different sessions, newest first (so that a session's "other sessions"
     /// cost nothing to ask, whatever the number of sessions).
@@ -141,6 +146,8 @@ impl Endpoint {
             spare: Vec::new(),
             sealed: Vec::new(),
             flush_plain: Vec::new(),
+            batching: false,
+            deferred: Vec::new(),
             tc_received: [None; 2],
             tc_sent_latest: None,
             events: VecDeque::new(),
@@ -296,10 +303,14 @@ impl Endpoint {
             out: &mut out,
             spare: &mut self.spare,
             flush_plain: &mut self.flush_plain,
+            defer_flush: self.batching,
             tcr,
             tc_sent_any,
         };
         let r = f(s, &mut io);
+        if s.flush_deferred && !self.deferred.contains(&h) {
+            self.deferred.push(h);
+        }
         // What all sessions' receiving flows hold (the endpoint's buffer limit).
         self.held_total = (self.held_total + s.data.recv_held()).saturating_sub(held_before);
         let (received, sent) = (s.data.tc_received, s.data.time_critical.tc_sent);
@@ -335,6 +346,32 @@ impl Endpoint {
     }
 
     // ------------------------------------------------------------- receiving
+
+    /// The driver is about to hand over several datagrams that arrived
+    /// together (one `recvmmsg`): until [`Endpoint::end_batch`], a session
+    /// that receives packets sends what they call for (acknowledgements, data
+    /// the acknowledgements let go) once, after the last of them. RFC 7016
+    /// §3.6.3.4.5 asks for an obligatory acknowledgement "as soon as is
+    /// practical": the datagrams already read are processed first, and one
+    /// acknowledgement covers them all (as the RFC author's stack does).
+    pub fn begin_batch(&mut self) {
+        self.batching = true;
+    }
+
+    /// The end of a batch begun by [`Endpoint::begin_batch`]: every session
+    /// that received packets in it flushes now.
+    pub fn end_batch(&mut self, now: Instant) {
+        self.batching = false;
+        let mut hs = std::mem::take(&mut self.deferred);
+        for &h in &hs {
+            self.with_session(now, h, |s, io| {
+                s.flush_deferred = false;
+                s.flush(io);
+            });
+        }
+        hs.clear();
+        self.deferred = hs;
+    }
 
     /// A datagram arrived at local address `local` from `from`.
     // Without test hooks `faulty!` is its fallback expression, which reads as these.

@@ -239,12 +239,14 @@ impl Driver {
             }
         };
         let local = s.local;
+        endpoint.begin_batch();
         for (meta, buf) in metas.iter().zip(iovs.iter()).take(n) {
             let stride = meta.stride.max(1);
             for d in buf[..meta.len].chunks(stride) {
                 endpoint.handle_datagram(now, local, meta.addr, d);
             }
         }
+        endpoint.end_batch(now);
         true
     }
 

@@ -117,6 +117,8 @@ pub struct Session {
     pub(crate) closing_since: Option<Instant>,
     pub(crate) close_retry: Option<Instant>,
     pub(crate) close_reason: Option<String>,
+    /// A received packet's flush waits for the end of the receive batch.
+    pub(crate) flush_deferred: bool,
 }
 
 impl Session {
@@ -210,6 +212,9 @@ pub(crate) struct Io<'a> {
     /// Bytes the endpoint's buffer limit leaves for this session's receiving
     /// flows beyond what they hold now.
     pub buffer_room: usize,
+    /// Inside a receive batch: a received packet's flush waits for its end
+    /// (`Session::flush_deferred`, [`crate::endpoint::Endpoint::begin_batch`]).
+    pub defer_flush: bool,
 }
 
 impl Session {
@@ -282,6 +287,7 @@ impl Session {
             closing_since: None,
             close_retry: None,
             close_reason: None,
+            flush_deferred: false,
         }
     }
 

@@ -139,7 +139,11 @@ impl Session {
         if !replies.is_empty() {
             self.send_chunks(io, replies);
         }
-        self.flush(io);
+        if io.defer_flush {
+            self.flush_deferred = true;
+        } else {
+            self.flush(io);
+        }
         forwarded
     }
 }
