@@ -13,17 +13,10 @@ use std::time::Duration;
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::session::data::FlowOptions;
 use rtmfp::sim::{Fate, LinkConfig, Network, Record};
-use rtmfp::wire::{Chunk, Packet, multiplex};
+use rtmfp::wire::Chunk;
 
 mod common;
 use common::sim::*;
-
-/// The chunks of a plain-profile datagram (packet ‖ 16 × 0xff ‖ checksum).
-fn chunks(datagram: &[u8]) -> Vec<Chunk> {
-    let (_, encrypted) = multiplex::demux(datagram).unwrap();
-    let packet = &encrypted[..encrypted.len().saturating_sub(18)];
-    Packet::parse(packet).map(|p| p.chunks).unwrap_or_default()
-}
 
 /// The most packets with user data the client sent between two
 /// acknowledgements arriving at it, from the network's records.
@@ -32,7 +25,7 @@ fn largest_burst(records: &[Record], client: SocketAddr) -> usize {
     // acknowledgement is handled before what it lets the client send.
     let mut events: Vec<(rtmfp::time::Instant, u8)> = Vec::new();
     for r in records {
-        let cs = chunks(&r.data);
+        let cs = plain_chunks(&r.data);
         if r.src == client && cs.iter().any(|c| matches!(c, Chunk::UserData(_))) {
             events.push((r.sent, 1));
         }

@@ -14,19 +14,15 @@ use rtmfp::endpoint::Endpoint;
 use rtmfp::session::config::EndpointConfig;
 use rtmfp::session::data::FlowOptions;
 use rtmfp::time::Instant;
-use rtmfp::wire::{Chunk, Packet, multiplex};
+use rtmfp::wire::Chunk;
 
-/// The chunks of a plain-profile datagram (packet ‖ 16 × 0xff ‖ checksum).
-fn chunks(datagram: &[u8]) -> Vec<Chunk> {
-    let (_, encrypted) = multiplex::demux(datagram).unwrap();
-    let packet = &encrypted[..encrypted.len().saturating_sub(18)];
-    Packet::parse(packet).map(|p| p.chunks).unwrap_or_default()
-}
+mod common;
+use common::sim::plain_chunks;
 
 /// The highest user data sequence number a datagram's acknowledgements
 /// cover cumulatively, if it carries any.
 fn cumulative_ack(datagram: &[u8]) -> Option<u64> {
-    chunks(datagram).iter().find_map(|c| match c {
+    plain_chunks(datagram).iter().find_map(|c| match c {
         Chunk::BitmapAck(a) => Some(a.cumulative_ack),
         Chunk::RangeAck(a) => Some(a.cumulative_ack),
         _ => None,
@@ -37,7 +33,7 @@ fn cumulative_ack(datagram: &[u8]) -> Option<u64> {
 /// Data chunks (§2.3.12: each Next User Data is the previous one's plus one).
 fn last_sequence_number(datagram: &[u8]) -> Option<u64> {
     let mut last = None;
-    for c in chunks(datagram) {
+    for c in plain_chunks(datagram) {
         match c {
             Chunk::UserData(u) => last = Some(u.sequence_number),
             Chunk::NextUserData(_) => last = last.map(|n| n + 1),

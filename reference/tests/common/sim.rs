@@ -16,6 +16,16 @@ use rtmfp::session::config::EndpointConfig;
 use rtmfp::sim::Network;
 use rtmfp::wire::{Chunk, Fragmentation, Opt, UserData, UserDataFlags};
 
+/// The chunks of a plain-profile datagram (scrambled session ID, packet, 16 ×
+/// 0xff, checksum); none when it does not parse.
+pub fn plain_chunks(datagram: &[u8]) -> Vec<Chunk> {
+    let (_, encrypted) = rtmfp::wire::multiplex::demux(datagram).unwrap();
+    let packet = &encrypted[..encrypted.len().saturating_sub(18)];
+    rtmfp::wire::Packet::parse(packet)
+        .map(|p| p.chunks)
+        .unwrap_or_default()
+}
+
 /// An endpoint shared between the test and the simulated network.
 pub type Ep = Rc<RefCell<Endpoint>>;
 
