@@ -308,9 +308,6 @@ impl Endpoint {
             tc_sent_any,
         };
         let r = f(s, &mut io);
-        if s.flush_deferred && !self.deferred.contains(&h) {
-            self.deferred.push(h);
-        }
         // What all sessions' receiving flows hold (the endpoint's buffer limit).
         self.held_total = (self.held_total + s.data.recv_held()).saturating_sub(held_before);
         let (received, sent) = (s.data.tc_received, s.data.time_critical.tc_sent);
@@ -364,10 +361,7 @@ impl Endpoint {
         self.batching = false;
         let mut hs = std::mem::take(&mut self.deferred);
         for &h in &hs {
-            self.with_session(now, h, |s, io| {
-                s.flush_deferred = false;
-                s.flush(io);
-            });
+            self.with_session(now, h, |s, io| s.flush(io));
         }
         hs.clear();
         self.deferred = hs;
@@ -488,6 +482,10 @@ impl Endpoint {
         let forwarded = self
             .with_session(now, h, |s, io| s.on_packet(io, from, packet))
             .unwrap_or_default();
+        // In a receive batch the session's flush waits for its end.
+        if self.batching && !self.deferred.contains(&h) {
+            self.deferred.push(h);
+        }
         self.open_buf = buf;
         for fi in forwarded {
             self.on_ihello(now, fi.reply_address.addr, &fi.epd, &fi.tag, Some(()));

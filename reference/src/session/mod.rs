@@ -117,8 +117,6 @@ pub struct Session {
     pub(crate) closing_since: Option<Instant>,
     pub(crate) close_retry: Option<Instant>,
     pub(crate) close_reason: Option<String>,
-    /// A received packet's flush waits for the end of the receive batch.
-    pub(crate) flush_deferred: bool,
 }
 
 impl Session {
@@ -213,7 +211,7 @@ pub(crate) struct Io<'a> {
     /// flows beyond what they hold now.
     pub buffer_room: usize,
     /// Inside a receive batch: a received packet's flush waits for its end
-    /// (`Session::flush_deferred`, [`crate::endpoint::Endpoint::begin_batch`]).
+    /// ([`crate::endpoint::Endpoint::begin_batch`]).
     pub defer_flush: bool,
 }
 
@@ -287,7 +285,6 @@ impl Session {
             closing_since: None,
             close_retry: None,
             close_reason: None,
-            flush_deferred: false,
         }
     }
 

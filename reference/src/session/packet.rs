@@ -139,9 +139,7 @@ impl Session {
         if !replies.is_empty() {
             self.send_chunks(io, replies);
         }
-        if io.defer_flush {
-            self.flush_deferred = true;
-        } else {
+        if !io.defer_flush {
             self.flush(io);
         }
         forwarded
