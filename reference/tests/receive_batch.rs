@@ -5,7 +5,6 @@
 //! practical"). Outside a batch the receiver acknowledges every second packet
 //! with user data as it is processed (§3.6.3.4.1).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use rtmfp::time::Instant;
 use rtmfp::wire::Chunk;
 
 mod common;
-use common::sim::plain_chunks;
+use common::sim::{addr, plain_chunks};
 
 /// The highest user data sequence number a datagram's acknowledgements
 /// cover cumulatively, if it carries any.
@@ -43,14 +42,14 @@ fn last_sequence_number(datagram: &[u8]) -> Option<u64> {
     last
 }
 
+const CLIENT: &str = "10.0.0.1:5000";
+const SERVER: &str = "10.0.0.2:1935";
+
 /// A client and a server back to back with a session and a flow whose
-/// congestion window has grown, and eight of the client's data datagrams not
-/// yet delivered: (client, server, now, datagrams).
-fn eight_data_datagrams() -> (Endpoint, Endpoint, Instant, Vec<Vec<u8>>) {
-    let (ca, sa): (SocketAddr, SocketAddr) = (
-        "10.0.0.1:5000".parse().unwrap(),
-        "10.0.0.2:1935".parse().unwrap(),
-    );
+/// congestion window has grown: the server, the time, and eight of the
+/// client's data datagrams not yet delivered.
+fn eight_data_datagrams() -> (Endpoint, Instant, Vec<Vec<u8>>) {
+    let (ca, sa) = (addr(CLIENT), addr(SERVER));
     let config = EndpointConfig {
         receive_buffer: 1 << 20,
         ..Default::default()
@@ -117,16 +116,13 @@ fn eight_data_datagrams() -> (Endpoint, Endpoint, Instant, Vec<Vec<u8>>) {
     }
     assert!(data.len() >= 8, "the window lets 8 go: {}", data.len());
     data.truncate(8);
-    (c, s, now, data)
+    (s, now, data)
 }
 
 #[test]
 fn one_at_a_time_every_second_packet_is_acknowledged() {
-    let (_c, mut s, now, data) = eight_data_datagrams();
-    let (ca, sa) = (
-        "10.0.0.1:5000".parse().unwrap(),
-        "10.0.0.2:1935".parse().unwrap(),
-    );
+    let (mut s, now, data) = eight_data_datagrams();
+    let (ca, sa) = (addr(CLIENT), addr(SERVER));
     let mut acks = 0;
     for d in &data {
         s.handle_datagram(now, sa, ca, d);
@@ -142,11 +138,8 @@ fn one_at_a_time_every_second_packet_is_acknowledged() {
 
 #[test]
 fn a_batch_is_acknowledged_once_after_its_last_datagram() {
-    let (_c, mut s, now, data) = eight_data_datagrams();
-    let (ca, sa) = (
-        "10.0.0.1:5000".parse().unwrap(),
-        "10.0.0.2:1935".parse().unwrap(),
-    );
+    let (mut s, now, data) = eight_data_datagrams();
+    let (ca, sa) = (addr(CLIENT), addr(SERVER));
     let last = last_sequence_number(data.last().unwrap()).unwrap();
     s.begin_batch();
     for d in &data {

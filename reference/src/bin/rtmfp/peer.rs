@@ -119,12 +119,16 @@ pub struct TransportArgs {
 
 /// `--burst-min-srtt`: milliseconds, 0 to 10 s.
 fn parse_millis(s: &str) -> Result<std::time::Duration, String> {
+    number_in(s, 10_000.0, "10000", "milliseconds")
+        .map(|v| std::time::Duration::from_secs_f64(v / 1000.0))
+}
+
+/// A finite number from 0 to `max` (written `max_text` in the error) of `unit`.
+pub fn number_in(s: &str, max: f64, max_text: &str, unit: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.0..=10_000.0).contains(&v) => {
-            Ok(std::time::Duration::from_secs_f64(v / 1000.0))
-        }
-        Ok(_) => Err(format!("{s} is not between 0 and 10000 milliseconds")),
-        Err(_) => Err(format!("`{s}` is not a number of milliseconds")),
+        Ok(v) if v.is_finite() && (0.0..=max).contains(&v) => Ok(v),
+        Ok(_) => Err(format!("{s} is not between 0 and {max_text} {unit}")),
+        Err(_) => Err(format!("`{s}` is not a number of {unit}")),
     }
 }
 

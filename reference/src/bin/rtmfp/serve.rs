@@ -58,11 +58,7 @@ pub struct Args {
 
 /// A number of seconds a `Duration` can hold: finite, from 0 to 10^9.
 fn seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.0..=1e9).contains(&v) => Ok(v),
-        Ok(_) => Err(format!("{s} is not between 0 and 1e9 seconds")),
-        Err(_) => Err(format!("`{s}` is not a number of seconds")),
-    }
+    crate::peer::number_in(s, 1e9, "1e9", "seconds")
 }
 
 /// A period in seconds: as [`seconds`], and above 0.
